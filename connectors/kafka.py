@@ -1,0 +1,214 @@
+"""Kafka at the edges of a job: a consumer-group source, an offset committer, a failed-topic writer.
+
+bytewax's own ``KafkaSource`` joins no consumer group and commits nothing, and its
+``KafkaSink`` ignores delivery reports. A drop-in replacement for the Flink jobs needs
+both: a real ``group.id`` whose committed offsets say what is done (so a restart, or an
+operator's lag tool, sees the truth), and failed records that are known to be stored
+before their offsets are committed. Example::
+
+    source = ConsumerGroupSource(client_config, "my-group", ["topic-a"], "latest", 500, stop.is_set)
+    committer = OffsetCommitter(client_config, "my-group")
+    writer = FailedTopicWriter(client_config, "topic-a.failed")
+
+Partitions are assigned (not subscribed), each to one bytewax worker, and start at the
+group's committed offset, or at ``auto.offset.reset`` when the group has none.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
+
+from bytewax.connectors.kafka import KafkaSourceMessage
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from confluent_kafka import (OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Producer,
+                             TopicPartition)
+from confluent_kafka.admin import AdminClient
+
+log = logging.getLogger(__name__)
+
+_IDLE_WAIT = timedelta(milliseconds=20)
+_RESET = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
+
+
+def consumer_config(client: dict[str, str], group_id: str) -> dict:
+    """Settings for every consumer of the job: no auto commit, only committed transactions."""
+    return {
+        **client,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "enable.partition.eof": False,
+        "isolation.level": "read_committed",
+    }
+
+
+def partitions_of(client: dict[str, str], topics: Iterable[str], timeout_s: float = 30.0) -> list[str]:
+    """Every partition of the topics as ``"{partition}-{topic}"``; a missing topic is an error."""
+    metadata = AdminClient(dict(client)).list_topics(timeout=timeout_s)
+    parts = []
+    for topic in topics:
+        found = metadata.topics.get(topic)
+        if found is None or found.error is not None:
+            problem = found.error.str() if found is not None else "it does not exist"
+            raise RuntimeError(f"cannot read Kafka topic {topic!r}: {problem}")
+        parts.extend(f"{index}-{topic}" for index in sorted(found.partitions))
+    return parts
+
+
+class ConsumerGroupSource(FixedPartitionedSource):
+    """Reads the topics' partitions from the consumer group's committed offsets.
+
+    Ends its input (so the dataflow drains and stops) once ``stop_requested()`` is true.
+    Resume state is not used: the committed offsets are the job's only position.
+    """
+
+    def __init__(self, client: dict[str, str], group_id: str, topics: list[str],
+                 auto_offset_reset: str, batch_size: int, stop_requested: Callable[[], bool]):
+        self._client = client
+        self._group_id = group_id
+        self._topics = topics
+        self._reset = auto_offset_reset
+        self._batch_size = batch_size
+        self._stop_requested = stop_requested
+
+    def list_parts(self) -> list[str]:
+        return partitions_of(self._client, self._topics)
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> "_GroupPartition":
+        index, topic = for_part.split("-", 1)
+        return _GroupPartition(consumer_config(self._client, self._group_id), topic, int(index),
+                               self._reset, self._batch_size, self._stop_requested)
+
+
+class _GroupPartition(StatefulSourcePartition):
+    def __init__(self, config: dict, topic: str, index: int, reset: str, batch_size: int,
+                 stop_requested: Callable[[], bool]):
+        self._consumer = Consumer(config)
+        self._topic = topic
+        self._batch_size = batch_size
+        self._stop_requested = stop_requested
+        self._next_awake: datetime | None = None
+        start = self._start_offset(TopicPartition(topic, index), reset)
+        self._consumer.assign([start])
+        log.info("reading partition", extra={"topic": topic, "partition": index, "offset": start.offset})
+
+    def _start_offset(self, partition: TopicPartition, reset: str) -> TopicPartition:
+        committed = self._consumer.committed([partition], timeout=30)[0]
+        if committed.error is not None:
+            raise RuntimeError(f"cannot read committed offset of {partition.topic}[{partition.partition}]: "
+                               f"{committed.error}")
+        if committed.offset >= 0:
+            return TopicPartition(partition.topic, partition.partition, committed.offset)
+        return TopicPartition(partition.topic, partition.partition, _RESET[reset])
+
+    def next_batch(self) -> list[KafkaSourceMessage]:
+        if self._stop_requested():
+            raise StopIteration()
+        batch = []
+        for message in self._consumer.consume(self._batch_size, 0.001):
+            error = message.error()
+            if error is None:
+                batch.append(KafkaSourceMessage(
+                    key=message.key(), value=message.value(), topic=message.topic(),
+                    headers=message.headers() or [], offset=message.offset(),
+                    partition=message.partition(), timestamp=message.timestamp()))
+            elif error.fatal():
+                raise KafkaException(error)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("kafka consumer error", extra={"topic": self._topic, "error": error.str()})
+        self._next_awake = None if batch else datetime.now(timezone.utc) + _IDLE_WAIT
+        return batch
+
+    def next_awake(self) -> datetime | None:
+        return self._next_awake
+
+    def snapshot(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class OffsetCommitter:
+    """Commits, per partition, the offset after the last event that reached an outcome.
+
+    Callers pass done offsets in partition order (one worker owns a partition from
+    source to sink), so the highest done offset + 1 is safe to commit. A failed commit
+    is kept and tried again with the next one: a crash in between only repeats events.
+    """
+
+    def __init__(self, client: dict[str, str], group_id: str):
+        self._consumer = Consumer(consumer_config(client, group_id))
+        self._pending: dict[tuple[str, int], int] = {}
+
+    def done(self, topic: str, partition: int, offset: int) -> None:
+        key = (topic, partition)
+        self._pending[key] = max(self._pending.get(key, -1), offset + 1)
+
+    def commit(self) -> None:
+        if not self._pending:
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self._pending.items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as err:
+            log.warning("offset commit failed; will retry with the next commit", extra={"error": str(err)})
+            return
+        self._pending.clear()
+
+    def close(self) -> None:
+        self.commit()
+        self._consumer.close()
+
+
+@dataclass(frozen=True)
+class FailedRecord:
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class DeliveryError(RuntimeError):
+    """A failed record was not stored by the broker; its offset must not be committed."""
+
+
+class FailedTopicWriter:
+    """Writes failed records and returns only once the broker has acknowledged all of them."""
+
+    def __init__(self, client: dict[str, str], topic: str, timeout_s: float = 300.0):
+        self._producer = Producer({**client, "acks": "all", "enable.idempotence": True,
+                                   "linger.ms": 5, "message.timeout.ms": int(timeout_s * 1000)})
+        self._topic = topic
+        self._timeout_s = timeout_s
+
+    def write(self, records: list[FailedRecord]) -> None:
+        if not records:
+            return
+        errors: list[str] = []
+
+        def on_delivery(err, _msg) -> None:
+            if err is not None:
+                errors.append(err.str())
+
+        for record in records:
+            self._produce(record, on_delivery)
+        remaining = self._producer.flush(self._timeout_s)
+        if errors or remaining:
+            raise DeliveryError(f"{len(errors) + remaining} of {len(records)} records not delivered to "
+                                f"{self._topic}: {errors[:1] or 'timed out'}")
+
+    def _produce(self, record: FailedRecord, on_delivery) -> None:
+        while True:
+            try:
+                self._producer.produce(self._topic, value=record.value, key=record.key,
+                                       headers=record.headers, on_delivery=on_delivery)
+                return
+            except BufferError:
+                self._producer.poll(0.1)  # the local queue is full: let deliveries drain
+
+    def close(self) -> None:
+        self._producer.flush(self._timeout_s)
+

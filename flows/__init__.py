@@ -1,0 +1,1 @@
+"""The coKreat jobs as Bytewax dataflows: one package per job, built on :mod:`flows.pipeline`."""

@@ -1,0 +1,99 @@
+"""Reading events: lenient JSON parsing and typed access to the paths a rule reads.
+
+Events come from other systems, so a path may be missing (the rule decides: usually
+"skip") or hold a value of the wrong type (:class:`BadValue`: the event fails with a
+clear message instead of crashing the job, as the Flink jobs did).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+
+class BadValue(Exception):
+    """A value the job reads has the wrong type."""
+
+    def __init__(self, path: str, expected: str, value: Any):
+        super().__init__(f"{path} must be {expected}, got {_type_name(value)}")
+        self.path = path
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def parse_object(value: bytes | None) -> dict:
+    """The Kafka value as a JSON object; ``ValueError`` when it is not one.
+
+    The standard library parser keeps integers of any size exactly; orjson would turn
+    them into floats and change the event forwarded or written to the failed topic.
+    """
+    if value is None:
+        raise ValueError("the value is empty (null record)")
+    try:
+        event = json.loads(value)
+    except (ValueError, RecursionError) as err:
+        raise ValueError(f"the value is not JSON: {err.__class__.__name__}: {err}") from None
+    if not isinstance(event, dict):
+        raise ValueError(f"the value is JSON {_type_name(event)}, not an object")
+    return event
+
+
+def dumps(document: Any) -> bytes:
+    """JSON bytes; falls back to the standard library for integers beyond 64 bits."""
+    try:
+        return orjson.dumps(document)
+    except TypeError:
+        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def lookup(event: dict, path: str) -> Any:
+    """The value at a dotted path, or None when any step is missing.
+
+    A step through something that is not an object is a :class:`BadValue`.
+    """
+    node: Any = event
+    walked = []
+    for step in path.split("."):
+        if node is None:
+            return None
+        if not isinstance(node, dict):
+            raise BadValue(".".join(walked), "an object", node)
+        node = node.get(step)
+        walked.append(step)
+    return node
+
+
+def text(event: dict, path: str) -> str | None:
+    """A string at ``path``; None when missing or null."""
+    value = lookup(event, path)
+    if value is not None and not isinstance(value, str):
+        raise BadValue(path, "a string", value)
+    return value
+
+
+def is_blank(value: str | None) -> bool:
+    """Missing, empty or only white space: the original jobs' ``StringUtils.isBlank``."""
+    return value is None or not value.strip()
+
+
+def mapping(event: dict, path: str) -> dict | None:
+    """An object at ``path``; None when missing or null."""
+    value = lookup(event, path)
+    if value is not None and not isinstance(value, dict):
+        raise BadValue(path, "an object", value)
+    return value
+
+
+def text_list(event: dict, path: str) -> list[str] | None:
+    """A list of strings at ``path``; None when missing or null."""
+    value = lookup(event, path)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise BadValue(path, "a list of strings", value)
+    return value

@@ -1,0 +1,52 @@
+"""JSON log lines on stderr, one per event outcome, with no personal data.
+
+Each line carries time, level, job and message, plus whatever the caller passes in
+``extra`` (``mid``, outcome, entity, duration, HTTP status, error). User ids only ever
+appear as :func:`short_hash`; whole events are never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+from datetime import datetime, timezone
+
+import orjson
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, job: str):
+        super().__init__()
+        self._job = job
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "job": self._job,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+def configure(job: str, level: str = "INFO") -> None:
+    """Send every log record of the process to stderr as JSON."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(job))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def short_hash(value: str | None) -> str | None:
+    """A stable 12-character stand-in for a personal identifier."""
+    if value is None:
+        return None
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]

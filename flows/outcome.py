@@ -1,0 +1,71 @@
+"""What became of one event, and the failed-topic record that reports a failure.
+
+Record format (CONTRACT.md): the original event with ``edata.iteration`` increased by
+one (1 when absent), plus ``jobName`` and ``failInfo``; a value that was not a JSON
+object is written back byte for byte. Headers say which job failed it, why, at which
+stage, and where the event came from.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from bytewax.connectors.kafka import KafkaSourceMessage
+
+from connectors.kafka import FailedRecord
+from flows.event import dumps
+
+SUCCESS, SKIPPED, FAILED, BAD_INPUT = "success", "skipped", "failed", "bad_input"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The end of one event's way through a job."""
+
+    message: KafkaSourceMessage
+    kind: str
+    event: dict | None = None
+    entity: str | None = None
+    stage: str | None = None
+    detail: str | None = None  # the skip reason or the error
+    status: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def reported(self) -> bool:
+        """Whether the failed topic gets a record for it."""
+        return self.kind in (FAILED, BAD_INPUT)
+
+
+def next_iteration(event: dict) -> dict:
+    """A copy of the event with ``edata.iteration`` increased by one."""
+    retried = copy.copy(event)
+    edata = dict(event.get("edata") or {})
+    iteration = edata.get("iteration")
+    valid = isinstance(iteration, int) and not isinstance(iteration, bool)
+    edata["iteration"] = iteration + 1 if valid else 1
+    retried["edata"] = edata
+    return retried
+
+
+def failed_record(job_name: str, outcome: Outcome) -> FailedRecord:
+    """The failed-topic record for a ``failed`` or ``bad_input`` outcome."""
+    message = outcome.message
+    if outcome.kind == BAD_INPUT or outcome.event is None:
+        value = message.value if message.value is not None else b""
+    else:
+        document = next_iteration(outcome.event)
+        document["jobName"] = job_name
+        document["failInfo"] = {"error": outcome.detail, "stage": outcome.stage, "status": outcome.status}
+        value = dumps(document)
+    headers = [
+        ("job", job_name),
+        ("error", outcome.detail or ""),
+        ("stage", outcome.stage or ""),
+        ("source.topic", message.topic or ""),
+        ("source.partition", str(message.partition)),
+        ("source.offset", str(message.offset)),
+    ]
+    return FailedRecord(key=message.key, value=value,
+                        headers=[(name, text.encode()) for name, text in headers])

@@ -1,0 +1,287 @@
+"""The shape every job shares, built once::
+
+    Kafka (consumer group) -> parse -> validate (skip) -> handle: HTTP calls -> outcome
+                                                                   |- success / skipped -> commit
+                                                                   '- failed / bad input -> failed topic -> commit
+
+A job supplies only its rules as a :class:`Job`: which topics, what an event's entity is,
+when to skip it, and how to handle it. Everything else (lenient parsing, outcomes,
+bounded concurrency with per-entity order, the failed topic, metrics, logs, offsets)
+lives here and knows nothing about any one job.
+
+Tests build the same flow around a ``TestingSource`` and a ``TestingSink``::
+
+    flow = build_flow(job, TestingSource(messages), TestingSink(outcomes), max_in_flight=4)
+    run_main(flow)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Union
+
+import bytewax.operators as op
+from bytewax.connectors.kafka import KafkaSourceMessage
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
+from bytewax.outputs import DynamicSink, Sink, StatelessSinkPartition
+
+from connectors.http import HttpClient, RetriesExhausted
+from connectors.kafka import ConsumerGroupSource, FailedTopicWriter, OffsetCommitter
+from connectors.metrics import EVENTS, IN_FLIGHT
+from flows.event import BadValue, parse_object
+from flows.lifecycle import StopSignal
+from flows.logs import configure as configure_logs
+from flows.logs import short_hash
+from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, failed_record
+from flows.settings import CommonSettings, ConfigError, Reader, exit_on_config_error, load_config
+
+log = logging.getLogger("cokreat.outcome")
+
+
+@dataclass(frozen=True)
+class Done:
+    """The job did its work."""
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Nothing to do for this event; ``reason`` is logged."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Fail:
+    """The work cannot be done; the event goes to the failed topic."""
+
+    error: str
+    status: int | None = None
+
+
+Result = Union[Done, Skip, Fail]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job's rules, plugged into the shared pipeline.
+
+    ``entity``, ``validate`` and ``handle`` take ``(topic, event)``. ``validate`` returns
+    a skip reason or None; ``entity`` and ``validate`` may raise
+    :class:`~flows.event.BadValue` for a value of the wrong type (the event fails).
+    """
+
+    name: str
+    topics: tuple[str, ...]
+    entity: Callable[[str, dict], str | None]
+    validate: Callable[[str, dict], str | None]
+    handle: Callable[[str, dict], Result]
+    personal_entity: bool = False
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An event that passed validation and waits for its handler."""
+
+    message: KafkaSourceMessage
+    event: dict
+    entity: str | None
+    started: float
+
+
+_Item = Union[_Pending, Outcome]
+
+
+def parse(message: KafkaSourceMessage) -> _Item:
+    """The value as a JSON object; anything else is bad input, kept byte for byte."""
+    started = time.monotonic()
+    try:
+        event = parse_object(message.value)
+        if "edata" in event and not isinstance(event["edata"], dict):
+            raise ValueError("edata is present but not an object")
+    except ValueError as err:
+        return Outcome(message, BAD_INPUT, stage="parse", detail=str(err), seconds=time.monotonic() - started)
+    return _Pending(message, event, None, started)
+
+
+def validate(job: Job, item: _Item) -> _Item:
+    """Skipped when the job's rules say the event is not for it; failed on a wrong type."""
+    if isinstance(item, Outcome):
+        return item
+    topic, event = item.message.topic, item.event
+    try:
+        entity = job.entity(topic, event)
+        reason = job.validate(topic, event)
+    except BadValue as err:
+        return _finish(item, FAILED, stage="validate", detail=str(err), entity=_safe_entity(job, topic, event))
+    if reason is not None:
+        return _finish(item, SKIPPED, stage="validate", detail=reason, entity=entity)
+    return _Pending(item.message, event, entity, item.started)
+
+
+def _safe_entity(job: Job, topic: str, event: dict) -> str | None:
+    try:
+        return job.entity(topic, event)
+    except BadValue:
+        return None
+
+
+def _finish(item: _Pending, kind: str, *, stage: str | None = None, detail: str | None = None,
+            status: int | None = None, entity: str | None = None) -> Outcome:
+    return Outcome(item.message, kind, event=item.event, entity=entity or item.entity, stage=stage,
+                   detail=detail, status=status, seconds=time.monotonic() - item.started)
+
+
+def handle_one(job: Job, item: _Pending) -> Outcome:
+    """Run the job's handler; every error becomes an outcome, none escapes."""
+    IN_FLIGHT.labels(job.name).inc()
+    try:
+        result = job.handle(item.message.topic, item.event)
+    except RetriesExhausted as err:
+        return _finish(item, FAILED, stage="process", detail=str(err), status=err.status)
+    except BadValue as err:
+        return _finish(item, FAILED, stage="process", detail=str(err))
+    except Exception as err:  # a bug or an unforeseen answer must not stop the job
+        log.exception("handler error", extra={"entity": _loggable(job, item.entity)})
+        return _finish(item, FAILED, stage="process", detail=f"{err.__class__.__name__}: {err}")
+    finally:
+        IN_FLIGHT.labels(job.name).dec()
+    if isinstance(result, Done):
+        return _finish(item, SUCCESS)
+    if isinstance(result, Skip):
+        return _finish(item, SKIPPED, stage="process", detail=result.reason)
+    return _finish(item, FAILED, stage="process", detail=result.error, status=result.status)
+
+
+class _Handler:
+    """Handles a batch with a bounded pool: one entity's events in order, entities concurrently.
+
+    The pool is shared by the workers of the process, so ``max_in_flight`` bounds the
+    events in flight per process. The batch returns when all its events have an outcome,
+    which keeps offsets honest: nothing later is committed before them.
+    """
+
+    _pools: dict[int, ThreadPoolExecutor] = {}
+
+    def __init__(self, job: Job, max_in_flight: int):
+        self._job = job
+        self._max_in_flight = max_in_flight
+
+    def _pool(self) -> ThreadPoolExecutor:
+        pool = self._pools.get(self._max_in_flight)
+        if pool is None:
+            pool = self._pools.setdefault(self._max_in_flight, ThreadPoolExecutor(
+                self._max_in_flight, thread_name_prefix="handler"))
+        return pool
+
+    def __call__(self, items: list[_Item]) -> list[Outcome]:
+        groups: dict[object, list[int]] = defaultdict(list)
+        for index, item in enumerate(items):
+            if isinstance(item, _Pending):
+                groups[item.entity if item.entity is not None else ("no entity", index)].append(index)
+        if not groups:
+            return items
+        results: list = list(items)
+        futures = {self._pool().submit(self._in_order, [items[i] for i in indexes]): indexes
+                   for indexes in groups.values()}
+        for future, indexes in futures.items():
+            for index, outcome in zip(indexes, future.result()):
+                results[index] = outcome
+        return results
+
+    def _in_order(self, pending: list[_Pending]) -> list[Outcome]:
+        return [handle_one(self._job, item) for item in pending]
+
+
+def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int) -> Dataflow:
+    """The dataflow of a job, from its source to the sink that receives every outcome."""
+    flow = Dataflow(job.name.replace("-", "_"))
+    messages = op.input("read_events", flow, source)
+    parsed = op.map("parse_json", messages, parse)
+    checked = op.map("validate_event", parsed, lambda item: validate(job, item))
+    outcomes = op.flat_map_batch("handle_event", checked, _Handler(job, max_in_flight))
+    op.output("report_outcome", outcomes, sink)
+    return flow
+
+
+def _loggable(job: Job, entity: str | None) -> str | None:
+    return short_hash(entity) if job.personal_entity else entity
+
+
+def log_outcome(job: Job, outcome: Outcome) -> None:
+    """One INFO line per event (WARNING when it failed); no personal data."""
+    mid = outcome.event.get("mid") if outcome.event else None
+    log.log(logging.WARNING if outcome.reported else logging.INFO, "event %s", outcome.kind, extra={
+        "mid": mid if isinstance(mid, str) else None,
+        "outcome": outcome.kind,
+        "entity": _loggable(job, outcome.entity),
+        "topic": outcome.message.topic,
+        "partition": outcome.message.partition,
+        "offset": outcome.message.offset,
+        "duration_ms": round(outcome.seconds * 1000, 1),
+        "status": outcome.status,
+        "stage": outcome.stage,
+        "error" if outcome.reported else "reason": outcome.detail,
+    })
+
+
+class OutcomeSink(DynamicSink):
+    """The commit point: failed records stored, then counted and logged, then offsets committed."""
+
+    def __init__(self, job: Job, make_writer: Callable[[], FailedTopicWriter],
+                 make_committer: Callable[[], OffsetCommitter]):
+        self._job = job
+        self._make_writer = make_writer
+        self._make_committer = make_committer
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> "OutcomePartition":
+        return OutcomePartition(self._job, self._make_writer(), self._make_committer())
+
+
+class OutcomePartition(StatelessSinkPartition):
+    def __init__(self, job: Job, writer: FailedTopicWriter, committer: OffsetCommitter):
+        self._job = job
+        self._writer = writer
+        self._committer = committer
+
+    def write_batch(self, outcomes: list[Outcome]) -> None:
+        self._writer.write([failed_record(self._job.name, o) for o in outcomes if o.reported])
+        for outcome in outcomes:
+            EVENTS.labels(self._job.name, outcome.kind).inc()
+            log_outcome(self._job, outcome)
+            self._committer.done(outcome.message.topic, outcome.message.partition, outcome.message.offset)
+        self._committer.commit()
+
+    def close(self) -> None:
+        self._writer.close()
+        self._committer.close()
+
+
+def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_name: str) -> Dataflow:
+    """The production dataflow: settings, logs, signals, Kafka and the job's rules.
+
+    A bad configuration stops the process here with one line naming the key.
+    """
+    configure_logs(job_name, os.environ.get("LOG_LEVEL", "INFO"))
+    try:
+        reader = Reader(load_config(defaults))
+        settings = CommonSettings.read(reader)
+        job = make_job(reader, HttpClient(job_name, settings.http, settings.retry))
+    except ConfigError as err:
+        exit_on_config_error(err)
+    kafka = settings.kafka
+    client = {"bootstrap.servers": kafka.brokers, **kafka.client}
+    stop = StopSignal()
+    stop.install(settings.shutdown_grace_s)
+    source = ConsumerGroupSource(client, kafka.group_id, list(job.topics), kafka.auto_offset_reset,
+                                 kafka.batch_size, stop.requested)
+    sink = OutcomeSink(job, lambda: FailedTopicWriter(client, kafka.failed_topic),
+                       lambda: OffsetCommitter(client, kafka.group_id))
+    log.info("starting", extra={"topics": list(job.topics), "group": kafka.group_id,
+                                "failed_topic": kafka.failed_topic})
+    return build_flow(job, source, sink, settings.http.max_in_flight)

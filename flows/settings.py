@@ -1,0 +1,256 @@
+"""One typed, validated settings object per job, from HOCON and the environment.
+
+A job ships its defaults as HOCON in the original Flink job's keys. ``JOB_CONFIG_FILE``
+names an operator's file in the same keys, merged over the defaults (``include`` is
+resolved relative to that file). Then any key can be overridden from the environment:
+upper-case the key and replace every run of characters other than ``A-Z``/``0-9`` with
+``_`` (``kafka.broker-servers`` -> ``KAFKA_BROKER_SERVERS``). A value starting with ``[``
+or ``{`` is parsed as HOCON; any other value is the plain string, converted to the type
+the key already has where that is a number or a boolean.
+
+Every read goes through :class:`Reader`, whose errors name the key, so a bad setting
+stops the job at start with one clear line (:func:`exit_on_config_error`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+from pyhocon import ConfigFactory, ConfigTree
+
+CONFIG_FILE_ENV = "JOB_CONFIG_FILE"
+_NOT_NAME = re.compile(r"[^A-Z0-9]+")
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+class ConfigError(Exception):
+    """A setting is missing, unreadable or of the wrong type."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+
+
+def env_name(key: str) -> str:
+    """The environment variable that overrides ``key``."""
+    return _NOT_NAME.sub("_", key.replace('"', "").upper()).strip("_")
+
+
+def load_config(defaults: str, environ: Mapping[str, str] | None = None) -> ConfigTree:
+    """Defaults, then the file named by ``JOB_CONFIG_FILE``, then the environment."""
+    environ = os.environ if environ is None else environ
+    config = ConfigFactory.parse_string(defaults)
+    path = environ.get(CONFIG_FILE_ENV)
+    if path:
+        try:
+            operator_file = ConfigFactory.parse_file(path, required=True)
+        except Exception as err:  # pyparsing's errors are not ConfigException
+            raise ConfigError(CONFIG_FILE_ENV, f"cannot read {path}: {err}") from err
+        config = ConfigTree.merge_configs(config, operator_file)
+    _apply_environment(config, "", environ)
+    return config
+
+
+def _apply_environment(tree: ConfigTree, prefix: str, environ: Mapping[str, str]) -> None:
+    for raw_key in list(tree.keys()):
+        key = f"{prefix}{raw_key}"
+        override = environ.get(env_name(key))
+        if override is not None:
+            tree[raw_key] = _env_value(key, override, tree[raw_key])
+        if isinstance(tree[raw_key], ConfigTree):
+            _apply_environment(tree[raw_key], f"{key}.", environ)
+
+
+def _env_value(key: str, text: str, current: Any) -> Any:
+    if text.lstrip().startswith(("[", "{")):
+        try:
+            return ConfigFactory.parse_string(f"value = {text}")["value"]
+        except Exception as err:
+            raise ConfigError(key, f"environment value {env_name(key)} is not HOCON: {err}") from err
+    if isinstance(current, bool):
+        return _to_bool(key, text)
+    if isinstance(current, int):
+        return _to_number(key, text, int)
+    if isinstance(current, float):
+        return _to_number(key, text, float)
+    return text
+
+
+def _to_bool(key: str, text: str) -> bool:
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ConfigError(key, f"expected a boolean, got {text!r}")
+
+
+def _to_number(key: str, text: str, kind: type) -> Any:
+    try:
+        return kind(text.strip())
+    except ValueError:
+        raise ConfigError(key, f"expected a {kind.__name__}, got {text!r}") from None
+
+
+class Reader:
+    """Typed reads from a config tree; every error names the key."""
+
+    _MISSING = object()
+
+    def __init__(self, config: ConfigTree):
+        self.config = config
+
+    def _get(self, key: str, default: Any) -> Any:
+        value = self.config.get(key, self._MISSING)
+        if value is self._MISSING or value is None:
+            if default is self._MISSING:
+                raise ConfigError(key, "missing")
+            return default
+        return value
+
+    def text(self, key: str, default: Any = _MISSING) -> str:
+        value = self._get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ConfigError(key, f"expected a string, got {type(value).__name__}")
+        value = str(value).strip()
+        if not value:
+            raise ConfigError(key, "must not be empty")
+        return value
+
+    def url(self, key: str, default: Any = _MISSING) -> str:
+        """An http(s) base URL."""
+        value = self.text(key, default)
+        if not value.startswith(("http://", "https://")):
+            raise ConfigError(key, f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...], default: Any = _MISSING) -> str:
+        value = self.text(key, default)
+        if value not in allowed:
+            raise ConfigError(key, f"expected one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    def number(self, key: str, default: Any = _MISSING, minimum: float = 0.0) -> float:
+        value = self._get(key, default)
+        if isinstance(value, str):
+            value = _to_number(key, value, float)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(key, f"expected a number, got {type(value).__name__}")
+        if value < minimum:
+            raise ConfigError(key, f"must be at least {minimum}, got {value}")
+        return float(value)
+
+    def integer(self, key: str, default: Any = _MISSING, minimum: int = 0) -> int:
+        value = self._get(key, default)
+        if isinstance(value, str):
+            value = _to_number(key, value, int)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"expected a whole number, got {value!r}")
+        if value < minimum:
+            raise ConfigError(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def boolean(self, key: str, default: Any = _MISSING) -> bool:
+        value = self._get(key, default)
+        if isinstance(value, str):
+            return _to_bool(key, value)
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"expected a boolean, got {value!r}")
+        return value
+
+    def strings(self, key: str, default: Any = _MISSING) -> dict[str, str]:
+        """An object of string values (headers, librdkafka properties)."""
+        value = self._get(key, default)
+        if not isinstance(value, Mapping):
+            raise ConfigError(key, f"expected an object, got {type(value).__name__}")
+        plain = value.as_plain_ordered_dict() if isinstance(value, ConfigTree) else value
+        return {name: _scalar_text(f"{key}.{name}", item) for name, item in _flatten(plain)}
+
+
+def _flatten(mapping: Mapping, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """``{"sasl": {"mechanism": "PLAIN"}}`` -> ``("sasl.mechanism", "PLAIN")``."""
+    for name, item in mapping.items():
+        if isinstance(item, Mapping):
+            yield from _flatten(item, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", item
+
+
+def _scalar_text(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ConfigError(key, f"expected a string, got {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    brokers: str
+    group_id: str
+    failed_topic: str
+    auto_offset_reset: str
+    batch_size: int
+    client: dict[str, str]
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    connect_timeout_s: float
+    read_timeout_s: float
+    max_in_flight: int
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    max_attempts: int
+    max_elapsed_s: float
+    initial_backoff_s: float
+
+
+@dataclass(frozen=True)
+class CommonSettings:
+    """What the shared pipeline needs from any job's configuration."""
+
+    kafka: KafkaSettings
+    http: HttpSettings
+    retry: RetrySettings
+    shutdown_grace_s: float
+
+    @classmethod
+    def read(cls, r: Reader) -> "CommonSettings":
+        return cls(
+            kafka=KafkaSettings(
+                brokers=r.text("kafka.broker-servers"),
+                group_id=r.text("kafka.groupId"),
+                failed_topic=r.text("kafka.failed.topic"),
+                auto_offset_reset=r.choice("kafka.auto.offset.reset", ("earliest", "latest"), "latest"),
+                batch_size=r.integer("kafka.batch_size", 500, minimum=1),
+                client=r.strings("kafka.client", {}),
+            ),
+            http=HttpSettings(
+                connect_timeout_s=r.number("http.connect_timeout_s", 10.0, minimum=0.001),
+                read_timeout_s=r.number("http.read_timeout_s", 60.0, minimum=0.001),
+                max_in_flight=r.integer("http.max_in_flight", 32, minimum=1),
+                headers=r.strings("http.headers", {}),
+            ),
+            retry=RetrySettings(
+                max_attempts=r.integer("retry.max_attempts", 5, minimum=1),
+                max_elapsed_s=r.number("retry.max_elapsed_s", 60.0),
+                initial_backoff_s=r.number("retry.initial_backoff_s", 0.5),
+            ),
+            shutdown_grace_s=r.number("shutdown.grace_s", 20.0),
+        )
+
+
+def exit_on_config_error(err: ConfigError) -> None:
+    """Stop the job at start with one line naming the key, exit code 2."""
+    line = " ".join(str(err).split())
+    print(f"configuration error: {line}", file=sys.stderr, flush=True)
+    raise SystemExit(2)

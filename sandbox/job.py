@@ -1,0 +1,81 @@
+"""Runs a job the way an operator does: ``python -m bytewax.run flows.<job>`` in a subprocess.
+
+Used by the integration tests, the demo and the benchmarks, so all of them exercise the
+real module, configuration file and signals::
+
+    job = JobProcess("flows.user_delete", config_text, workdir)
+    job.start()
+    ...
+    assert job.stop() == 0  # SIGTERM, then wait
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class JobProcess:
+    def __init__(self, module: str, config: str, workdir: Path, env: dict[str, str] | None = None,
+                 args: list[str] | None = None):
+        self.module = module
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path = self.workdir / "job.conf"
+        self.config_path.write_text(config)
+        self.log_path = self.workdir / "job.log"
+        self._env = env or {}
+        self._args = args or []
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "JobProcess":
+        env = {**os.environ, "JOB_CONFIG_FILE": str(self.config_path), "PYTHONUNBUFFERED": "1",
+               "PYTHONPATH": str(ROOT), **self._env}
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bytewax.run", self.module, *self._args],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return self
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout_s: float = 60.0) -> int:
+        """SIGTERM and wait: the job's exit code."""
+        if self.running():
+            self.process.send_signal(signal.SIGTERM)
+        return self.wait(timeout_s)
+
+    def kill(self) -> int:
+        if self.running():
+            self.process.kill()
+        return self.wait(30)
+
+    def wait(self, timeout_s: float) -> int:
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def log_lines(self) -> list[dict]:
+        """The job's JSON log lines (other output, such as librdkafka's, is left out)."""
+        lines = []
+        for raw in self.log_path.read_bytes().splitlines():
+            if raw.startswith(b"{"):
+                try:
+                    lines.append(orjson.loads(raw))
+                except orjson.JSONDecodeError:
+                    pass
+        return lines
+
+    def outcomes(self) -> list[dict]:
+        return [line for line in self.log_lines() if "outcome" in line]
