@@ -119,8 +119,7 @@ class HttpClient:
         data = None if body is None else dumps(body)
         started = time.monotonic()
         try:
-            response = self._session().request(method, url, data=data, headers=self._headers,
-                                               timeout=self._timeout, allow_redirects=False)
+            response = self._send(method, url, data)
             content = response.content
         except requests.Timeout:
             self._count(service, "error", started)
@@ -138,6 +137,15 @@ class HttpClient:
             kind = response.headers.get("Content-Type", "no content type")
             raise _Retryable(f"{method} {service}: HTTP {status} with a body that is not JSON ({kind})", status)
         return Answer(status, parsed)
+
+    def _send(self, method: str, url: str, data: bytes | None) -> requests.Response:
+        """Send ``url`` exactly as given: requests would decode ``%2E`` back to ``.``, turning an
+        encoded ``..`` path segment into a "parent folder" step for any proxy on the way."""
+        session = self._session()
+        prepared = session.prepare_request(requests.Request(method, url, data=data, headers=self._headers))
+        prepared.url = url
+        environment = session.merge_environment_settings(url, {}, None, None, None)
+        return session.send(prepared, timeout=self._timeout, allow_redirects=False, **environment)
 
     def _count(self, service: str, code: str, started: float) -> None:
         HTTP_REQUESTS.labels(self._job, service, code).inc()

@@ -1,0 +1,61 @@
+"""Fixtures: the embedded broker (one per session), a fresh sandbox per test, job processes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from sandbox.broker import EmbeddedBroker
+from sandbox.job import JobProcess
+from sandbox.server import SunbirdSandbox
+
+EVENTS_DIR = Path(__file__).resolve().parents[1] / "sandbox" / "events"
+
+
+def wait_for(condition: Callable[[], object], timeout_s: float = 30.0, what: str = "condition") -> object:
+    """Poll until ``condition()`` is truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    with EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "broker.log") as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox():
+    with SunbirdSandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def names():
+    """Topic and group names no other test uses."""
+    suffix = uuid.uuid4().hex[:8]
+    return lambda name: f"{name}.{suffix}"
+
+
+@pytest.fixture
+def jobs(tmp_path):
+    """Start job processes; any still running at the end of the test are killed."""
+    started: list[JobProcess] = []
+
+    def start(module: str, config: str, **kwargs) -> JobProcess:
+        job = JobProcess(module, config, tmp_path / f"job{len(started)}", **kwargs).start()
+        started.append(job)
+        return job
+
+    yield start
+    for job in started:
+        job.kill()

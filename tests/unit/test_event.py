@@ -1,0 +1,40 @@
+import pytest
+
+from flows.event import BadValue, dumps, is_blank, mapping, parse_object, text, text_list
+
+
+@pytest.mark.parametrize("value", [b"not json", b"[1, 2]", b'"text"', b"42", b"null", None, b"\xff\xfe", b""])
+def test_anything_but_a_json_object_is_refused(value):
+    with pytest.raises(ValueError):
+        parse_object(value)
+
+
+def test_big_integers_survive_a_round_trip():
+    event = parse_object(b'{"n": 123456789012345678901234567890}')
+    assert dumps(event) == b'{"n":123456789012345678901234567890}'
+
+
+def test_deep_nesting_is_refused_not_a_crash():
+    with pytest.raises(ValueError):
+        parse_object(b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
+
+
+def test_typed_access():
+    event = {"edata": {"userId": "u", "roles": ["a"], "profile": "oops", "n": 5}}
+    assert text(event, "edata.userId") == "u"
+    assert text(event, "edata.missing") is None
+    assert text(event, "nothing.at.all") is None
+    assert text_list(event, "edata.roles") == ["a"]
+    with pytest.raises(BadValue, match="edata.n must be a string, got a number"):
+        text(event, "edata.n")
+    with pytest.raises(BadValue, match="edata.profile must be an object"):
+        text(event, "edata.profile.userId")
+    with pytest.raises(BadValue, match="edata.profile must be an object"):
+        mapping(event, "edata.profile")
+    with pytest.raises(BadValue, match="a list of strings"):
+        text_list({"r": "ADMIN"}, "r")
+
+
+def test_blank():
+    assert is_blank(None) and is_blank("") and is_blank("  \t")
+    assert not is_blank(" x ")

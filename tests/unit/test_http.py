@@ -1,0 +1,93 @@
+"""The HTTP caller against the sandbox server over 127.0.0.1."""
+
+import pytest
+
+from connectors.http import HttpClient, RetriesExhausted, backoff_seconds, retry_after_seconds
+from flows.settings import HttpSettings, RetrySettings
+
+PATH = "/program/v1/user/u1"
+
+
+def client(sleeps=None, attempts=4, elapsed=60.0, read_timeout=5.0, headers=None):
+    return HttpClient("test", HttpSettings(2.0, read_timeout, 4, headers or {}),
+                      RetrySettings(attempts, elapsed, 0.01),
+                      sleep=(sleeps.append if sleeps is not None else lambda s: None))
+
+
+@pytest.fixture
+def user(sandbox):
+    sandbox.contribution.add_user("u1")
+    return sandbox
+
+
+def test_retryable_answers_are_retried_until_success(user):
+    user.faults.script("DELETE", PATH, [503, 502, 429])
+    answer = client().call("svc", "DELETE", user.url + PATH)
+    assert answer.status == 200 and answer.body["responseCode"] == "OK"
+    assert [r.status for r in user.journal.all()] == [503, 502, 429, 200]
+
+
+def test_a_final_answer_is_not_retried(user):
+    answer = client().call("svc", "DELETE", user.url + "/program/v1/user/unknown")
+    assert answer.status == 404
+    assert user.journal.count() == 1
+
+
+def test_retries_stop_at_max_attempts(user):
+    user.faults.script("DELETE", PATH, [500] * 10)
+    with pytest.raises(RetriesExhausted) as raised:
+        client(attempts=3).call("svc", "DELETE", user.url + PATH)
+    assert raised.value.status == 500
+    assert user.journal.count() == 3
+
+
+def test_retries_stop_when_the_next_wait_would_pass_the_time_budget(user):
+    user.faults.script("DELETE", PATH, [503] * 10, retry_after="30")
+    with pytest.raises(RetriesExhausted):
+        client(attempts=10, elapsed=5.0).call("svc", "DELETE", user.url + PATH)
+    assert user.journal.count() == 1
+
+
+def test_retry_after_is_honoured(user):
+    user.faults.script("DELETE", PATH, [503], retry_after="2")
+    sleeps = []
+    client(sleeps).call("svc", "DELETE", user.url + PATH)
+    assert sleeps == [2.0]
+
+
+def test_a_non_json_error_page_is_retried(user):
+    user.faults.script("DELETE", PATH, [502, 404], html=True)
+    answer = client().call("svc", "DELETE", user.url + PATH)
+    assert answer.status == 200
+    assert user.journal.count() == 3
+
+
+def test_a_slow_answer_times_out_and_is_retried(user):
+    user.faults.latency(1.0, "DELETE", PATH)
+    with pytest.raises(RetriesExhausted, match="timed out") as raised:
+        client(attempts=2, read_timeout=0.2).call("svc", "DELETE", user.url + PATH)
+    assert raised.value.status is None
+
+
+def test_no_server_is_retryable():
+    from sandbox.broker import free_port
+
+    with pytest.raises(RetriesExhausted, match="no answer"):
+        client(attempts=2).call("svc", "DELETE", f"http://127.0.0.1:{free_port()}{PATH}")
+
+
+def test_configured_headers_and_json_body_are_sent(user):
+    client(headers={"Authorization": "Bearer t"}).call(
+        "svc", "POST", user.url + "/program/v1/user/transfer", {"request": {"n": 10**30}})
+    request = user.journal.all()[0]
+    assert request.headers["Authorization"] == "Bearer t"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.body == {"request": {"n": 10**30}}
+
+
+def test_backoff_grows_with_jitter_and_retry_after_parses_dates():
+    assert backoff_seconds(1, 1.0, rand=lambda: 0.0) == 0.5
+    assert backoff_seconds(3, 1.0, rand=lambda: 1.0) == 4.0
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert retry_after_seconds("soon") is None

@@ -1,0 +1,33 @@
+import json
+
+from bytewax.connectors.kafka import KafkaSourceMessage
+
+from flows.outcome import BAD_INPUT, FAILED, Outcome, failed_record, next_iteration
+
+MESSAGE = KafkaSourceMessage(key=b"k", value=b'{"edata":{"iteration":2}}', topic="t", partition=1, offset=7)
+
+
+def test_failed_record_format():
+    outcome = Outcome(MESSAGE, FAILED, event={"mid": "m", "edata": {"iteration": 2, "userId": "u"}},
+                      stage="process", detail="HTTP 500", status=500)
+    record = failed_record("user-delete", outcome)
+    assert record.key == b"k"
+    assert json.loads(record.value) == {
+        "mid": "m", "edata": {"iteration": 3, "userId": "u"}, "jobName": "user-delete",
+        "failInfo": {"error": "HTTP 500", "stage": "process", "status": 500}}
+    assert dict(record.headers) == {"job": b"user-delete", "error": b"HTTP 500", "stage": b"process",
+                                    "source.topic": b"t", "source.partition": b"1", "source.offset": b"7"}
+
+
+def test_bad_input_keeps_the_bytes():
+    raw = KafkaSourceMessage(key=None, value=b"\x00not json", topic="t", partition=0, offset=1)
+    record = failed_record("user-delete", Outcome(raw, BAD_INPUT, stage="parse", detail="not JSON"))
+    assert record.value == b"\x00not json"
+    assert dict(record.headers)["stage"] == b"parse"
+
+
+def test_iteration_starts_at_one_and_the_event_is_not_changed():
+    event = {"edata": {"iteration": "x"}}
+    assert next_iteration(event)["edata"]["iteration"] == 1
+    assert next_iteration({})["edata"] == {"iteration": 1}
+    assert event == {"edata": {"iteration": "x"}}

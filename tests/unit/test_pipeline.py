@@ -1,0 +1,131 @@
+"""The shared pipeline with a made-up job, through bytewax's TestingSource and run_main."""
+
+import random
+import threading
+import time
+
+import pytest
+from bytewax.connectors.kafka import KafkaSourceMessage
+from bytewax.testing import TestingSink, TestingSource, run_main
+
+from connectors.http import RetriesExhausted
+from connectors.kafka import DeliveryError
+from flows.event import BadValue, text
+from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
+from flows.pipeline import Done, Fail, Job, OutcomePartition, Skip, build_flow
+
+
+def message(value: bytes, offset: int, topic="t", partition=0) -> KafkaSourceMessage:
+    return KafkaSourceMessage(key=None, value=value, topic=topic, partition=partition, offset=offset)
+
+
+def run(job, values, batch_size=10, max_in_flight=4):
+    outcomes = []
+    source = TestingSource([message(v, i) for i, v in enumerate(values)], batch_size=batch_size)
+    run_main(build_flow(job, source, TestingSink(outcomes), max_in_flight))
+    return outcomes
+
+
+def make_job(handle):
+    return Job(name="test-job", topics=("t",), entity=lambda _t, e: text(e, "id"),
+               validate=lambda _t, e: None if text(e, "kind") == "work" else "not work", handle=handle)
+
+
+def test_every_message_gets_exactly_one_outcome_in_order():
+    def handle(_topic, event):
+        return {"ok": Done(), "skip": Skip("nothing to do"), "fail": Fail("HTTP 400", 400)}[event["do"]]
+
+    values = [b'{"id":"a","kind":"work","do":"ok"}', b"not json", b'{"id":"b","kind":"other"}',
+              b'{"id":"c","kind":"work","do":"skip"}', b'{"id":"d","kind":"work","do":"fail"}',
+              b'[1]', b'{"id":"e","kind":"work","edata":"text"}']
+    outcomes = run(make_job(handle), values)
+    assert [o.message.offset for o in outcomes] == list(range(7))
+    assert [o.kind for o in outcomes] == [SUCCESS, BAD_INPUT, SKIPPED, SKIPPED, FAILED, BAD_INPUT, BAD_INPUT]
+    assert outcomes[2].detail == "not work" and outcomes[2].stage == "validate"
+    assert (outcomes[4].detail, outcomes[4].status, outcomes[4].stage) == ("HTTP 400", 400, "process")
+
+
+def test_errors_of_the_handler_become_failed_outcomes():
+    def handle(_topic, event):
+        if event["do"] == "exhaust":
+            raise RetriesExhausted("HTTP 503 (gave up)", 503)
+        if event["do"] == "type":
+            raise BadValue("edata.x", "a string", 1)
+        raise KeyError("bug")
+
+    values = [b'{"id":"a","kind":"work","do":"exhaust"}', b'{"id":"b","kind":"work","do":"type"}',
+              b'{"id":"c","kind":"work","do":"bug"}']
+    outcomes = run(make_job(handle), values)
+    assert [(o.kind, o.status) for o in outcomes] == [(FAILED, 503), (FAILED, None), (FAILED, None)]
+    assert "KeyError" in outcomes[2].detail
+
+
+def test_a_wrong_type_found_by_the_rules_fails_the_event():
+    outcomes = run(make_job(lambda *_: Done()), [b'{"id": 5, "kind":"work"}'])
+    assert outcomes[0].kind == FAILED and outcomes[0].stage == "validate"
+    assert "id must be a string" in outcomes[0].detail
+
+
+def test_one_entity_in_order_different_entities_concurrently():
+    seen: dict[str, list[int]] = {}
+    active = {"now": 0, "max": 0}
+    lock = threading.Lock()
+
+    def handle(_topic, event):
+        with lock:
+            active["now"] += 1
+            active["max"] = max(active["max"], active["now"])
+        time.sleep(random.uniform(0, 0.01))
+        with lock:
+            seen.setdefault(event["id"], []).append(event["n"])
+            active["now"] -= 1
+        return Done()
+
+    values = [f'{{"id":"e{n % 5}","kind":"work","n":{n}}}'.encode() for n in range(100)]
+    outcomes = run(make_job(handle), values, batch_size=50, max_in_flight=8)
+    assert len(outcomes) == 100
+    for entity, order in seen.items():
+        assert order == sorted(order), entity
+    assert active["max"] > 1
+
+
+class FakeWriter:
+    def __init__(self, fail=False):
+        self.records, self.fail = [], fail
+
+    def write(self, records):
+        if self.fail and records:
+            raise DeliveryError("broker gone")
+        self.records.extend(records)
+
+
+class FakeCommitter:
+    def __init__(self):
+        self.pending, self.commits = {}, []
+
+    def done(self, topic, partition, offset):
+        self.pending[(topic, partition)] = offset + 1
+
+    def commit(self):
+        self.commits.append(dict(self.pending))
+
+
+def outcomes_for(*kinds):
+    return [Outcome(message(b"{}", i, partition=i % 2), kind, event={}, stage="process")
+            for i, kind in enumerate(kinds)]
+
+
+def test_the_sink_writes_failures_then_commits_after_the_last_outcome():
+    writer, committer = FakeWriter(), FakeCommitter()
+    OutcomePartition(make_job(None), writer, committer).write_batch(
+        outcomes_for(SUCCESS, FAILED, SKIPPED, BAD_INPUT, SUCCESS))
+    assert len(writer.records) == 2
+    assert committer.commits == [{("t", 0): 5, ("t", 1): 4}]
+
+
+def test_the_sink_commits_nothing_when_failed_records_are_not_delivered():
+    committer = FakeCommitter()
+    with pytest.raises(DeliveryError):
+        OutcomePartition(make_job(None), FakeWriter(fail=True), committer).write_batch(
+            outcomes_for(SUCCESS, FAILED))
+    assert committer.commits == []

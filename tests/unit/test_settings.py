@@ -1,0 +1,86 @@
+import pytest
+
+from flows.settings import CommonSettings, ConfigError, Reader, env_name, load_config
+from flows.user_delete import DEFAULTS
+
+BASE = 'kafka { broker-servers = "b:9092", groupId = "g", failed.topic = "f", client {} }\nhttp.headers {}\n' \
+       'program-service-baseUrl = "http://x/program"\nhttp.max_in_flight = 32\nflag = true\nratio = 0.5'
+
+
+def test_env_names_follow_the_contract():
+    assert env_name("kafka.broker-servers") == "KAFKA_BROKER_SERVERS"
+    assert env_name("program-service-baseUrl") == "PROGRAM_SERVICE_BASEURL"
+    assert env_name("content_auto_creator.maxIteration") == "CONTENT_AUTO_CREATOR_MAXITERATION"
+
+
+def test_file_overrides_defaults_and_include_is_relative_to_it(tmp_path):
+    (tmp_path / "common.conf").write_text('kafka.groupId = "from-include"')
+    conf = tmp_path / "job.conf"
+    conf.write_text('include "common.conf"\nkafka.failed.topic = "from-file"')
+    config = load_config(BASE, {"JOB_CONFIG_FILE": str(conf)})
+    assert config["kafka.groupId"] == "from-include"
+    assert config["kafka.failed.topic"] == "from-file"
+    assert config["kafka.broker-servers"] == "b:9092"
+
+
+def test_environment_overrides_with_the_types_of_the_keys():
+    config = load_config(BASE, {
+        "KAFKA_BROKER_SERVERS": "b1:9092,b2:9092",
+        "PROGRAM_SERVICE_BASEURL": "http://other/program",
+        "HTTP_MAX_IN_FLIGHT": "8",
+        "FLAG": "false",
+        "RATIO": "2.5",
+        "HTTP_HEADERS": '{"Authorization": "Bearer t"}',
+    })
+    assert config["kafka.broker-servers"] == "b1:9092,b2:9092"
+    assert config["program-service-baseUrl"] == "http://other/program"
+    assert config["http.max_in_flight"] == 8
+    assert config["flag"] is False
+    assert config["ratio"] == 2.5
+    assert Reader(config).strings("http.headers") == {"Authorization": "Bearer t"}
+
+
+def test_environment_lists_are_hocon():
+    config = load_config('topics = ["a"]', {"TOPICS": '["a", "b"]'})
+    assert config["topics"] == ["a", "b"]
+
+
+def test_quoted_client_properties_are_overridable():
+    config = load_config('kafka.client { "sasl.password" = "x" }', {"KAFKA_CLIENT_SASL_PASSWORD": "secret"})
+    assert Reader(config).strings("kafka.client") == {"sasl.password": "secret"}
+
+
+def test_a_wrong_type_in_the_environment_names_the_key():
+    with pytest.raises(ConfigError, match="http.max_in_flight"):
+        load_config(BASE, {"HTTP_MAX_IN_FLIGHT": "many"})
+
+
+def test_an_unreadable_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="JOB_CONFIG_FILE"):
+        load_config(BASE, {"JOB_CONFIG_FILE": str(tmp_path / "missing.conf")})
+    broken = tmp_path / "broken.conf"
+    broken.write_text('kafka { groupId = "unclosed')
+    with pytest.raises(ConfigError, match="JOB_CONFIG_FILE"):
+        load_config(BASE, {"JOB_CONFIG_FILE": str(broken)})
+
+
+def test_common_settings_defaults_and_validation():
+    settings = CommonSettings.read(Reader(load_config(DEFAULTS, {})))
+    assert settings.kafka.group_id == "sunbirddev_cokreat_user_delete_group"
+    assert settings.kafka.failed_topic == "sunbirddev.delete.user.failed"
+    assert settings.kafka.auto_offset_reset == "latest"
+    assert (settings.http.connect_timeout_s, settings.http.read_timeout_s) == (10, 60)
+    assert (settings.retry.max_attempts, settings.retry.max_elapsed_s) == (5, 60)
+    assert settings.shutdown_grace_s == 20
+    with pytest.raises(ConfigError, match="kafka.auto.offset.reset"):
+        CommonSettings.read(Reader(load_config(DEFAULTS, {"KAFKA_AUTO_OFFSET_RESET": "middle"})))
+    with pytest.raises(ConfigError, match="retry.max_attempts"):
+        CommonSettings.read(Reader(load_config(DEFAULTS, {"RETRY_MAX_ATTEMPTS": "0"})))
+
+
+def test_missing_and_bad_urls_name_the_key():
+    reader = Reader(load_config(BASE + "\nbad = \"ftp://x\"", {}))
+    with pytest.raises(ConfigError, match="^nothing.here: missing"):
+        reader.text("nothing.here")
+    with pytest.raises(ConfigError, match="^bad: expected an http"):
+        reader.url("bad")

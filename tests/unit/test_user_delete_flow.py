@@ -1,0 +1,96 @@
+"""The user-delete job's rules and handler through the shared flow, against the sandbox service."""
+
+import json
+
+import pytest
+from bytewax.connectors.kafka import KafkaSourceMessage
+from bytewax.testing import TestingSink, TestingSource, run_main
+
+from connectors.http import HttpClient
+from flows.outcome import FAILED, SKIPPED, SUCCESS
+from flows.pipeline import build_flow
+from flows.settings import CommonSettings, Reader, load_config
+from flows.user_delete import DEFAULTS, make_job
+from flows.user_delete.handler import user_url
+from tests.conftest import EVENTS_DIR
+
+DELETE_TOPIC, TRANSFER_TOPIC = "sunbirddev.delete.user", "sunbirddev.user.ownership.transfer"
+EXAMPLES = (EVENTS_DIR / "user-delete.events.jsonl").read_bytes().splitlines()
+
+
+def run(sandbox, messages, **env):
+    environ = {"PROGRAM_SERVICE_BASEURL": sandbox.url, "RETRY_INITIAL_BACKOFF_S": "0.01", **env}
+    reader = Reader(load_config(DEFAULTS, environ))
+    settings = CommonSettings.read(reader)
+    job = make_job(reader, HttpClient("user-delete", settings.http, settings.retry))
+    outcomes = []
+    source = TestingSource([KafkaSourceMessage(key=None, value=value, topic=topic, partition=0, offset=i)
+                            for i, (topic, value) in enumerate(messages)])
+    run_main(build_flow(job, source, TestingSink(outcomes), settings.http.max_in_flight))
+    return outcomes
+
+
+def delete_event(user_id) -> bytes:
+    event = json.loads(EXAMPLES[0])
+    event["edata"]["userId"] = user_id
+    return json.dumps(event).encode()
+
+
+def test_the_examples(sandbox):
+    for user in ("5deed393-6e04-449a-b98d-7f0fbf88f22e", "02c4e0dc-3e25-4f7d-b811-242c73e24a01"):
+        sandbox.contribution.add_user(user)
+    outcomes = run(sandbox, [(DELETE_TOPIC, EXAMPLES[0]), (DELETE_TOPIC, EXAMPLES[1]),
+                             (TRANSFER_TOPIC, EXAMPLES[2])])
+    assert [o.kind for o in outcomes] == [SUCCESS, SUCCESS, SUCCESS]
+    assert sandbox.contribution.deleted == ["5deed393-6e04-449a-b98d-7f0fbf88f22e",
+                                            "02c4e0dc-3e25-4f7d-b811-242c73e24a01"]
+    transfer = sandbox.journal.matching("POST")[0]
+    assert transfer.path == "/program/v1/user/transfer"
+    assert transfer.body == {"request": json.loads(EXAMPLES[2])}
+    assert all(r.headers["Content-Type"] == "application/json" for r in sandbox.journal.all())
+
+
+def test_the_base_url_keeps_the_original_composition():
+    assert user_url("http://ingress/program", "u") == "http://ingress/program/program/v1/user/u"
+
+
+@pytest.mark.parametrize("user_id, path", [
+    ("a/b", "/program/v1/user/a%2Fb"),
+    ("..", "/program/v1/user/%2E%2E"),
+    ("x?y=1#z", "/program/v1/user/x%3Fy%3D1%23z"),
+    ("50%", "/program/v1/user/50%25"),
+])
+def test_the_user_id_is_one_path_segment(sandbox, user_id, path):
+    sandbox.contribution.add_user(user_id)
+    outcomes = run(sandbox, [(DELETE_TOPIC, delete_event(user_id))])
+    assert outcomes[0].kind == SUCCESS
+    assert [r.path for r in sandbox.journal.all()] == [path]
+    assert sandbox.contribution.deleted == [user_id]
+
+
+def test_unknown_user_is_skipped_and_an_admin_fails_after_retries(sandbox):
+    sandbox.contribution.add_user("admin-1", role="admin")
+    outcomes = run(sandbox, [(DELETE_TOPIC, delete_event("nobody")), (DELETE_TOPIC, delete_event("admin-1"))],
+                   RETRY_MAX_ATTEMPTS="2")
+    assert outcomes[0].kind == SKIPPED and "404" in outcomes[0].detail
+    assert (outcomes[1].kind, outcomes[1].status) == (FAILED, 500)
+    assert sandbox.journal.count("DELETE", "/program/v1/user/admin-1") == 2
+
+
+def test_a_refused_transfer_fails_without_retry(sandbox):
+    sandbox.faults.script("POST", "/program/v1/user/transfer", [400])
+    outcomes = run(sandbox, [(TRANSFER_TOPIC, EXAMPLES[2])])
+    assert (outcomes[0].kind, outcomes[0].status) == (FAILED, 400)
+    assert sandbox.journal.count() == 1
+
+
+def test_wrong_types_fail_and_mismatched_actions_skip_without_a_call(sandbox):
+    transfer_as_string = json.loads(EXAMPLES[2])
+    transfer_as_string["edata"]["toUserProfile"] = "someone"
+    outcomes = run(sandbox, [(DELETE_TOPIC, delete_event(12345)),
+                             (TRANSFER_TOPIC, json.dumps(transfer_as_string).encode()),
+                             (TRANSFER_TOPIC, EXAMPLES[0]), (DELETE_TOPIC, EXAMPLES[2])])
+    assert [o.kind for o in outcomes] == [FAILED, FAILED, SKIPPED, SKIPPED]
+    assert "edata.userId must be a string" in outcomes[0].detail
+    assert "edata.toUserProfile must be an object" in outcomes[1].detail
+    assert sandbox.journal.count() == 0
