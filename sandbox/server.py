@@ -187,8 +187,7 @@ class SunbirdSandbox:
         return Reply(404, f"<!DOCTYPE html><html><body><pre>Cannot {method} {path}</pre></body></html>")
 
     def start(self) -> "SunbirdSandbox":
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_class(self))
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", self.port), _handler_class(self))
         threading.Thread(target=self._server.serve_forever, name="sandbox", daemon=True).start()
         return self
 
@@ -202,6 +201,15 @@ class SunbirdSandbox:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up mid-answer (a killed job) are normal here, not errors to print."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass
 
 
 def _handler_class(sandbox: SunbirdSandbox) -> type:
