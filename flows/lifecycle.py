@@ -12,9 +12,16 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 
 log = logging.getLogger(__name__)
+
+
+def exit_at_start(problem: str) -> None:
+    """Stop the job before it runs with one line saying why, and exit code 2."""
+    print(" ".join(problem.split()), file=sys.stderr, flush=True)
+    raise SystemExit(2)
 
 
 class StopSignal:

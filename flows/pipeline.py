@@ -30,16 +30,17 @@ from bytewax.connectors.kafka import KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import DynamicSink, Sink, StatelessSinkPartition
+from confluent_kafka import KafkaException
 
 from connectors.http import HttpClient, RetriesExhausted
-from connectors.kafka import ConsumerGroupSource, FailedTopicWriter, OffsetCommitter
+from connectors.kafka import ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, partitions_of
 from connectors.metrics import EVENTS, IN_FLIGHT
 from flows.event import BadValue, parse_object
-from flows.lifecycle import StopSignal
+from flows.lifecycle import StopSignal, exit_at_start
 from flows.logs import configure as configure_logs
 from flows.logs import short_hash
 from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, failed_record
-from flows.settings import CommonSettings, ConfigError, Reader, exit_on_config_error, load_config
+from flows.settings import CommonSettings, ConfigError, Reader, load_config
 
 log = logging.getLogger("cokreat.outcome")
 
@@ -273,9 +274,13 @@ def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_n
         settings = CommonSettings.read(reader)
         job = make_job(reader, HttpClient(job_name, settings.http, settings.retry))
     except ConfigError as err:
-        exit_on_config_error(err)
+        exit_at_start(f"configuration error: {err}")
     kafka = settings.kafka
     client = {"bootstrap.servers": kafka.brokers, **kafka.client}
+    try:
+        partitions_of(client, [*job.topics, kafka.failed_topic])
+    except (KafkaException, RuntimeError) as err:
+        exit_at_start(f"kafka error: {err}")
     stop = StopSignal()
     stop.install(settings.shutdown_grace_s)
     source = ConsumerGroupSource(client, kafka.group_id, list(job.topics), kafka.auto_offset_reset,

@@ -9,14 +9,13 @@ or ``{`` is parsed as HOCON; any other value is the plain string, converted to t
 the key already has where that is a number or a boolean.
 
 Every read goes through :class:`Reader`, whose errors name the key, so a bad setting
-stops the job at start with one clear line (:func:`exit_on_config_error`).
+can stop the job at start with one clear line.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
@@ -248,9 +247,3 @@ class CommonSettings:
             shutdown_grace_s=r.number("shutdown.grace_s", 20.0),
         )
 
-
-def exit_on_config_error(err: ConfigError) -> None:
-    """Stop the job at start with one line naming the key, exit code 2."""
-    line = " ".join(str(err).split())
-    print(f"configuration error: {line}", file=sys.stderr, flush=True)
-    raise SystemExit(2)

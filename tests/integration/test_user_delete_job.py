@@ -245,3 +245,26 @@ def test_a_bad_configuration_stops_the_job_with_one_line(broker, sandbox, names,
     assert job.wait(60) == 2
     lines = job.log_path.read_text().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("configuration error: ") and key in lines[0]
+
+
+def test_two_workers_share_the_partitions(broker, sandbox, names, jobs):
+    setup = Setup(broker, sandbox, names)
+    users = [f"user-{n}" for n in range(100)]
+    for user in users:
+        sandbox.contribution.add_user(user)
+    for partition in (0, 1):
+        produce(broker.bootstrap, setup.delete_topic, [delete_event(u) for u in users[partition::2]],
+                partition=partition)
+    job = jobs(MODULE, setup.config(), args=["-w", "2"])
+    wait_for(lambda: len(job.outcomes()) == 100, 60, "100 outcomes")
+    assert sorted(sandbox.contribution.deleted) == sorted(users)
+    wait_for(lambda: setup.committed_total() == 100, 30, "all offsets committed")
+    assert job.stop() == 0
+
+
+def test_a_missing_failed_topic_stops_the_job_at_start(broker, sandbox, names, jobs):
+    setup = Setup(broker, sandbox, names)
+    job = jobs(MODULE, setup.config(f'kafka.failed.topic = "{names("nowhere")}"'))
+    assert job.wait(90) == 2
+    last = job.log_path.read_text().strip().splitlines()[-1]
+    assert last.startswith("kafka error: cannot read Kafka topic 'nowhere.")
