@@ -90,6 +90,7 @@ class HttpClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            session.trust_env = False  # no per-call look-ups of ~/.netrc, proxies and CA bundles in the environment
             adapter = HTTPAdapter(pool_connections=8, pool_maxsize=8, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
@@ -144,8 +145,7 @@ class HttpClient:
         session = self._session()
         prepared = session.prepare_request(requests.Request(method, url, data=data, headers=self._headers))
         prepared.url = url
-        environment = session.merge_environment_settings(url, {}, None, None, None)
-        return session.send(prepared, timeout=self._timeout, allow_redirects=False, **environment)
+        return session.send(prepared, timeout=self._timeout, allow_redirects=False)
 
     def _count(self, service: str, code: str, started: float) -> None:
         HTTP_REQUESTS.labels(self._job, service, code).inc()
