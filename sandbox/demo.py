@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from sandbox.broker import EmbeddedBroker
-from sandbox.job import ROOT, JobProcess
+from sandbox.job import ROOT, JobProcess, user_delete_config
 from sandbox.kafka_tools import committed, produce, read_all
 from sandbox.server import SunbirdSandbox
 
@@ -44,23 +44,6 @@ def generated_events(sandbox: SunbirdSandbox) -> list[bytes]:
     return values
 
 
-def config(broker: EmbeddedBroker, sandbox: SunbirdSandbox) -> str:
-    return f"""# The job's settings, in the keys of the original cokreat-user-delete.conf.
-kafka {{
-  broker-servers = "{broker.bootstrap}"
-  groupId = "{GROUP}"
-  input {{
-    user_delete_topic = "{DELETE_TOPIC}"
-    ownership_transfer_topic = "{TRANSFER_TOPIC}"
-  }}
-  failed.topic = "{FAILED_TOPIC}"
-  auto.offset.reset = "earliest"
-}}
-program-service-baseUrl = "{sandbox.url}"
-retry {{ max_attempts = 3, initial_backoff_s = 0.2 }}
-"""
-
-
 def main() -> int:
     WORKDIR.mkdir(parents=True, exist_ok=True)
     (WORKDIR / "job.log").unlink(missing_ok=True)
@@ -77,7 +60,9 @@ def main() -> int:
         print(f"produced {total} events (the spec's samples, generated deletes, one malformed value)")
         print(f"broker {broker.bootstrap}, sandbox {sandbox.url}, config {WORKDIR / 'job.conf'}\n")
 
-        job = JobProcess("flows.user_delete", config(broker, sandbox), WORKDIR).start()
+        config = user_delete_config(broker.bootstrap, sandbox.url, GROUP, DELETE_TOPIC, TRANSFER_TOPIC,
+                                    FAILED_TOPIC, "retry { max_attempts = 3, initial_backoff_s = 0.2 }")
+        job = JobProcess("flows.user_delete", config, WORKDIR).start()
         print(f"running: python -m bytewax.run flows.user_delete   (log: {job.log_path})")
         outcomes = _wait_for_outcomes(job, total, timeout_s=120)
         exit_code = job.stop()

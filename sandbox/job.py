@@ -22,6 +22,25 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def user_delete_config(bootstrap: str, base_url: str, group: str, delete_topic: str, transfer_topic: str,
+                       failed_topic: str, extra: str = "") -> str:
+    """A user-delete config file in the original keys, reading from the earliest offset."""
+    return f"""# The job's settings, in the keys of the original cokreat-user-delete.conf.
+kafka {{
+  broker-servers = "{bootstrap}"
+  groupId = "{group}"
+  input {{
+    user_delete_topic = "{delete_topic}"
+    ownership_transfer_topic = "{transfer_topic}"
+  }}
+  failed.topic = "{failed_topic}"
+  auto.offset.reset = "earliest"
+}}
+program-service-baseUrl = "{base_url}"
+{extra}
+"""
+
+
 class JobProcess:
     def __init__(self, module: str, config: str, workdir: Path, env: dict[str, str] | None = None,
                  args: list[str] | None = None):

@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 
 from sandbox.broker import free_port
+from sandbox.job import user_delete_config
 from sandbox.kafka_tools import committed, produce, read_all
 from tests.conftest import EVENTS_DIR, wait_for
 
@@ -29,21 +30,16 @@ class Setup:
         broker.create_topics([self.failed_topic])
 
     def config(self, extra: str = "") -> str:
-        return f"""
-kafka {{
-  broker-servers = "{self.broker.bootstrap}"
-  groupId = "{self.group}"
-  input {{
-    user_delete_topic = "{self.delete_topic}"
-    ownership_transfer_topic = "{self.transfer_topic}"
-  }}
-  failed.topic = "{self.failed_topic}"
-  auto.offset.reset = "earliest"
-}}
-program-service-baseUrl = "{self.sandbox.url}"
-retry.initial_backoff_s = 0.05
-{extra}
-"""
+        return user_delete_config(self.broker.bootstrap, self.sandbox.url, self.group, self.delete_topic,
+                                  self.transfer_topic, self.failed_topic, "retry.initial_backoff_s = 0.05\n" + extra)
+
+    def delete_backlog(self, count: int, partition: int | None = None, first: int = 0) -> list[str]:
+        """Delete events for ``count`` users the contribution service knows; their ids."""
+        users = [f"user-{n}" for n in range(first, first + count)]
+        for user in users:
+            self.sandbox.contribution.add_user(user)
+        produce(self.broker.bootstrap, self.delete_topic, [delete_event(u) for u in users], partition=partition)
+        return users
 
     def failed(self) -> list:
         return read_all(self.broker.bootstrap, self.failed_topic)
@@ -144,14 +140,11 @@ def test_retries_exhausted_give_one_failed_record_in_the_contract_format(broker,
 
 def test_a_restart_continues_from_the_committed_offsets(broker, sandbox, names, jobs):
     setup = Setup(broker, sandbox, names)
-    users = [f"user-{n}" for n in range(40)]
-    for user in users:
-        sandbox.contribution.add_user(user)
-    produce(broker.bootstrap, setup.delete_topic, [delete_event(u) for u in users[:20]])
+    users = setup.delete_backlog(20)
     first = jobs(MODULE, setup.config())
     wait_for(lambda: len(first.outcomes()) == 20, 60, "the first 20 outcomes")
     assert first.stop() == 0
-    produce(broker.bootstrap, setup.delete_topic, [delete_event(u) for u in users[20:]])
+    users += setup.delete_backlog(20, first=20)
     second = jobs(MODULE, setup.config())
     wait_for(lambda: len(second.outcomes()) == 20, 60, "the next 20 outcomes")
     assert second.stop() == 0
@@ -160,11 +153,8 @@ def test_a_restart_continues_from_the_committed_offsets(broker, sandbox, names, 
 
 def test_a_killed_job_loses_nothing(broker, sandbox, names, jobs):
     setup = Setup(broker, sandbox, names)
-    users = [f"user-{n}" for n in range(300)]
-    for user in users:
-        sandbox.contribution.add_user(user)
+    users = setup.delete_backlog(300)
     sandbox.faults.latency(0.02)
-    produce(broker.bootstrap, setup.delete_topic, [delete_event(u) for u in users])
     first = jobs(MODULE, setup.config("http.max_in_flight = 4\nkafka.batch_size = 20"))
     wait_for(lambda: len(sandbox.contribution.deleted) >= 50, 60, "50 deletes")
     first.kill()
@@ -180,11 +170,8 @@ def test_a_killed_job_loses_nothing(broker, sandbox, names, jobs):
 
 def test_sigterm_finishes_in_flight_events_and_commits(broker, sandbox, names, jobs):
     setup = Setup(broker, sandbox, names)
-    users = [f"user-{n}" for n in range(500)]
-    for user in users:
-        sandbox.contribution.add_user(user)
+    users = setup.delete_backlog(500)
     sandbox.faults.latency(0.05)
-    produce(broker.bootstrap, setup.delete_topic, [delete_event(u) for u in users])
     job = jobs(MODULE, setup.config("http.max_in_flight = 8\nkafka.batch_size = 50"))
     wait_for(lambda: len(sandbox.contribution.deleted) >= 20, 60, "the job at work")
     assert job.stop(timeout_s=30) == 0
@@ -249,12 +236,7 @@ def test_a_bad_configuration_stops_the_job_with_one_line(broker, sandbox, names,
 
 def test_two_workers_share_the_partitions(broker, sandbox, names, jobs):
     setup = Setup(broker, sandbox, names)
-    users = [f"user-{n}" for n in range(100)]
-    for user in users:
-        sandbox.contribution.add_user(user)
-    for partition in (0, 1):
-        produce(broker.bootstrap, setup.delete_topic, [delete_event(u) for u in users[partition::2]],
-                partition=partition)
+    users = setup.delete_backlog(50, partition=0) + setup.delete_backlog(50, partition=1, first=50)
     job = jobs(MODULE, setup.config(), args=["-w", "2"])
     wait_for(lambda: len(job.outcomes()) == 100, 60, "100 outcomes")
     assert sorted(sandbox.contribution.deleted) == sorted(users)
