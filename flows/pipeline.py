@@ -47,7 +47,9 @@ log = logging.getLogger("cokreat.outcome")
 
 @dataclass(frozen=True)
 class Done:
-    """The job did its work."""
+    """The job did its work; ``status`` is the last HTTP answer's, for the log."""
+
+    status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Skip:
     """Nothing to do for this event; ``reason`` is logged."""
 
     reason: str
+    status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -153,9 +156,9 @@ def handle_one(job: Job, item: _Pending) -> Outcome:
     finally:
         IN_FLIGHT.labels(job.name).dec()
     if isinstance(result, Done):
-        return _finish(item, SUCCESS)
+        return _finish(item, SUCCESS, status=result.status)
     if isinstance(result, Skip):
-        return _finish(item, SKIPPED, stage="process", detail=result.reason)
+        return _finish(item, SKIPPED, stage="process", detail=result.reason, status=result.status)
     return _finish(item, FAILED, stage="process", detail=result.error, status=result.status)
 
 

@@ -53,6 +53,11 @@ class Journal:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._requests: list[Request] = []
+        self.arrived = 0  # requests received, answered or not yet
+
+    def arrive(self) -> None:
+        with self._lock:
+            self.arrived += 1
 
     def add(self, request: Request) -> None:
         with self._lock:
@@ -230,6 +235,7 @@ def _handler_class(sandbox: SunbirdSandbox) -> type:
             path = self.path
             if path.startswith("/__sandbox/"):
                 return self._send(self._control(path, body))
+            sandbox.journal.arrive()
             delay = sandbox.faults.delay_for(self.command, path)
             if delay:
                 time.sleep(delay)

@@ -40,7 +40,7 @@ def handle(client: HttpClient, base_url: str, topic: str, event: dict) -> Result
     if text(event, "edata.action") == DELETE_USER:
         answer = client.call(SERVICE, "DELETE", user_url(base_url, text(event, "edata.userId")))
         if answer.status == 404:
-            return Skip("not a coKreat user: the contribution service answered 404")
+            return Skip("not a coKreat user: the contribution service answered 404", 404)
         return judge(answer, "delete user")
     return judge(client.call(SERVICE, "POST", transfer_url(base_url), {"request": event}), "ownership transfer")
 
@@ -49,7 +49,7 @@ def judge(answer: Answer, what: str) -> Result:
     """200 with ``responseCode`` ``OK`` is success; anything else is a final failure."""
     code = answer.body.get("responseCode") if isinstance(answer.body, dict) else None
     if answer.status == 200 and code == "OK":
-        return Done()
+        return Done(answer.status)
     return Fail(f"{what}: HTTP {answer.status}, responseCode {code!r}{_error_text(answer.body)}", answer.status)
 
 

@@ -250,3 +250,19 @@ def test_a_missing_failed_topic_stops_the_job_at_start(broker, sandbox, names, j
     assert job.wait(90) == 2
     last = job.log_path.read_text().strip().splitlines()[-1]
     assert last.startswith("kafka error: cannot read Kafka topic 'nowhere.")
+
+
+def test_events_still_in_flight_after_the_grace_period_are_read_again(broker, sandbox, names, jobs):
+    setup = Setup(broker, sandbox, names)
+    users = setup.delete_backlog(10)
+    sandbox.faults.latency(20.0)  # every answer slower than the grace period
+    first = jobs(MODULE, setup.config("shutdown.grace_s = 1"))
+    wait_for(lambda: sandbox.journal.arrived >= 1, 60, "the job waiting for answers")
+    assert first.stop(timeout_s=15) == 0
+    assert first.outcomes() == [] and setup.committed_total() == 0
+    sandbox.faults.clear()
+    second = jobs(MODULE, setup.config())
+    wait_for(lambda: len(second.outcomes()) == 10, 60, "the 10 events handled by the next run")
+    assert second.stop() == 0
+    assert set(sandbox.contribution.deleted) == set(users)
+
