@@ -46,11 +46,14 @@ def consumer_config(client: dict[str, str], group_id: str) -> dict:
 
 
 def partitions_of(client: dict[str, str], topics: Iterable[str], timeout_s: float = 30.0) -> list[str]:
-    """Every partition of the topics as ``"{partition}-{topic}"``; a missing topic is an error."""
-    metadata = AdminClient(dict(client)).list_topics(timeout=timeout_s)
+    """Every partition of the topics as ``"{partition}-{topic}"``; a missing topic is an error.
+
+    Each topic is asked for by name, so a broker that creates topics on demand creates it.
+    """
+    admin = AdminClient(dict(client))
     parts = []
     for topic in topics:
-        found = metadata.topics.get(topic)
+        found = admin.list_topics(topic, timeout=timeout_s).topics.get(topic)
         if found is None or found.error is not None:
             problem = found.error.str() if found is not None else "it does not exist"
             raise RuntimeError(f"cannot read Kafka topic {topic!r}: {problem}")

@@ -244,13 +244,14 @@ def test_two_workers_share_the_partitions(broker, sandbox, names, jobs):
     assert job.stop() == 0
 
 
-def test_a_missing_failed_topic_stops_the_job_at_start(broker, sandbox, names, jobs):
+def test_a_failed_topic_that_does_not_exist_yet_is_created_by_the_broker(broker, sandbox, names, jobs):
     setup = Setup(broker, sandbox, names)
-    job = jobs(MODULE, setup.config(f'kafka.failed.topic = "{names("nowhere")}"'))
-    assert job.wait(90) == 2
-    last = job.log_path.read_text().strip().splitlines()[-1]
-    assert last.startswith("kafka error: cannot read Kafka topic 'nowhere.")
-
+    setup.failed_topic = names("created.on.demand")
+    produce(broker.bootstrap, setup.delete_topic, [b"not json"])
+    job = jobs(MODULE, setup.config())
+    wait_for(lambda: job.outcomes(), 60, "an outcome")
+    assert [m.value() for m in setup.failed()] == [b"not json"]
+    assert job.stop() == 0
 
 def test_events_still_in_flight_after_the_grace_period_are_read_again(broker, sandbox, names, jobs):
     setup = Setup(broker, sandbox, names)
