@@ -29,63 +29,21 @@ import bytewax.operators as op
 from bytewax.connectors.kafka import KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
-from bytewax.outputs import DynamicSink, Sink, StatelessSinkPartition
+from bytewax.outputs import Sink
 from confluent_kafka import KafkaException
 
 from connectors.http import HttpClient, RetriesExhausted
 from connectors.kafka import ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, partitions_of
-from connectors.metrics import EVENTS, IN_FLIGHT
+from connectors.metrics import IN_FLIGHT
 from flows.event import BadValue, parse_object
 from flows.lifecycle import StopSignal, exit_at_start
+from flows.job import Done, Job, Skip
 from flows.logs import configure as configure_logs
-from flows.logs import short_hash
-from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, failed_record
+from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
+from flows.report import OutcomeSink
 from flows.settings import CommonSettings, ConfigError, Reader, load_config
 
-log = logging.getLogger("cokreat.outcome")
-
-
-@dataclass(frozen=True)
-class Done:
-    """The job did its work; ``status`` is the last HTTP answer's, for the log."""
-
-    status: int | None = None
-
-
-@dataclass(frozen=True)
-class Skip:
-    """Nothing to do for this event; ``reason`` is logged."""
-
-    reason: str
-    status: int | None = None
-
-
-@dataclass(frozen=True)
-class Fail:
-    """The work cannot be done; the event goes to the failed topic."""
-
-    error: str
-    status: int | None = None
-
-
-Result = Union[Done, Skip, Fail]
-
-
-@dataclass(frozen=True)
-class Job:
-    """One job's rules, plugged into the shared pipeline.
-
-    ``entity``, ``validate`` and ``handle`` take ``(topic, event)``. ``validate`` returns
-    a skip reason or None; ``entity`` and ``validate`` may raise
-    :class:`~flows.event.BadValue` for a value of the wrong type (the event fails).
-    """
-
-    name: str
-    topics: tuple[str, ...]
-    entity: Callable[[str, dict], str | None]
-    validate: Callable[[str, dict], str | None]
-    handle: Callable[[str, dict], Result]
-    personal_entity: bool = False
+log = logging.getLogger("cokreat.pipeline")
 
 
 @dataclass(frozen=True)
@@ -151,7 +109,7 @@ def handle_one(job: Job, item: _Pending) -> Outcome:
     except BadValue as err:
         return _finish(item, FAILED, stage="process", detail=str(err))
     except Exception as err:  # a bug or an unforeseen answer must not stop the job
-        log.exception("handler error", extra={"entity": _loggable(job, item.entity)})
+        log.exception("handler error", extra={"entity": job.loggable(item.entity)})
         return _finish(item, FAILED, stage="process", detail=f"{err.__class__.__name__}: {err}")
     finally:
         IN_FLIGHT.labels(job.name).dec()
@@ -211,59 +169,6 @@ def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int) -> Data
     outcomes = op.flat_map_batch("handle_event", checked, _Handler(job, max_in_flight))
     op.output("report_outcome", outcomes, sink)
     return flow
-
-
-def _loggable(job: Job, entity: str | None) -> str | None:
-    return short_hash(entity) if job.personal_entity else entity
-
-
-def log_outcome(job: Job, outcome: Outcome) -> None:
-    """One INFO line per event (WARNING when it failed); no personal data."""
-    mid = outcome.event.get("mid") if outcome.event else None
-    log.log(logging.WARNING if outcome.reported else logging.INFO, "event %s", outcome.kind, extra={
-        "mid": mid if isinstance(mid, str) else None,
-        "outcome": outcome.kind,
-        "entity": _loggable(job, outcome.entity),
-        "topic": outcome.message.topic,
-        "partition": outcome.message.partition,
-        "offset": outcome.message.offset,
-        "duration_ms": round(outcome.seconds * 1000, 1),
-        "status": outcome.status,
-        "stage": outcome.stage,
-        "error" if outcome.reported else "reason": outcome.detail,
-    })
-
-
-class OutcomeSink(DynamicSink):
-    """The commit point: failed records stored, then counted and logged, then offsets committed."""
-
-    def __init__(self, job: Job, make_writer: Callable[[], FailedTopicWriter],
-                 make_committer: Callable[[], OffsetCommitter]):
-        self._job = job
-        self._make_writer = make_writer
-        self._make_committer = make_committer
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> "OutcomePartition":
-        return OutcomePartition(self._job, self._make_writer(), self._make_committer())
-
-
-class OutcomePartition(StatelessSinkPartition):
-    def __init__(self, job: Job, writer: FailedTopicWriter, committer: OffsetCommitter):
-        self._job = job
-        self._writer = writer
-        self._committer = committer
-
-    def write_batch(self, outcomes: list[Outcome]) -> None:
-        self._writer.write([failed_record(self._job.name, o) for o in outcomes if o.reported])
-        for outcome in outcomes:
-            EVENTS.labels(self._job.name, outcome.kind).inc()
-            log_outcome(self._job, outcome)
-            self._committer.done(outcome.message.topic, outcome.message.partition, outcome.message.offset)
-        self._committer.commit()
-
-    def close(self) -> None:
-        self._writer.close()
-        self._committer.close()
 
 
 def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_name: str) -> Dataflow:

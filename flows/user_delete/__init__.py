@@ -11,7 +11,8 @@ from functools import partial
 from pathlib import Path
 
 from connectors.http import HttpClient
-from flows.pipeline import Job, job_flow
+from flows.job import Job
+from flows.pipeline import job_flow
 from flows.settings import Reader
 from flows.user_delete import handler, rules
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from connectors.http import Answer, HttpClient
 from flows.event import text
-from flows.pipeline import Done, Fail, Result, Skip
+from flows.job import Done, Fail, Result, Skip
 from flows.user_delete.rules import DELETE_USER
 
 SERVICE = "program-service"

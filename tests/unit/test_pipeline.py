@@ -12,7 +12,9 @@ from connectors.http import RetriesExhausted
 from connectors.kafka import DeliveryError
 from flows.event import BadValue, text
 from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
-from flows.pipeline import Done, Fail, Job, OutcomePartition, Skip, build_flow
+from flows.job import Done, Fail, Job, Skip
+from flows.pipeline import build_flow
+from flows.report import OutcomePartition
 
 
 def message(value: bytes, offset: int, topic="t", partition=0) -> KafkaSourceMessage:

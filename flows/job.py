@@ -1,0 +1,56 @@
+"""What a job plugs into the shared pipeline: its rules as a :class:`Job`, and the result
+its handler returns for one event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+from flows.logs import short_hash
+
+
+@dataclass(frozen=True)
+class Done:
+    """The job did its work; ``status`` is the last HTTP answer's, for the log."""
+
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Nothing to do for this event; ``reason`` is logged."""
+
+    reason: str
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class Fail:
+    """The work cannot be done; the event goes to the failed topic."""
+
+    error: str
+    status: int | None = None
+
+
+Result = Union[Done, Skip, Fail]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job's rules, plugged into the shared pipeline.
+
+    ``entity``, ``validate`` and ``handle`` take ``(topic, event)``. ``validate`` returns
+    a skip reason or None; ``entity`` and ``validate`` may raise
+    :class:`~flows.event.BadValue` for a value of the wrong type (the event fails).
+    """
+
+    name: str
+    topics: tuple[str, ...]
+    entity: Callable[[str, dict], str | None]
+    validate: Callable[[str, dict], str | None]
+    handle: Callable[[str, dict], Result]
+    personal_entity: bool = False
+
+    def loggable(self, entity: str | None) -> str | None:
+        """The entity as it may appear in logs: hashed when it identifies a person."""
+        return short_hash(entity) if self.personal_entity else entity
