@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -29,6 +30,13 @@ from flows.event import dumps
 from flows.settings import HttpSettings, RetrySettings
 
 RETRYABLE_STATUS = frozenset({408, 425, 429}) | frozenset(range(500, 600))
+
+
+def path_segment(value: str) -> str:
+    """``value`` as exactly one URL path segment: ``/``, ``?``, ``#`` and ``%`` encoded, and
+    ``.``/``..`` too, which HTTP clients and proxies would resolve as "this" or "parent" folder."""
+    segment = quote(value, safe="")
+    return segment.replace(".", "%2E") if segment in (".", "..") else segment
 
 
 @dataclass(frozen=True)
@@ -97,13 +105,18 @@ class HttpClient:
             self._local.session = session
         return session
 
-    def call(self, service: str, method: str, url: str, body: Any = None) -> Answer:
-        """The first final answer, after retrying retryable ones within the budget."""
+    def call(self, service: str, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
+             form: dict[str, str] | None = None) -> Answer:
+        """The first final answer, after retrying retryable ones within the budget.
+
+        ``body`` is sent as JSON; ``form`` as ``multipart/form-data`` text fields instead.
+        ``headers`` are added to (or replace) the configured ones for this call.
+        """
         started = time.monotonic()
         attempt = 1
         while True:
             try:
-                return self._attempt(service, method, url, body)
+                return self._attempt(service, method, url, body, headers or {}, form)
             except _Retryable as err:
                 delay = backoff_seconds(attempt, self._retry.initial_backoff_s)
                 if err.retry_after_s is not None:
@@ -116,11 +129,12 @@ class HttpClient:
                 self._sleep(delay)
                 attempt += 1
 
-    def _attempt(self, service: str, method: str, url: str, body: Any) -> Answer:
+    def _attempt(self, service: str, method: str, url: str, body: Any, headers: dict[str, str],
+                 form: dict[str, str] | None) -> Answer:
         data = None if body is None else dumps(body)
         started = time.monotonic()
         try:
-            response = self._send(method, url, data)
+            response = self._send(method, url, data, headers, form)
             content = response.content
         except requests.Timeout:
             self._count(service, "error", started)
@@ -139,11 +153,18 @@ class HttpClient:
             raise _Retryable(f"{method} {service}: HTTP {status} with a body that is not JSON ({kind})", status)
         return Answer(status, parsed)
 
-    def _send(self, method: str, url: str, data: bytes | None) -> requests.Response:
+    def _send(self, method: str, url: str, data: bytes | None, headers: dict[str, str],
+              form: dict[str, str] | None) -> requests.Response:
         """Send ``url`` exactly as given: requests would decode ``%2E`` back to ``.``, turning an
         encoded ``..`` path segment into a "parent folder" step for any proxy on the way."""
         session = self._session()
-        prepared = session.prepare_request(requests.Request(method, url, data=data, headers=self._headers))
+        all_headers = {**self._headers, **headers}
+        files = None
+        if form is not None:
+            all_headers.pop("Content-Type")  # requests sets multipart/form-data with its boundary
+            files = {name: (None, value) for name, value in form.items()}
+        prepared = session.prepare_request(requests.Request(method, url, data=data, files=files,
+                                                            headers=all_headers))
         prepared.url = url
         return session.send(prepared, timeout=self._timeout, allow_redirects=False)
 

@@ -162,6 +162,15 @@ class Reader:
             raise ConfigError(key, f"expected a boolean, got {value!r}")
         return value
 
+    def texts(self, key: str, default: Any = _MISSING) -> list[str]:
+        """A list of strings, given as a HOCON list or as one comma-separated string."""
+        value = self._get(key, default)
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(key, "expected a list of strings or a comma-separated string")
+        return [item.strip() for item in value if item.strip()]
+
     def strings(self, key: str, default: Any = _MISSING) -> dict[str, str]:
         """An object of string values (headers, librdkafka properties)."""
         value = self._get(key, default)

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 if TYPE_CHECKING:
     from sandbox.server import SunbirdSandbox
 
-from sandbox.server import Reply
+from sandbox.server import Call, Reply
 
 DELETABLE_ROLES = {"individual", "user"}
 
@@ -46,8 +46,8 @@ class ContributionService:
         with self._lock:
             self.users[user_id] = role
 
-    def _delete(self, match, _body) -> Reply:
-        user_id = unquote(match["user"])
+    def _delete(self, call: Call) -> Reply:
+        user_id = unquote(call.match["user"])
         with self._lock:
             role = self.users.get(user_id)
             if role is None:
@@ -57,8 +57,8 @@ class ContributionService:
             self.deleted.append(user_id)
         return Reply(200, envelope({"response": "User deleted Successfully ${req.params.userId}"}))
 
-    def _transfer(self, _match, body) -> Reply:
-        request = body.get("request") if isinstance(body, dict) else None
+    def _transfer(self, call: Call) -> Reply:
+        request = call.body.get("request") if isinstance(call.body, dict) else None
         if not isinstance(request, dict):
             failed = error_envelope({})
             del failed["responseCode"]  # the original reads an undefined constant here

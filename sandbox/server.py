@@ -26,6 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+from urllib.parse import parse_qsl
 
 from sandbox.broker import free_port
 
@@ -33,8 +34,19 @@ from sandbox.broker import free_port
 @dataclass(frozen=True)
 class Reply:
     status: int
-    body: Any  # a JSON document, or str for a non-JSON page
+    body: Any  # a JSON document, str for an HTML page, or bytes (served as the Content-Type header says)
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a route handler gets: the path match, the query, the parsed body, the headers."""
+
+    match: re.Match
+    query: dict[str, str]
+    body: Any
+    headers: dict[str, str]
+    raw: bytes
 
 
 @dataclass(frozen=True)
@@ -160,14 +172,16 @@ def _error_reply(status: int, html: bool, retry_after: str | None) -> Reply:
                                                                      "err": "SANDBOX_FAULT"}}, headers)
 
 
-Route = Callable[[re.Match, Any], Reply]
+Route = Callable[[Call], Reply]
 
 
 class SunbirdSandbox:
     """The server; services add routes with :meth:`route`."""
 
     def __init__(self, port: int | None = None):
+        from sandbox.content import ContentService
         from sandbox.contribution import ContributionService
+        from sandbox.files import FileServer
 
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -175,21 +189,24 @@ class SunbirdSandbox:
         self.faults = Faults()
         self._routes: list[tuple[str, re.Pattern, Route]] = []
         self.contribution = ContributionService(self)
+        self.files = FileServer(self)
+        self.content = ContentService(self)
         self._server: ThreadingHTTPServer | None = None
 
     def route(self, method: str, pattern: str, handler: Route) -> None:
         """Answer ``method`` on raw paths fully matching ``pattern``."""
         self._routes.append((method, re.compile(pattern), handler))
 
-    def answer(self, method: str, path: str, body: Any) -> Reply:
+    def answer(self, method: str, path: str, body: Any, headers: dict[str, str], raw: bytes = b"") -> Reply:
         injected = self.faults.injected(method, path)
         if injected is not None:
             return injected
+        route_path, _, query = path.partition("?")
         for route_method, pattern, handler in self._routes:
-            match = pattern.fullmatch(path)
+            match = pattern.fullmatch(route_path)
             if route_method == method and match:
-                return handler(match, body)
-        return Reply(404, f"<!DOCTYPE html><html><body><pre>Cannot {method} {path}</pre></body></html>")
+                return handler(Call(match, dict(parse_qsl(query)), body, headers, raw))
+        return Reply(404, f"<!DOCTYPE html><html><body><pre>Cannot {method} {route_path}</pre></body></html>")
 
     def start(self) -> "SunbirdSandbox":
         self._server = _QuietServer(("127.0.0.1", self.port), _handler_class(self))
@@ -239,9 +256,9 @@ def _handler_class(sandbox: SunbirdSandbox) -> type:
             delay = sandbox.faults.delay_for(self.command, path)
             if delay:
                 time.sleep(delay)
-            reply = sandbox.answer(self.command, path, body)
-            sandbox.journal.add(Request(self.command, path, body, dict(self.headers.items()),
-                                        reply.status, time.time()))
+            headers = dict(self.headers.items())
+            reply = sandbox.answer(self.command, path, body, headers, raw)
+            sandbox.journal.add(Request(self.command, path, body, headers, reply.status, time.time()))
             self._send(reply)
 
         def _control(self, path: str, body: Any) -> Reply:
@@ -253,10 +270,15 @@ def _handler_class(sandbox: SunbirdSandbox) -> type:
             return Reply(404, {"error": f"no control {path}"})
 
         def _send(self, reply: Reply) -> None:
-            is_json = not isinstance(reply.body, str)
-            payload = json.dumps(reply.body).encode() if is_json else reply.body.encode()
+            if isinstance(reply.body, bytes):
+                payload, kind = reply.body, "application/octet-stream"
+            elif isinstance(reply.body, str):
+                payload, kind = reply.body.encode(), "text/html; charset=utf-8"
+            else:
+                payload, kind = json.dumps(reply.body).encode(), "application/json"
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json" if is_json else "text/html; charset=utf-8")
+            if "Content-Type" not in reply.headers:
+                self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(payload)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)

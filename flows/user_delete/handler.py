@@ -11,21 +11,12 @@ user is not a coKreat user (nothing to delete: skipped); any other final answer 
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from connectors.http import Answer, HttpClient
+from connectors.http import Answer, HttpClient, path_segment
 from flows.event import text
 from flows.job import Done, Fail, Result, Skip
 from flows.user_delete.rules import DELETE_USER
 
 SERVICE = "program-service"
-
-
-def path_segment(value: str) -> str:
-    """``value`` as exactly one path segment: ``/``, ``?`` and ``%`` encoded, and ``.``/``..``
-    too, which HTTP clients would otherwise resolve as "this" or "parent" folder."""
-    segment = quote(value, safe="")
-    return segment.replace(".", "%2E") if segment in (".", "..") else segment
 
 
 def user_url(base_url: str, user_id: str) -> str:

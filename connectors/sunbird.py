@@ -1,0 +1,145 @@
+"""Typed clients for the Knowlg content and search services the content-auto-creator calls.
+
+Each method is one call of the content-auto-creator spec's §3.5 table, with its exact
+path, headers and body. Success is HTTP 200 exactly (plus the call's own check, such as
+a non-empty ``publishStatus``); any other final answer raises :class:`ApiError` with the
+original's message and the service's details. Retryable answers were already retried by
+:class:`~connectors.http.HttpClient`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.http import Answer, HttpClient, path_segment
+from flows.event import dumps
+
+CONTENT, SEARCH = "content-service", "search-service"
+ALREADY_EXISTS = "Object already exists with identifier"
+
+
+class ApiError(Exception):
+    """A Sunbird service gave a final answer that is not success."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+def details(answer: Answer) -> str:
+    """`` | Response Code :<status> | Result : <result> | Error Message : <params>``, as the original."""
+    body = answer.body if isinstance(answer.body, dict) else {}
+    return (f" | Response Code :{answer.status} | Result : {dumps(body.get('result')).decode()}"
+            f" | Error Message : {dumps(body.get('params')).decode()}")
+
+
+def _result(answer: Answer) -> dict:
+    result = answer.body.get("result") if isinstance(answer.body, dict) else None
+    return result if isinstance(result, dict) else {}
+
+
+class ContentService:
+    def __init__(self, client: HttpClient, base_url: str):
+        self._client = client
+        self._base = base_url.rstrip("/")
+
+    def _call(self, method: str, path: str, channel: str | None, body: Any = None, form=None) -> Answer:
+        headers = {"X-Channel-Id": channel} if channel is not None else {}
+        return self._client.call(CONTENT, method, f"{self._base}{path}", body, headers=headers, form=form)
+
+    def exists(self, channel: str, identifier: str) -> bool:
+        """Whether the content is in this repository (replaces the original's Neo4j query)."""
+        answer = self._call("GET", f"/content/v4/read/{path_segment(identifier)}", channel)
+        if answer.status in (200, 404):
+            return answer.status == 200
+        raise ApiError(f"Invalid Response received while reading content for : {identifier}{details(answer)}",
+                       answer.status)
+
+    def create(self, channel: str, content: dict) -> str:
+        """The new content's identifier; an existing one with that identifier counts as created."""
+        answer = self._call("POST", "/content/v4/create", channel, {"request": {"content": content}})
+        if answer.status == 200:
+            return str(_result(answer).get("identifier") or content["identifier"])
+        if ALREADY_EXISTS in details(answer):
+            return content["identifier"]
+        raise ApiError(f"Invalid Response received while creating content for :{content['identifier']}"
+                       f"{details(answer)}", answer.status)
+
+    def read(self, channel: str, identifier: str) -> dict:
+        """The content in edit mode; its identifier (without ``.img``) must be the one asked for."""
+        answer = self._call("GET", f"/content/v4/read/{path_segment(identifier)}?mode=edit", channel)
+        content = _result(answer).get("content")
+        if answer.status != 200 or not isinstance(content, dict):
+            raise ApiError(f"Invalid Response received while reading content for : {identifier}{details(answer)}",
+                           answer.status)
+        found = str(content.get("identifier", "")).removesuffix(".img")
+        if found.lower() != identifier.lower():
+            raise ApiError(f"Invalid Response received while reading content for : {identifier}")
+        return content
+
+    def update(self, channel: str, identifier: str, content: dict) -> None:
+        answer = self._call("PATCH", f"/content/v4/update/{path_segment(identifier)}", channel,
+                            {"request": {"content": content}})
+        self._expect_200(answer, f"Invalid Response received while updating content for :{identifier}")
+
+    def upload(self, channel: str, identifier: str, file_url: str, composed_h5p: bool) -> None:
+        query = "?validation=false" + ("&fileFormat=composed-h5p-zip" if composed_h5p else "")
+        answer = self._client.call(CONTENT, "POST", f"{self._base}/content/v4/upload/{path_segment(identifier)}{query}",
+                                   headers={"X-Channel-Id": channel}, form={"fileUrl": file_url})
+        self._expect_200(answer, f"Invalid Response received while uploading source file for content :{identifier}")
+
+    def review(self, channel: str, identifier: str) -> None:
+        answer = self._call("POST", f"/content/v4/review/{path_segment(identifier)}", channel,
+                            {"request": {"content": {}}})
+        self._expect_200(answer, f"Invalid Response received while sending content for review for :{identifier}")
+
+    def publish(self, channel: str, identifier: str, last_published_by: Any) -> None:
+        answer = self._call("POST", f"/content/v4/publish/{path_segment(identifier)}", channel,
+                            {"request": {"content": {"lastPublishedBy": last_published_by}}})
+        self._expect_200(answer, f"Invalid Response received while publishing content for :{identifier}")
+        if not _result(answer).get("publishStatus"):
+            raise ApiError(f"Content Publish Call Failed For : {identifier}", answer.status)
+
+    def mark_failed(self, channel: str, identifier: str, error: str) -> None:
+        """Set ``status=Failed`` with the error, so editors see why (spec §3.8)."""
+        answer = self._call("PATCH", f"/content/v4/system/update/{path_segment(identifier)}", channel,
+                            {"request": {"content": {"status": "Failed", "importError": error or "Processing Error"}}})
+        self._expect_200(answer, f"Invalid Response received while updating failed status for : {identifier}")
+        if not _result(answer).get("identifier"):
+            raise ApiError(f"Content update status Call Failed For : {identifier}", answer.status)
+
+    def hierarchy(self, collection_id: str) -> dict:
+        answer = self._call("GET", f"/content/v3/hierarchy/{path_segment(collection_id)}?mode=edit", None)
+        if answer.status != 200:
+            raise ApiError(f"Unable to fetch collection hierarchy for : {collection_id} | Response Code : "
+                           f"{answer.status}", answer.status)
+        content = _result(answer).get("content")
+        return content if isinstance(content, dict) else {}
+
+    def add_to_hierarchy(self, collection_id: str, unit_id: str, identifier: str) -> None:
+        answer = self._call("PATCH", "/content/v3/hierarchy/add", None,
+                            {"request": {"rootId": collection_id, "unitId": unit_id, "children": [identifier]}})
+        self._expect_200(answer, f"Hierarchy Update Failed For : {collection_id}.")
+
+    @staticmethod
+    def _expect_200(answer: Answer, message: str) -> None:
+        if answer.status != 200:
+            raise ApiError(f"{message}{details(answer)}", answer.status)
+
+
+class SearchService:
+    def __init__(self, client: HttpClient, base_url: str):
+        self._client = client
+        self._base = base_url.rstrip("/")
+
+    def copies_of(self, origin: str, exists: list[str], fields: list[str]) -> list[dict]:
+        """Contents auto-created earlier from ``origin`` (the search hits, unfiltered)."""
+        body = {"request": {"filters": {"objectType": "Content", "status": [], "origin": origin},
+                            "exists": exists, "fields": fields}}
+        answer = self._client.call(SEARCH, "POST", f"{self._base}/v3/search", body)
+        if answer.status != 200:
+            raise ApiError(f"Invalid Response received while searching content for : {origin}{details(answer)}",
+                           answer.status)
+        result = _result(answer)
+        hits = result.get("content") if result.get("count") else None
+        return [hit for hit in hits if isinstance(hit, dict)] if isinstance(hits, list) else []

@@ -1,0 +1,102 @@
+"""The content-auto-creator job: creates or updates a content in the target repository, re-hosts
+its artifact and icon, sends it to review and publish, and links it to collection units.
+
+Run it with ``python -m bytewax.run flows.content_auto_creator``; ``JOB_CONFIG_FILE`` names its
+HOCON file in the original ``content-auto-creator.conf`` keys. The dataflow is built when
+``flow`` is first read, so importing this package reads no settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from connectors.download import Downloader, DownloadPolicy
+from connectors.gdrive import Backoff, DriveDownloader
+from connectors.http import HttpClient
+from connectors.storage import Storage
+from connectors.sunbird import ContentService, SearchService
+from flows.content_auto_creator import rules
+from flows.content_auto_creator.handler import ContentAutoCreator, CreatorSettings
+from flows.event import text
+from flows.job import Job
+from flows.pipeline import job_flow
+from flows.settings import CommonSettings, ConfigError, Reader
+
+JOB_NAME = "content-auto-creator"
+DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
+PREFIX = "content_auto_creator"
+
+
+def make_job(reader: Reader, client: HttpClient) -> Job:
+    """The job's rules and handler, from its settings."""
+    common = CommonSettings.read(reader)
+    job_rules = rules.Rules(
+        max_iteration=reader.integer(f"{PREFIX}.maxIteration"),
+        allowed_object_types=tuple(reader.texts(f"{PREFIX}.allowed_object_types", ["Content"])),
+        allowed_stages=tuple(reader.texts(f"{PREFIX}.allowed_content_stages")),
+        mandatory_fields=tuple(reader.texts(f"{PREFIX}.content_mandatory_fields", [])),
+    )
+    downloader = Downloader(DownloadPolicy(reader.boolean("download.allow_private_networks", False),
+                                           common.http.connect_timeout_s, common.http.read_timeout_s), common.retry)
+    creator = ContentAutoCreator(
+        _creator_settings(reader),
+        ContentService(client, reader.url("service.content_service.basePath")),
+        SearchService(client, reader.url("service.search.basePath")),
+        downloader,
+        _drive(reader, downloader),
+        _storage(reader),
+    )
+    return Job(
+        name=JOB_NAME,
+        topics=(reader.text("kafka.input.topic"),),
+        entity=lambda _topic, event: text(event, "object.id"),
+        validate=lambda _topic, event: rules.skip_reason(job_rules, event),
+        handle=creator.handle,
+    )
+
+
+def _creator_settings(reader: Reader) -> CreatorSettings:
+    return CreatorSettings(
+        removed_props=tuple(reader.texts(f"{PREFIX}.content_props_to_removed", [])),
+        create_props=tuple(reader.texts(f"{PREFIX}.content_create_props", [])),
+        search_exists=reader.texts("search_exists_fields", ["originData"]),
+        search_fields=reader.texts("search_fields"),
+        unlimited_mime_types=tuple(reader.texts(f"{PREFIX}.bulk_upload_mime_types", [])),
+        max_artifact_bytes=reader.integer(f"{PREFIX}.artifact_upload_max_size", minimum=1),
+        allowed_sources=tuple(reader.texts(f"{PREFIX}.artifact_upload_allowed_source", [])),
+        api_call_delay_s=reader.number(f"{PREFIX}.api_call_delay", 0.0),
+        ready_timeout_s=reader.number(f"{PREFIX}.ready_timeout_s", 30.0),
+        temp_dir=Path(reader.text(f"{PREFIX}.temp_file_location", "/tmp/content")),
+        content_folder=reader.text("cloud_storage.folder.content", "content"),
+        artifact_folder=reader.text("cloud_storage.folder.artifact", "artifact"),
+    )
+
+
+def _drive(reader: Reader, downloader: Downloader) -> DriveDownloader:
+    key = f"{PREFIX}.g_service_acct_cred"
+    backoff = Backoff(reader.number(f"{PREFIX}.initial_backoff_delay", 120000) / 1000,
+                      reader.number(f"{PREFIX}.maximum_backoff_delay", 1200000) / 1000,
+                      reader.number(f"{PREFIX}.increment_backoff_delay", 2))
+    try:
+        return DriveDownloader(downloader, reader.config.get(key, "") or "",
+                               reader.url(f"{PREFIX}.gdrive.api_base_url", "https://www.googleapis.com"), backoff)
+    except ValueError as err:
+        raise ConfigError(key, str(err)) from None
+
+
+def _storage(reader: Reader) -> Storage:
+    kind = reader.text("cloud_storage_type")
+    try:
+        return Storage.from_settings(kind, reader.config.get("cloud_storage_key", "") or "",
+                                     reader.config.get("cloud_storage_secret", "") or "",
+                                     reader.text("cloud_storage_container"),
+                                     reader.config.get("cloud_storage_endpoint", "") or None,
+                                     reader.config.get("cloud_storage.public_base_url", "") or None)
+    except (ValueError, ImportError) as err:
+        raise ConfigError("cloud_storage_type", f"{kind}: {err}") from None
+
+
+def __getattr__(name: str):
+    if name == "flow":
+        return job_flow(DEFAULTS, make_job, JOB_NAME)
+    raise AttributeError(name)

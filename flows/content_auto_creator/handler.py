@@ -1,0 +1,208 @@
+"""What the content-auto-creator does with a valid event, in the spec's order (§3).
+
+1. split the metadata into create and update parts;
+2. find the target state: an existing content (``content/v4/read``, replacing the Neo4j
+   look-up) gives ``na``; else an earlier auto-created copy found by search decides;
+3. run the stage matrix's calls: create, update (with the icon re-hosted), upload (the
+   artifact re-hosted), review, publish, each waiting until the content service shows it;
+4. link the content to its collection units;
+5. if anything in 3-4 fails, mark the content ``Failed`` with the error (``system/update``).
+
+Every error ends as a :class:`~flows.job.Fail` (then a failed record); nothing escapes.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from connectors.download import DownloadError, Downloader, allowed_source, slug
+from connectors.gdrive import ICON, DriveDownloader, drive_file_id
+from connectors.http import RetriesExhausted
+from connectors.storage import Storage, StorageError
+from connectors.sunbird import ApiError, ContentService, SearchService
+from flows.content_auto_creator.plan import (CREATE, NA, PUBLISH, REVIEW, UPDATE, UPLOAD, Target, split_metadata,
+                                             steps, target_from_search)
+from flows.event import is_blank, lookup, mapping, text
+from flows.job import Done, Fail, Result
+
+log = logging.getLogger(__name__)
+
+H5P = "application/vnd.ekstep.h5p-archive"
+FAILURES = (ApiError, DownloadError, StorageError, RetriesExhausted)
+
+
+@dataclass(frozen=True)
+class CreatorSettings:
+    removed_props: tuple[str, ...]
+    create_props: tuple[str, ...]
+    search_exists: list[str]
+    search_fields: list[str]
+    unlimited_mime_types: tuple[str, ...]
+    max_artifact_bytes: int
+    allowed_sources: tuple[str, ...]
+    api_call_delay_s: float
+    ready_timeout_s: float
+    temp_dir: Path
+    content_folder: str
+    artifact_folder: str
+
+
+class ContentAutoCreator:
+    def __init__(self, settings: CreatorSettings, content: ContentService, search: SearchService,
+                 downloader: Downloader, drive: DriveDownloader, storage: Storage,
+                 sleep: Callable[[float], None] = time.sleep):
+        self._s = settings
+        self._content = content
+        self._search = search
+        self._downloader = downloader
+        self._drive = drive
+        self._storage = storage
+        self._sleep = sleep
+
+    def handle(self, _topic: str, event: dict) -> Result:
+        try:
+            self._process(event)
+        except FAILURES as err:
+            return Fail(str(err), getattr(err, "status", None))
+        return Done()
+
+    def _process(self, event: dict) -> None:
+        object_id, channel = text(event, "object.id"), text(event, "context.channel")
+        metadata = mapping(event, "edata.metadata")
+        create_metadata, update_metadata = split_metadata(metadata, self._s.removed_props, self._s.create_props)
+        target = self._target(event, channel, object_id, metadata)
+        calls, link = steps(target.stage, text(event, "edata.stage") or "")
+        log.info("processing content", extra={"entity": object_id, "target": target.stage, "calls": calls})
+        internal_id = target.internal_id
+        try:
+            for call in calls:
+                if call == CREATE:
+                    internal_id = self._content.create(channel, _create_request(event, object_id, create_metadata))
+                elif call == UPDATE:
+                    self._update(channel, internal_id, update_metadata)
+                elif call == UPLOAD:
+                    self._upload(channel, internal_id, metadata)
+                    self._await(channel, internal_id, lambda content: bool(content.get("artifactUrl")))
+                elif call == REVIEW:
+                    self._content.review(channel, internal_id)
+                    self._await(channel, internal_id, lambda content: content.get("status") != "Draft")
+                elif call == PUBLISH:
+                    self._content.publish(channel, internal_id, metadata.get("lastPublishedBy"))
+            if link or target.stage == NA:
+                self._link(event, internal_id)
+        except Exception as err:
+            if internal_id:
+                self._mark_failed(channel, internal_id, err)
+            raise
+
+    def _target(self, event: dict, channel: str, object_id: str, metadata: dict) -> Target:
+        origin_identifier = text(event, "edata.originData.identifier") if mapping(event, "edata.originData") else None
+        if not is_blank(origin_identifier) and self._content.exists(channel, object_id):
+            return Target(NA, origin_identifier)
+        hits = self._search.copies_of(object_id, self._s.search_exists, self._s.search_fields)
+        return target_from_search(hits, object_id, metadata.get("pkgVersion", 0))
+
+    def _update(self, channel: str, internal_id: str, update_metadata: dict) -> None:
+        version_key = self._content.read(channel, internal_id).get("versionKey")
+        if not version_key:
+            raise ApiError(f"Invalid Response received while reading content for : {internal_id} | no versionKey")
+        icon = update_metadata.get("appIcon")
+        icon_url = ""
+        if isinstance(icon, str) and icon.strip():
+            with self._workdir(internal_id) as directory:
+                icon_file = self._download(icon.strip(), directory, ICON, self._s.max_artifact_bytes, ())
+                icon_url = self._store(internal_id, icon_file)
+        self._content.update(channel, internal_id, {**update_metadata, "versionKey": version_key, "appIcon": icon_url})
+
+    def _upload(self, channel: str, internal_id: str, metadata: dict) -> None:
+        url = metadata.get("artifactUrl")
+        url = url.strip() if isinstance(url, str) else ""
+        if url and not allowed_source(url, self._s.allowed_sources):
+            raise DownloadError(f"Artifact Source is not from allowed one for : {internal_id} | artifactUrl: "
+                                f"{url[:200]} | Allowed Sources : {list(self._s.allowed_sources)}")
+        if not url:
+            raise DownloadError(f"Artifact Source is not available for content : {internal_id}")
+        mime_type = str(metadata.get("mimeType") or "")
+        limit = None if mime_type in self._s.unlimited_mime_types else self._s.max_artifact_bytes
+        with self._workdir(internal_id) as directory:
+            artifact = self._download(url, directory, mime_type, limit, self._s.allowed_sources)
+            file_url = self._store(internal_id, artifact)
+        composed_h5p = mime_type == H5P and artifact.suffix.lower() != ".h5p"
+        self._content.upload(channel, internal_id, file_url, composed_h5p)
+
+    def _download(self, url: str, directory: Path, mime_type: str, limit: int | None,
+                  allowed: tuple[str, ...]) -> Path:
+        if drive_file_id(url):
+            return self._drive.fetch(url, directory, mime_type, limit, allowed)
+        return self._downloader.fetch(url, directory, limit, allowed)
+
+    def _store(self, internal_id: str, local_file: Path) -> str:
+        key = f"{self._s.content_folder}/{slug(internal_id)}/{self._s.artifact_folder}/{local_file.name}"
+        url = self._storage.put(local_file, key)
+        if not url:
+            raise StorageError(f"Artifact source file upload to cloud storage failed for :{internal_id}")
+        return url
+
+    def _workdir(self, internal_id: str) -> "_Workdir":
+        """A fresh download directory under ``temp_file_location``, removed afterwards whatever happens."""
+        return _Workdir(self._s.temp_dir / slug(internal_id))
+
+    def _await(self, channel: str, internal_id: str, ready: Callable[[dict], bool]) -> None:
+        """Wait until the content service shows the last call's effect, instead of a fixed sleep."""
+        if self._s.api_call_delay_s:
+            self._sleep(self._s.api_call_delay_s)
+        deadline = time.monotonic() + self._s.ready_timeout_s
+        while not ready(self._content.read(channel, internal_id)):
+            if time.monotonic() >= deadline:
+                log.warning("content not ready in time; going on", extra={"entity": internal_id})
+                return
+            self._sleep(0.2)
+
+    def _link(self, event: dict, internal_id: str) -> None:
+        """Add the content to each collection unit that the collection has (§3.7)."""
+        entries = lookup(event, "edata.collection") or []
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            collection_id, unit_id = entry.get("identifier"), entry.get("unitId")
+            if not isinstance(collection_id, str) or not isinstance(unit_id, str) \
+                    or is_blank(collection_id) or is_blank(unit_id):
+                continue
+            children = self._content.hierarchy(collection_id).get("childNodes") or []
+            if unit_id in children:
+                self._content.add_to_hierarchy(collection_id, unit_id, internal_id)
+
+    def _mark_failed(self, channel: str, internal_id: str, err: Exception) -> None:
+        try:
+            self._content.mark_failed(channel, internal_id, str(err))
+        except FAILURES as marking:
+            log.warning("could not mark the content Failed", extra={"entity": internal_id, "error": str(marking)})
+
+
+def _create_request(event: dict, object_id: str, create_metadata: dict) -> dict[str, Any]:
+    """The create body: bulk uploads keep their identifier; imports record where they came from."""
+    content = {key: value for key, value in create_metadata.items() if key != "contentType"}
+    identifier = text(event, "edata.identifier")
+    if not is_blank(identifier):
+        return {**content, "identifier": identifier}
+    return {**content, "identifier": object_id, "origin": object_id,
+            "originData": {"identifier": object_id, "repository": lookup(event, "edata.repository")}}
+
+
+class _Workdir:
+    def __init__(self, parent: Path):
+        self._parent = parent
+        self._directory: tempfile.TemporaryDirectory | None = None
+
+    def __enter__(self) -> Path:
+        self._parent.mkdir(parents=True, exist_ok=True)
+        self._directory = tempfile.TemporaryDirectory(prefix="_temp_", dir=self._parent)
+        return Path(self._directory.name)
+
+    def __exit__(self, *exc) -> None:
+        self._directory.cleanup()

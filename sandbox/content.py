@@ -1,0 +1,221 @@
+"""The Knowlg content and search services the content-auto-creator calls, in memory.
+
+Contents move Draft -> Review -> Processing -> Live (``processing_s`` after publish, seen on
+the next read); ``system/update`` can set any status (``Failed``). Create refuses an
+identifier that exists ("Object already exists with identifier"); update needs the current
+``versionKey``; upload fetches the ``fileUrl`` (it must answer 200) and review needs an
+artifact, as the real services do. Search indexes ``originData`` as a JSON string, like the
+real index. Collections hold units; ``hierarchy/add`` puts a content under a unit.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from email.parser import BytesParser
+from email.policy import default as email_policy
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from sandbox.server import Call, Reply
+
+if TYPE_CHECKING:
+    from sandbox.server import SunbirdSandbox
+
+
+def ok(result: dict) -> Reply:
+    return Reply(200, {"id": "api.content", "ver": "4.0", "params": {"status": "successful"},
+                       "responseCode": "OK", "result": result})
+
+
+def client_error(status: int, err: str, message: str) -> Reply:
+    code = "RESOURCE_NOT_FOUND" if status == 404 else "CLIENT_ERROR"
+    return Reply(status, {"id": "api.content", "ver": "4.0",
+                          "params": {"status": "failed", "err": err, "errmsg": message},
+                          "responseCode": code, "result": {}})
+
+
+class ContentService:
+    processing_s = 0.1
+
+    def __init__(self, server: "SunbirdSandbox"):
+        self._lock = threading.Lock()
+        self.contents: dict[str, dict] = {}
+        self.collections: dict[str, dict[str, list[str]]] = {}  # collection -> unit -> children
+        self._published_at: dict[str, float] = {}
+        for method, pattern, handler in [
+            ("POST", r"/content/v4/create", self._create),
+            ("GET", r"/content/v4/read/(?P<id>[^/]+)", self._read),
+            ("PATCH", r"/content/v4/update/(?P<id>[^/]+)", self._update),
+            ("POST", r"/content/v4/upload/(?P<id>[^/]+)", self._upload),
+            ("POST", r"/content/v4/review/(?P<id>[^/]+)", self._review),
+            ("POST", r"/content/v4/publish/(?P<id>[^/]+)", self._publish),
+            ("PATCH", r"/content/v4/system/update/(?P<id>[^/]+)", self._system_update),
+            ("GET", r"/content/v3/hierarchy/(?P<id>[^/]+)", self._hierarchy),
+            ("PATCH", r"/content/v3/hierarchy/add", self._hierarchy_add),
+            ("POST", r"/v3/search", self._search),
+        ]:
+            server.route(method, pattern, handler)
+
+    def add_content(self, identifier: str, **fields: Any) -> None:
+        """A content that exists already (status Draft unless given)."""
+        with self._lock:
+            self.contents[identifier] = {"identifier": identifier, "status": "Draft",
+                                         "versionKey": _version_key(), **fields}
+
+    def add_collection(self, identifier: str, units: list[str]) -> None:
+        with self._lock:
+            self.collections[identifier] = {unit: [] for unit in units}
+
+    def _content(self, call: Call) -> dict | None:
+        content = self.contents.get(unquote(call.match["id"]))
+        published = self._published_at.get(content["identifier"]) if content else None
+        if published and content["status"] == "Processing" and time.monotonic() - published >= self.processing_s:
+            content["status"] = "Live"
+        return content
+
+    def _create(self, call: Call) -> Reply:
+        if not call.headers.get("X-Channel-Id"):
+            return client_error(400, "ERR_CHANNEL_MISSING", "X-Channel-Id is required")
+        content = _request_part(call.body, "content")
+        if not isinstance(content, dict) or not content.get("identifier"):
+            return client_error(400, "ERR_CONTENT_CREATE", "identifier is required here")
+        with self._lock:
+            identifier = content["identifier"]
+            if identifier in self.contents:
+                return client_error(400, "CONSTRAINT_VALIDATION",
+                                    f"Object already exists with identifier: {identifier}")
+            self.contents[identifier] = {**content, "status": "Draft", "versionKey": _version_key(),
+                                         "channel": call.headers["X-Channel-Id"], "pkgVersion": 0}
+        return ok({"identifier": identifier, "node_id": identifier, "versionKey": self.contents[identifier]["versionKey"]})
+
+    def _read(self, call: Call) -> Reply:
+        with self._lock:
+            content = self._content(call)
+            if content is None:
+                return client_error(404, "NOT_FOUND", f"Error! Node(s) doesn't Exists. | [Invalid Node Id.]: "
+                                                      f"{unquote(call.match['id'])}")
+            return ok({"content": dict(content)})
+
+    def _update(self, call: Call) -> Reply:
+        changes = _request_part(call.body, "content")
+        with self._lock:
+            content = self._content(call)
+            if content is None:
+                return client_error(404, "NOT_FOUND", "Error! Node(s) doesn't Exists.")
+            if not isinstance(changes, dict) or changes.get("versionKey") != content["versionKey"]:
+                return client_error(400, "ERR_INVALID_VERSION_KEY", "Invalid version Key")
+            content.update({k: v for k, v in changes.items() if k != "versionKey"}, versionKey=_version_key())
+            return ok({"identifier": content["identifier"], "versionKey": content["versionKey"]})
+
+    def _upload(self, call: Call) -> Reply:
+        file_url = _form_field(call, "fileUrl")
+        if not file_url:
+            return client_error(400, "ERR_INVALID_FILE", "Please Provide Valid File Or File Url!")
+        try:
+            with urllib.request.urlopen(file_url, timeout=10) as answer:
+                answer.read()
+        except Exception:
+            return client_error(400, "ERR_INVALID_FILE_URL", f"Please Provide Valid File Url! {file_url}")
+        with self._lock:
+            content = self._content(call)
+            if content is None:
+                return client_error(404, "NOT_FOUND", "Error! Node(s) doesn't Exists.")
+            content.update(artifactUrl=file_url, versionKey=_version_key())
+            return ok({"identifier": content["identifier"], "artifactUrl": file_url,
+                       "content_url": file_url, "versionKey": content["versionKey"]})
+
+    def _review(self, call: Call) -> Reply:
+        with self._lock:
+            content = self._content(call)
+            if content is None:
+                return client_error(404, "NOT_FOUND", "Error! Node(s) doesn't Exists.")
+            if not content.get("artifactUrl"):
+                return client_error(400, "VALIDATOR_ERROR", "Please Provide Artifact File!")
+            content["status"] = "Review"
+            return ok({"node_id": content["identifier"], "versionKey": content["versionKey"]})
+
+    def _publish(self, call: Call) -> Reply:
+        who = (_request_part(call.body, "content") or {}).get("lastPublishedBy")
+        with self._lock:
+            content = self._content(call)
+            if content is None:
+                return client_error(404, "NOT_FOUND", "Error! Node(s) doesn't Exists.")
+            if not content.get("artifactUrl"):
+                return client_error(400, "VALIDATOR_ERROR", "Please Provide Artifact File!")
+            content.update(status="Processing", lastPublishedBy=who, pkgVersion=content.get("pkgVersion", 0) + 1)
+            self._published_at[content["identifier"]] = time.monotonic()
+            return ok({"publishStatus": f"Publish Operation for Content Id '{content['identifier']}' "
+                                        f"Started Successfully!", "node_id": content["identifier"]})
+
+    def _system_update(self, call: Call) -> Reply:
+        changes = _request_part(call.body, "content")
+        with self._lock:
+            content = self._content(call)
+            if content is None or not isinstance(changes, dict):
+                return client_error(404, "NOT_FOUND", "Error! Node(s) doesn't Exists.")
+            content.update(changes)
+            return ok({"identifier": content["identifier"]})
+
+    def _hierarchy(self, call: Call) -> Reply:
+        identifier = unquote(call.match["id"])
+        with self._lock:
+            units = self.collections.get(identifier)
+            if units is None:
+                return client_error(404, "NOT_FOUND", f"rootId {identifier} does not exist")
+            children = [child for members in units.values() for child in members]
+            return ok({"content": {"identifier": identifier, "childNodes": [*units, *children],
+                                   "mimeType": "application/vnd.ekstep.content-collection", "status": "Draft"}})
+
+    def _hierarchy_add(self, call: Call) -> Reply:
+        request = call.body.get("request") if isinstance(call.body, dict) else None
+        request = request if isinstance(request, dict) else {}
+        with self._lock:
+            units = self.collections.get(request.get("rootId"))
+            if units is None or request.get("unitId") not in units:
+                return client_error(400, "ERR_INVALID_ROOT_ID", "Please Provide Valid Root Node Identifier")
+            members = units[request["unitId"]]
+            members.extend(child for child in request.get("children", []) if child not in members)
+            return ok({"rootId": request["rootId"], request["unitId"]: members})
+
+    def _search(self, call: Call) -> Reply:
+        request = call.body.get("request") if isinstance(call.body, dict) else None
+        filters = request.get("filters", {}) if isinstance(request, dict) else {}
+        fields = request.get("fields") or [] if isinstance(request, dict) else []
+        with self._lock:
+            hits = [content for content in self.contents.values()
+                    if content.get("origin") == filters.get("origin")
+                    and all(content.get(name) is not None for name in request.get("exists", []))]
+            indexed = [_as_indexed(content, fields) for content in hits]
+        return ok({"count": len(indexed), "content": indexed} if indexed else {"count": 0})
+
+
+def _as_indexed(content: dict, fields: list[str]) -> dict:
+    """A search hit: only the asked fields, with ``originData`` as the index stores it (a JSON string)."""
+    hit = {name: content[name] for name in fields if name in content} if fields else dict(content)
+    if isinstance(hit.get("originData"), dict):
+        hit["originData"] = json.dumps(hit["originData"])
+    return hit
+
+
+def _request_part(body: Any, part: str) -> Any:
+    request = body.get("request") if isinstance(body, dict) else None
+    return request.get(part) if isinstance(request, dict) else None
+
+
+def _form_field(call: Call, name: str) -> str | None:
+    """A text field of a ``multipart/form-data`` body."""
+    kind = call.headers.get("Content-Type", "")
+    if not kind.startswith("multipart/form-data"):
+        return None
+    message = BytesParser(policy=email_policy).parsebytes(f"Content-Type: {kind}\r\n\r\n".encode() + call.raw)
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == name:
+            return part.get_content().strip()
+    return None
+
+
+def _version_key() -> str:
+    return str(time.time_ns() // 1000)
