@@ -115,6 +115,7 @@ class Downloader:
 
     def fetch(self, url: str, directory: Path, max_bytes: int | None = None, allowed: tuple[str, ...] = ()) -> Path:
         """Download ``url`` into ``directory`` (file name: :func:`file_name`); the path of the file."""
+        self.check(url, allowed)
         target_name = file_name(url)
         if not target_name:
             raise DownloadError(f"Invalid fileUrl received | fileUrl : {url[:200]}")

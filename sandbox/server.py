@@ -210,7 +210,7 @@ class SunbirdSandbox:
 
     def start(self) -> "SunbirdSandbox":
         self._server = _QuietServer(("127.0.0.1", self.port), _handler_class(self))
-        threading.Thread(target=self._server.serve_forever, name="sandbox", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="sandbox", daemon=True).start()
         return self
 
     def stop(self) -> None:
