@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
@@ -32,12 +34,12 @@ def read_all(bootstrap: str, topic: str, timeout_s: float = 10.0) -> list:
                          "enable.auto.commit": False, "enable.partition.eof": True})
     consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
     records, at_end = [], set()
+    deadline = time.monotonic() + timeout_s
     try:
         while len(at_end) < len(partitions):
-            batch = consumer.consume(500, timeout_s)
-            if not batch:
+            if time.monotonic() > deadline:
                 raise TimeoutError(f"no end of partition seen on {topic} within {timeout_s}s")
-            for message in batch:
+            for message in consumer.consume(500, 0.1):
                 error = message.error()
                 if error is None:
                     records.append(message)
