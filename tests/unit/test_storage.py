@@ -19,14 +19,14 @@ def test_local_storage_needs_a_public_base_url(tmp_path):
         Storage.from_settings("local", "", "", str(tmp_path), None, None)
 
 
-@pytest.mark.parametrize("kind, endpoint, expected", [
-    ("aws", None, "https://bucket.s3.amazonaws.com"),
-    ("oci", "https://ns.compat.objectstorage.example.com", "https://ns.compat.objectstorage.example.com/bucket"),
-    ("azure", None, "https://account.blob.core.windows.net/bucket"),
-    ("gcloud", None, "https://storage.googleapis.com/bucket"),
+@pytest.mark.parametrize("kind, secret, endpoint, expected", [
+    ("aws", "c2VjcmV0", None, "https://bucket.s3.amazonaws.com"),
+    ("oci", "c2VjcmV0", "https://ns.compat.objectstorage.example.com", "https://ns.compat.objectstorage.example.com/bucket"),
+    ("azure", "c2VjcmV0", None, "https://account.blob.core.windows.net/bucket"),
+    ("gcloud", "anon", None, "https://storage.googleapis.com/bucket"),  # a real one holds the key's JSON
 ])
-def test_cloud_back_ends_and_their_public_urls(kind, endpoint, expected):
-    storage = Storage.from_settings(kind, "account", "c2VjcmV0", "bucket", endpoint, None)
+def test_cloud_back_ends_and_their_public_urls(kind, secret, endpoint, expected):
+    storage = Storage.from_settings(kind, "account", secret, "bucket", endpoint, None)
     assert storage.public_base_url == expected and storage.root == "bucket"
 
 
