@@ -1,14 +1,15 @@
-"""``make demo``: the user-delete job end to end on the embedded broker and the sandbox.
+"""``make demo``: the jobs end to end on the embedded broker and the sandbox.
 
-Starts both, writes a job config file in the original keys, produces the spec's sample
-events plus generated ones (some for users coKreat does not know, one it may not delete,
-some that need retries) and one malformed value, runs ``python -m bytewax.run
-flows.user_delete``, shows progress, then prints the outcome counts, what the sandbox
-received and the failed topic, stops everything and exits 0 (1 if anything went wrong).
+For each job: write its config file in the original keys, produce the spec's sample events
+plus generated ones and one malformed value, run ``python -m bytewax.run flows.<job>``, show
+progress, then print the outcome counts, what the sandbox services received and the failed
+topic, and stop the job with SIGTERM. Exits 0 when every event had an outcome and every job
+stopped cleanly, 1 otherwise.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import time
@@ -16,20 +17,37 @@ from collections import Counter
 from pathlib import Path
 
 from sandbox.broker import EmbeddedBroker
-from sandbox.job import ROOT, JobProcess, user_delete_config
+from sandbox.job import ROOT, JobProcess, content_auto_creator_config, user_delete_config
 from sandbox.kafka_tools import committed, produce, read_all
 from sandbox.server import SunbirdSandbox
 
 WORKDIR = ROOT / "build" / "demo"
-EXAMPLES = (Path(__file__).parent / "events" / "user-delete.events.jsonl").read_bytes().splitlines()
-DELETE_TOPIC, TRANSFER_TOPIC = "sunbirddev.delete.user", "sunbirddev.user.ownership.transfer"
-FAILED_TOPIC, GROUP = "sunbirddev.delete.user.failed", "sunbirddev_cokreat_user_delete_group"
+EVENTS = Path(__file__).parent / "events"
+KINDS = ("success", "skipped", "failed", "bad_input")
+MALFORMED = b'{"eid": "BE_JOB_REQUEST", "edata": {'
 
 
-def generated_events(sandbox: SunbirdSandbox) -> list[bytes]:
-    """Deletes for 200 contributors, 20 strangers and one org admin; a few get 503 first."""
-    template = json.loads(EXAMPLES[0])
-    values = []
+def main() -> int:
+    WORKDIR.mkdir(parents=True, exist_ok=True)
+    print("starting the embedded Kafka broker and the Sunbird sandbox ...", flush=True)
+    with EmbeddedBroker(log_path=WORKDIR / "broker.log") as broker, SunbirdSandbox() as sandbox:
+        print(f"broker {broker.bootstrap}, sandbox {sandbox.url}\n")
+        ok = user_delete_demo(broker, sandbox) & content_auto_creator_demo(broker, sandbox)
+    print("\ndemo finished" if ok else "\ndemo FAILED: see the job logs in build/demo/", flush=True)
+    return 0 if ok else 1
+
+
+def user_delete_demo(broker: EmbeddedBroker, sandbox: SunbirdSandbox) -> bool:
+    """Deletes for 200 contributors, 20 strangers and one org admin (some answered 503 first), a transfer."""
+    delete_topic, transfer_topic = "sunbirddev.delete.user", "sunbirddev.user.ownership.transfer"
+    failed_topic, group = "sunbirddev.delete.user.failed", "sunbirddev_cokreat_user_delete_group"
+    broker.create_topics([delete_topic, transfer_topic], partitions=2)
+    broker.create_topics([failed_topic])
+    examples = (EVENTS / "user-delete.events.jsonl").read_bytes().splitlines()
+    for user in ("5deed393-6e04-449a-b98d-7f0fbf88f22e", "02c4e0dc-3e25-4f7d-b811-242c73e24a01"):
+        sandbox.contribution.add_user(user)
+    template = json.loads(examples[0])
+    generated = []
     for n in range(221):
         user = f"demo-user-{n:03d}"
         if n < 200:
@@ -38,79 +56,128 @@ def generated_events(sandbox: SunbirdSandbox) -> list[bytes]:
             sandbox.contribution.add_user(user, role="admin")
         event = {**template, "mid": f"LP.demo.{n}", "object": {"id": user, "type": "user"},
                  "edata": {**template["edata"], "userId": user, "userName": f"name-{n}"}}
-        values.append(json.dumps(event).encode())
+        generated.append(json.dumps(event).encode())
     for n in range(0, 200, 40):
         sandbox.faults.script("DELETE", f"/program/v1/user/demo-user-{n:03d}", [503, 503])
-    return values
+    deletes = examples[:2] + generated + [MALFORMED]
+    produce(broker.bootstrap, delete_topic, deletes)
+    produce(broker.bootstrap, transfer_topic, examples[2:])
+    config = user_delete_config(broker.bootstrap, sandbox.url, group, delete_topic, transfer_topic, failed_topic,
+                                "retry { max_attempts = 3, initial_backoff_s = 0.2 }")
+    print("== user-delete: the spec's samples, 221 generated deletes, one malformed value")
+    ok = _run("flows.user_delete", config, WORKDIR / "user-delete", len(deletes) + len(examples[2:]), broker,
+              failed_topic)
+    _print_calls(sandbox, ("/program/",))
+    print(f"  users deleted: {len(set(sandbox.contribution.deleted))}, "
+          f"transfers relayed: {len(sandbox.contribution.transfers)}")
+    print(f"  committed offsets of {group}: "
+          f"{ {t: committed(broker.bootstrap, group, t, 2) for t in (delete_topic, transfer_topic)} }\n")
+    return ok
 
 
-def main() -> int:
-    WORKDIR.mkdir(parents=True, exist_ok=True)
-    (WORKDIR / "job.log").unlink(missing_ok=True)
-    print("starting the embedded Kafka broker and the Sunbird sandbox ...", flush=True)
-    with EmbeddedBroker(log_path=WORKDIR / "broker.log") as broker, SunbirdSandbox() as sandbox:
-        broker.create_topics([DELETE_TOPIC, TRANSFER_TOPIC], partitions=2)
-        broker.create_topics([FAILED_TOPIC])
-        for user in ("5deed393-6e04-449a-b98d-7f0fbf88f22e", "02c4e0dc-3e25-4f7d-b811-242c73e24a01"):
-            sandbox.contribution.add_user(user)
-        deletes = EXAMPLES[:2] + generated_events(sandbox) + [b'{"eid": "BE_JOB_REQUEST", "edata": {']
-        produce(broker.bootstrap, DELETE_TOPIC, deletes)
-        produce(broker.bootstrap, TRANSFER_TOPIC, EXAMPLES[2:])
-        total = len(deletes) + len(EXAMPLES[2:])
-        print(f"produced {total} events (the spec's samples, generated deletes, one malformed value)")
-        print(f"broker {broker.bootstrap}, sandbox {sandbox.url}, config {WORKDIR / 'job.conf'}\n")
+def content_auto_creator_demo(broker: EmbeddedBroker, sandbox: SunbirdSandbox) -> bool:
+    """The three spec examples, 30 generated bulk uploads (one with a missing file), one malformed value."""
+    topic, failed_topic = "sunbirddev.auto.creation.job.request", "sunbirddev.auto.creation.job.request.failed"
+    group = "sunbirddev-content-auto-creator-group"
+    broker.create_topics([topic], partitions=2)
+    broker.create_topics([failed_topic])
+    workdir = WORKDIR / "content-auto-creator"
+    public = sandbox.files.serve_directory(workdir / "storage")
+    examples = [_hosted(json.loads(line), sandbox)
+                for line in (EVENTS / "content-auto-creator.events.jsonl").read_bytes().splitlines()]
+    bulk = [_bulk_upload(n, examples[1], sandbox) for n in range(30)]
+    values = [json.dumps(e).encode() for e in examples + bulk] + [MALFORMED]
+    produce(broker.bootstrap, topic, values)
+    config = content_auto_creator_config(broker.bootstrap, sandbox.url, group, topic, failed_topic,
+                                         workdir / "storage", public, workdir / "tmp",
+                                         "retry { max_attempts = 3, initial_backoff_s = 0.2 }")
+    print("== content-auto-creator: the spec's 3 examples, 30 generated bulk uploads, one malformed value")
+    ok = _run("flows.content_auto_creator", config, workdir, len(values), broker, failed_topic)
+    _print_calls(sandbox, ("/content/", "/v3/search"))
+    statuses = Counter(content["status"] for content in sandbox.content.contents.values())
+    print(f"  contents by status: {dict(statuses)}; files re-hosted under {workdir / 'storage'}")
+    return ok
 
-        config = user_delete_config(broker.bootstrap, sandbox.url, GROUP, DELETE_TOPIC, TRANSFER_TOPIC,
-                                    FAILED_TOPIC, "retry { max_attempts = 3, initial_backoff_s = 0.2 }")
-        job = JobProcess("flows.user_delete", config, WORKDIR).start()
-        print(f"running: python -m bytewax.run flows.user_delete   (log: {job.log_path})")
-        outcomes = _wait_for_outcomes(job, total, timeout_s=120)
-        exit_code = job.stop()
-        print(f"\njob stopped with SIGTERM, exit code {exit_code}\n")
-        _report(outcomes, sandbox, broker)
-        ok = exit_code == 0 and len(outcomes) == total
-    print("\ndemo finished" if ok else "\ndemo FAILED: see the job log", flush=True)
-    return 0 if ok else 1
+
+def _hosted(event: dict, sandbox: SunbirdSandbox) -> dict:
+    """A spec example with its files on the sandbox (Drive links stay Drive links) and its collection there."""
+    metadata = event["edata"]["metadata"]
+    if "drive.google.com" in metadata["artifactUrl"]:
+        metadata["artifactUrl"] = sandbox.files.add_drive("drive-pdf", "About Water.pdf", b"%PDF-1.7 demo",
+                                                          "application/pdf")
+        metadata["appIcon"] = sandbox.files.add_drive("drive-icon", "water.png", b"\x89PNG demo", "image/png")
+    else:
+        metadata["artifactUrl"] = sandbox.files.add("mp4_219.mp4", b"\x00\x00\x00\x18ftypmp42" * 1000, "video/mp4")
+        metadata["appIcon"] = sandbox.files.add("rhinocerous.thumb.jpg", b"\xff\xd8\xff demo", "image/jpeg")
+    for entry in event["edata"]["collection"]:
+        sandbox.content.add_collection(entry["identifier"], [entry["unitId"]])
+    return event
+
+
+def _bulk_upload(n: int, template: dict, sandbox: SunbirdSandbox) -> dict:
+    event = copy.deepcopy(template)
+    identifier = f"do_demo_{n:03d}"
+    event["object"]["id"] = event["edata"]["identifier"] = identifier
+    event["mid"] = f"LP.demo.{n}"
+    metadata = event["edata"]["metadata"]
+    metadata.update(name=f"Demo lesson {n}", code=f"demo-{n}", appIcon="",
+                    artifactUrl=sandbox.files.add(f"lesson-{n}.pdf", b"%PDF-1.7 " + bytes(20_000), "application/pdf"))
+    if n == 13:
+        metadata["artifactUrl"] = f"{sandbox.url}/files/missing-{n}.pdf"
+    return event
+
+
+def _run(module: str, config: str, workdir: Path, total: int, broker: EmbeddedBroker, failed_topic: str) -> bool:
+    (workdir / "job.log").unlink(missing_ok=True)
+    job = JobProcess(module, config, workdir).start()
+    print(f"  running: python -m bytewax.run {module}   (config {job.config_path})")
+    outcomes = _wait_for_outcomes(job, total, timeout_s=180)
+    exit_code = job.stop()
+    counts = Counter(o["outcome"] for o in outcomes)
+    print(f"  stopped with SIGTERM, exit code {exit_code}")
+    print("  outcomes: " + ", ".join(f"{kind} {counts[kind]}" for kind in KINDS))
+    for reason, count in Counter(o.get("reason") for o in outcomes if o["outcome"] == "skipped").most_common():
+        print(f"    skipped {count:3d} x {reason}")
+    print(f"  failed topic {failed_topic}:")
+    for record in read_all(broker.bootstrap, failed_topic):
+        headers = {k: v.decode() for k, v in record.headers() or []}
+        print(f"    stage={headers['stage']} from {headers['source.topic']}[{headers['source.partition']}]"
+              f"@{headers['source.offset']}: {headers['error'][:100]}")
+    return exit_code == 0 and len(outcomes) == total
 
 
 def _wait_for_outcomes(job: JobProcess, total: int, timeout_s: float) -> list[dict]:
     deadline = time.monotonic() + timeout_s
     outcomes: list[dict] = []
     shown = None
+    tty = sys.stdout.isatty()
     while time.monotonic() < deadline and job.running():
         outcomes = job.outcomes()
         counts = Counter(o["outcome"] for o in outcomes)
-        line = f"  progress: {len(outcomes)}/{total} events  " + "  ".join(
-            f"{kind} {counts[kind]}" for kind in ("success", "skipped", "failed", "bad_input"))
+        line = f"  progress: {len(outcomes)}/{total} events  " + "  ".join(f"{k} {counts[k]}" for k in KINDS)
         if line != shown:  # on a terminal the line is redrawn in place
-            print(f"\r{line}" if sys.stdout.isatty() else line, end="" if sys.stdout.isatty() else "\n", flush=True)
+            print(f"\r{line}" if tty else line, end="" if tty else "\n", flush=True)
             shown = line
         if len(outcomes) >= total:
             break
         time.sleep(0.5)
-    print(flush=True)
+    if tty:
+        print()
     return outcomes
 
 
-def _report(outcomes: list[dict], sandbox: SunbirdSandbox, broker: EmbeddedBroker) -> None:
-    counts = Counter(o["outcome"] for o in outcomes)
-    print("outcomes:  " + ", ".join(f"{kind} {counts[kind]}" for kind in ("success", "skipped", "failed", "bad_input")))
-    reasons = Counter(o.get("reason") for o in outcomes if o["outcome"] == "skipped")
-    for reason, count in reasons.most_common():
-        print(f"  skipped {count:3d} x {reason}")
-    calls = Counter((r.method, r.path.rsplit("/", 1)[0] + "/...", r.status) for r in sandbox.journal.all())
-    print("\nthe contribution service received:")
+def _print_calls(sandbox: SunbirdSandbox, prefixes: tuple[str, ...]) -> None:
+    """The services' journal, grouped by route (ids left out) and status."""
+    calls = Counter((r.method, _route(r.path), r.status) for r in sandbox.journal.all() if r.path.startswith(prefixes))
+    print("  the services received:")
     for (method, path, status), count in sorted(calls.items()):
-        print(f"  {count:4d} x {method} {path} -> {status}")
-    print(f"  users deleted: {len(set(sandbox.contribution.deleted))}, "
-          f"transfers relayed: {len(sandbox.contribution.transfers)}")
-    print(f"\nfailed topic {FAILED_TOPIC}:")
-    for record in read_all(broker.bootstrap, FAILED_TOPIC):
-        headers = {k: v.decode() for k, v in record.headers() or []}
-        print(f"  stage={headers['stage']} source={headers['source.topic']}[{headers['source.partition']}]"
-              f"@{headers['source.offset']} error={headers['error'][:90]}")
-    offsets = {topic: committed(broker.bootstrap, GROUP, topic, partitions=2) for topic in (DELETE_TOPIC, TRANSFER_TOPIC)}
-    print(f"\ncommitted offsets of group {GROUP}: {offsets}")
+        print(f"    {count:4d} x {method} {path} -> {status}")
+
+
+def _route(path: str) -> str:
+    path = path.split("?")[0]
+    head, _, last = path.rpartition("/")
+    return f"{head}/..." if last.startswith(("do_", "demo-", "5deed", "02c4e", "72d8c")) else path
 
 
 if __name__ == "__main__":

@@ -41,6 +41,29 @@ program-service-baseUrl = "{base_url}"
 """
 
 
+def content_auto_creator_config(bootstrap: str, sandbox_url: str, group: str, topic: str, failed_topic: str,
+                                storage_dir: Path, public_url: str, temp_dir: Path, extra: str = "") -> str:
+    """A content-auto-creator config file in the original keys, against the sandbox, storing locally."""
+    return f"""# The job's settings, in the keys of the original content-auto-creator.conf.
+kafka {{
+  broker-servers = "{bootstrap}"
+  input.topic = "{topic}"
+  failed.topic = "{failed_topic}"
+  groupId = "{group}"
+  auto.offset.reset = "earliest"
+}}
+service.content_service.basePath = "{sandbox_url}"
+service.search.basePath = "{sandbox_url}"
+content_auto_creator.temp_file_location = "{temp_dir}"
+content_auto_creator.gdrive.api_base_url = "{sandbox_url}"
+cloud_storage_type = "local"
+cloud_storage_container = "{storage_dir}"
+cloud_storage.public_base_url = "{public_url}"
+download.allow_private_networks = true   # the sandbox's files are on 127.0.0.1
+{extra}
+"""
+
+
 class JobProcess:
     def __init__(self, module: str, config: str, workdir: Path, env: dict[str, str] | None = None,
                  args: list[str] | None = None):

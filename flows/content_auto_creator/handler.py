@@ -137,9 +137,13 @@ class ContentAutoCreator:
 
     def _download(self, url: str, directory: Path, mime_type: str, limit: int | None,
                   allowed: tuple[str, ...]) -> Path:
-        if drive_file_id(url):
-            return self._drive.fetch(url, directory, mime_type, limit, allowed)
-        return self._downloader.fetch(url, directory, limit, allowed)
+        what = "appIcon" if mime_type == ICON else "sourceUrl"
+        try:
+            if drive_file_id(url):
+                return self._drive.fetch(url, directory, mime_type, limit, allowed)
+            return self._downloader.fetch(url, directory, limit, allowed)
+        except DownloadError as err:
+            raise DownloadError(f"Error Occurred while downloading {what} file: {err}") from None
 
     def _store(self, internal_id: str, local_file: Path) -> str:
         key = f"{self._s.content_folder}/{slug(internal_id)}/{self._s.artifact_folder}/{local_file.name}"

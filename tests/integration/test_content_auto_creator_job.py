@@ -8,6 +8,7 @@ import json
 import urllib.request
 
 from sandbox.broker import free_port
+from sandbox.job import content_auto_creator_config
 from sandbox.kafka_tools import committed, produce, read_all
 from tests.conftest import EVENTS_DIR, wait_for
 
@@ -26,24 +27,9 @@ class Setup:
         self.tmp = tmp_path / "tmp"
 
     def config(self, extra: str = "") -> str:
-        return f"""
-kafka {{
-  broker-servers = "{self.broker.bootstrap}"
-  input.topic = "{self.topic}"
-  failed.topic = "{self.failed_topic}"
-  groupId = "{self.group}"
-  auto.offset.reset = "earliest"
-}}
-service.content_service.basePath = "{self.sandbox.url}"
-service.search.basePath = "{self.sandbox.url}"
-content_auto_creator.temp_file_location = "{self.tmp}"
-cloud_storage_type = "local"
-cloud_storage_container = "{self.storage}"
-cloud_storage.public_base_url = "{self.public}"
-download.allow_private_networks = true
-retry {{ initial_backoff_s = 0.05, max_attempts = 3 }}
-{extra}
-"""
+        return content_auto_creator_config(self.broker.bootstrap, self.sandbox.url, self.group, self.topic,
+                                           self.failed_topic, self.storage, self.public, self.tmp,
+                                           "retry { initial_backoff_s = 0.05, max_attempts = 3 }\n" + extra)
 
     def host(self, event: dict) -> dict:
         """The event with its artifact and icon on the sandbox's file server, and its collection there."""
