@@ -37,6 +37,22 @@ def client_error(status: int, err: str, message: str) -> Reply:
                           "responseCode": code, "result": {}})
 
 
+class _Refused(Exception):
+    """Raised inside a route to answer with ``reply``."""
+
+    def __init__(self, reply: Reply):
+        self.reply = reply
+
+
+def _answering_refusals(handler):
+    def route(call: Call) -> Reply:
+        try:
+            return handler(call)
+        except _Refused as refused:
+            return refused.reply
+    return route
+
+
 class ContentService:
     processing_s = 0.1
 
@@ -57,7 +73,7 @@ class ContentService:
             ("PATCH", r"/content/v3/hierarchy/add", self._hierarchy_add),
             ("POST", r"/v3/search", self._search),
         ]:
-            server.route(method, pattern, handler)
+            server.route(method, pattern, _answering_refusals(handler))
 
     def add_content(self, identifier: str, **fields: Any) -> None:
         """A content that exists already (status Draft unless given)."""
@@ -69,11 +85,18 @@ class ContentService:
         with self._lock:
             self.collections[identifier] = {unit: [] for unit in units}
 
-    def _content(self, call: Call) -> dict | None:
-        content = self.contents.get(unquote(call.match["id"]))
-        published = self._published_at.get(content["identifier"]) if content else None
+    def _content(self, call: Call, with_artifact: bool = False) -> dict:
+        """The content the path names (Live once its publish has had time); refused if missing."""
+        identifier = unquote(call.match["id"])
+        content = self.contents.get(identifier)
+        if content is None:
+            raise _Refused(client_error(404, "NOT_FOUND", f"Error! Node(s) doesn't Exists. | [Invalid Node Id.]: "
+                                                          f"{identifier}"))
+        published = self._published_at.get(identifier)
         if published and content["status"] == "Processing" and time.monotonic() - published >= self.processing_s:
             content["status"] = "Live"
+        if with_artifact and not content.get("artifactUrl"):
+            raise _Refused(client_error(400, "VALIDATOR_ERROR", "Please Provide Artifact File!"))
         return content
 
     def _create(self, call: Call) -> Reply:
@@ -93,18 +116,12 @@ class ContentService:
 
     def _read(self, call: Call) -> Reply:
         with self._lock:
-            content = self._content(call)
-            if content is None:
-                return client_error(404, "NOT_FOUND", f"Error! Node(s) doesn't Exists. | [Invalid Node Id.]: "
-                                                      f"{unquote(call.match['id'])}")
-            return ok({"content": dict(content)})
+            return ok({"content": dict(self._content(call))})
 
     def _update(self, call: Call) -> Reply:
         changes = _request_part(call.body, "content")
         with self._lock:
             content = self._content(call)
-            if content is None:
-                return client_error(404, "NOT_FOUND", "Error! Node(s) doesn't Exists.")
             if not isinstance(changes, dict) or changes.get("versionKey") != content["versionKey"]:
                 return client_error(400, "ERR_INVALID_VERSION_KEY", "Invalid version Key")
             content.update({k: v for k, v in changes.items() if k != "versionKey"}, versionKey=_version_key())
@@ -121,30 +138,20 @@ class ContentService:
             return client_error(400, "ERR_INVALID_FILE_URL", f"Please Provide Valid File Url! {file_url}")
         with self._lock:
             content = self._content(call)
-            if content is None:
-                return client_error(404, "NOT_FOUND", "Error! Node(s) doesn't Exists.")
             content.update(artifactUrl=file_url, versionKey=_version_key())
             return ok({"identifier": content["identifier"], "artifactUrl": file_url,
                        "content_url": file_url, "versionKey": content["versionKey"]})
 
     def _review(self, call: Call) -> Reply:
         with self._lock:
-            content = self._content(call)
-            if content is None:
-                return client_error(404, "NOT_FOUND", "Error! Node(s) doesn't Exists.")
-            if not content.get("artifactUrl"):
-                return client_error(400, "VALIDATOR_ERROR", "Please Provide Artifact File!")
+            content = self._content(call, with_artifact=True)
             content["status"] = "Review"
             return ok({"node_id": content["identifier"], "versionKey": content["versionKey"]})
 
     def _publish(self, call: Call) -> Reply:
         who = (_request_part(call.body, "content") or {}).get("lastPublishedBy")
         with self._lock:
-            content = self._content(call)
-            if content is None:
-                return client_error(404, "NOT_FOUND", "Error! Node(s) doesn't Exists.")
-            if not content.get("artifactUrl"):
-                return client_error(400, "VALIDATOR_ERROR", "Please Provide Artifact File!")
+            content = self._content(call, with_artifact=True)
             content.update(status="Processing", lastPublishedBy=who, pkgVersion=content.get("pkgVersion", 0) + 1)
             self._published_at[content["identifier"]] = time.monotonic()
             return ok({"publishStatus": f"Publish Operation for Content Id '{content['identifier']}' "
@@ -154,8 +161,8 @@ class ContentService:
         changes = _request_part(call.body, "content")
         with self._lock:
             content = self._content(call)
-            if content is None or not isinstance(changes, dict):
-                return client_error(404, "NOT_FOUND", "Error! Node(s) doesn't Exists.")
+            if not isinstance(changes, dict):
+                return client_error(400, "ERR_INVALID_REQUEST", "request.content is required")
             content.update(changes)
             return ok({"identifier": content["identifier"]})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +15,20 @@ from sandbox.job import JobProcess
 from sandbox.server import SunbirdSandbox
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "sandbox" / "events"
+
+
+def changed(event: dict, path: str, value: object) -> dict:
+    """A deep copy of ``event`` with the value at the dotted ``path`` replaced (``KeyError``: removed)."""
+    event = copy.deepcopy(event)
+    *parents, last = path.split(".")
+    node = event
+    for step in parents:
+        node = node[step]
+    if value is KeyError:
+        node.pop(last, None)
+    else:
+        node[last] = value
+    return event
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float = 30.0, what: str = "condition") -> object:

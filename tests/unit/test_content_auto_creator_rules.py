@@ -1,6 +1,5 @@
 """The content-auto-creator's pure rules: validation (§2), metadata split (§3.2), target (§3.3), matrix (§3.4)."""
 
-import copy
 import json
 
 import pytest
@@ -11,25 +10,12 @@ from flows.content_auto_creator.plan import (NA, Target, as_number, earlier_copy
 from flows.content_auto_creator.rules import Rules, skip_reason
 from flows.event import BadValue
 from flows.settings import Reader, load_config
-from tests.conftest import EVENTS_DIR
+from tests.conftest import EVENTS_DIR, changed
 
 EXAMPLE_A, EXAMPLE_B, EXAMPLE_C = [json.loads(line) for line in
                                    (EVENTS_DIR / "content-auto-creator.events.jsonl").read_text().splitlines()]
 RULES = Rules(1, ("Content",), ("create", "upload", "review", "publish"),
               ("name", "code", "mimeType", "primaryCategory", "artifactUrl", "lastPublishedBy"))
-
-
-def changed(event, path, value):
-    event = copy.deepcopy(event)
-    *parents, last = path.split(".")
-    node = event
-    for step in parents:
-        node = node[step]
-    if value is KeyError:
-        del node[last]
-    else:
-        node[last] = value
-    return event
 
 
 def test_the_examples_are_valid():

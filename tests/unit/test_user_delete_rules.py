@@ -1,28 +1,14 @@
-import copy
 import json
 
 import pytest
 
 from flows.event import BadValue
 from flows.user_delete.rules import Topics, entity, skip_reason
-from tests.conftest import EVENTS_DIR
+from tests.conftest import EVENTS_DIR, changed
 
 TOPICS = Topics("delete.user", "user.ownership.transfer")
 EXAMPLES = [json.loads(line) for line in (EVENTS_DIR / "user-delete.events.jsonl").read_text().splitlines()]
 DELETE, DELETE_DOC, TRANSFER = EXAMPLES
-
-
-def changed(event, path, value):
-    event = copy.deepcopy(event)
-    *parents, last = path.split(".")
-    node = event
-    for step in parents:
-        node = node[step]
-    if value is KeyError:
-        node.pop(last, None)
-    else:
-        node[last] = value
-    return event
 
 
 def test_the_examples_are_valid_on_their_topic():
