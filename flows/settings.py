@@ -121,6 +121,13 @@ class Reader:
             raise ConfigError(key, "must not be empty")
         return value
 
+    def optional_text(self, key: str) -> str:
+        """A string that may be missing or empty ("")."""
+        value = self._get(key, "")
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ConfigError(key, f"expected a string, got {type(value).__name__}")
+        return str(value).strip()
+
     def url(self, key: str, default: Any = _MISSING) -> str:
         """An http(s) base URL."""
         value = self.text(key, default)

@@ -78,7 +78,7 @@ def _drive(reader: Reader, downloader: Downloader) -> DriveDownloader:
                       reader.number(f"{PREFIX}.maximum_backoff_delay", 1200000) / 1000,
                       reader.number(f"{PREFIX}.increment_backoff_delay", 2))
     try:
-        return DriveDownloader(downloader, reader.config.get(key, "") or "",
+        return DriveDownloader(downloader, reader.optional_text(key),
                                reader.url(f"{PREFIX}.gdrive.api_base_url", "https://www.googleapis.com"), backoff)
     except ValueError as err:
         raise ConfigError(key, str(err)) from None
@@ -87,11 +87,11 @@ def _drive(reader: Reader, downloader: Downloader) -> DriveDownloader:
 def _storage(reader: Reader) -> Storage:
     kind = reader.text("cloud_storage_type")
     try:
-        return Storage.from_settings(kind, reader.config.get("cloud_storage_key", "") or "",
-                                     reader.config.get("cloud_storage_secret", "") or "",
+        return Storage.from_settings(kind, reader.optional_text("cloud_storage_key"),
+                                     reader.optional_text("cloud_storage_secret"),
                                      reader.text("cloud_storage_container"),
-                                     reader.config.get("cloud_storage_endpoint", "") or None,
-                                     reader.config.get("cloud_storage.public_base_url", "") or None)
+                                     reader.optional_text("cloud_storage_endpoint") or None,
+                                     reader.optional_text("cloud_storage.public_base_url") or None)
     except (ValueError, ImportError) as err:
         raise ConfigError("cloud_storage_type", f"{kind}: {err}") from None
 

@@ -101,3 +101,10 @@ def test_a_failure_in_the_middle_marks_the_content_and_writes_one_failed_record(
     assert 'cokreat_events_total{job="content-auto-creator",outcome="failed"} 1.0' in text
     assert 'cokreat_retries_total{job="content-auto-creator",service="content-service"} 2.0' in text
     assert job.stop() == 0
+
+
+def test_storage_settings_are_checked_at_start(broker, sandbox, names, jobs, tmp_path):
+    setup = Setup(broker, sandbox, names, tmp_path)
+    job = jobs(MODULE, setup.config('cloud_storage.public_base_url = ""'))
+    assert job.wait(60) == 2
+    assert "cloud_storage" in job.log_path.read_text().strip().splitlines()[-1]

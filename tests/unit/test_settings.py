@@ -84,3 +84,10 @@ def test_missing_and_bad_urls_name_the_key():
         reader.text("nothing.here")
     with pytest.raises(ConfigError, match="^bad: expected an http"):
         reader.url("bad")
+
+
+def test_optional_text():
+    reader = Reader(load_config('a = ""\nb = "x"\nc = [1]', {}))
+    assert reader.optional_text("a") == "" and reader.optional_text("b") == "x" and reader.optional_text("z") == ""
+    with pytest.raises(ConfigError, match="^c: expected a string"):
+        reader.optional_text("c")
