@@ -19,6 +19,7 @@ from flows.content_auto_creator import rules
 from flows.content_auto_creator.handler import ContentAutoCreator, CreatorSettings
 from flows.event import text
 from flows.job import Job
+from flows.rehost import Rehoster
 from flows.pipeline import job_flow
 from flows.settings import CommonSettings, ConfigError, Reader
 
@@ -38,13 +39,13 @@ def make_job(reader: Reader, client: HttpClient) -> Job:
     )
     downloader = Downloader(DownloadPolicy(reader.boolean("download.allow_private_networks", False),
                                            common.http.connect_timeout_s, common.http.read_timeout_s), common.retry)
+    rehoster = Rehoster(downloader, _drive(reader, downloader), _storage(reader),
+                        Path(reader.text(f"{PREFIX}.temp_file_location", "/tmp/content")))
     creator = ContentAutoCreator(
         _creator_settings(reader),
         ContentService(client, reader.url("service.content_service.basePath")),
         SearchService(client, reader.url("service.search.basePath")),
-        downloader,
-        _drive(reader, downloader),
-        _storage(reader),
+        rehoster,
     )
     return Job(
         name=JOB_NAME,
@@ -66,7 +67,6 @@ def _creator_settings(reader: Reader) -> CreatorSettings:
         allowed_sources=tuple(reader.texts(f"{PREFIX}.artifact_upload_allowed_source", [])),
         api_call_delay_s=reader.number(f"{PREFIX}.api_call_delay", 0.0),
         ready_timeout_s=reader.number(f"{PREFIX}.ready_timeout_s", 30.0),
-        temp_dir=Path(reader.text(f"{PREFIX}.temp_file_location", "/tmp/content")),
         content_folder=reader.text("cloud_storage.folder.content", "content"),
         artifact_folder=reader.text("cloud_storage.folder.artifact", "artifact"),
     )

@@ -14,21 +14,21 @@ Every error ends as a :class:`~flows.job.Fail` (then a failed record); nothing e
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
-from connectors.download import DownloadError, Downloader, allowed_source, slug
-from connectors.gdrive import ICON, DriveDownloader, drive_file_id
+from connectors.download import DownloadError, allowed_source, slug
+from connectors.gdrive import ICON
 from connectors.http import RetriesExhausted
-from connectors.storage import Storage, StorageError
+from connectors.storage import StorageError
 from connectors.sunbird import ApiError, ContentService, SearchService
+from flows import collections
 from flows.content_auto_creator.plan import (CREATE, NA, PUBLISH, REVIEW, UPDATE, UPLOAD, Target, split_metadata,
                                              steps, target_from_search)
 from flows.event import is_blank, lookup, mapping, text
 from flows.job import Done, Fail, Result
+from flows.rehost import Rehoster
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +47,17 @@ class CreatorSettings:
     allowed_sources: tuple[str, ...]
     api_call_delay_s: float
     ready_timeout_s: float
-    temp_dir: Path
     content_folder: str
     artifact_folder: str
 
 
 class ContentAutoCreator:
     def __init__(self, settings: CreatorSettings, content: ContentService, search: SearchService,
-                 downloader: Downloader, drive: DriveDownloader, storage: Storage,
-                 sleep: Callable[[float], None] = time.sleep):
+                 rehoster: Rehoster, sleep: Callable[[float], None] = time.sleep):
         self._s = settings
         self._content = content
         self._search = search
-        self._downloader = downloader
-        self._drive = drive
-        self._storage = storage
+        self._files = rehoster
         self._sleep = sleep
 
     def handle(self, _topic: str, event: dict) -> Result:
@@ -94,7 +90,7 @@ class ContentAutoCreator:
                 elif call == PUBLISH:
                     self._content.publish(channel, internal_id, metadata.get("lastPublishedBy"))
             if link or target.stage == NA:
-                self._link(event, internal_id)
+                collections.link(self._content, event, internal_id)
         except Exception as err:
             if internal_id:
                 self._mark_failed(channel, internal_id, err)
@@ -114,9 +110,8 @@ class ContentAutoCreator:
         icon = update_metadata.get("appIcon")
         icon_url = ""
         if isinstance(icon, str) and icon.strip():
-            with self._workdir(internal_id) as directory:
-                icon_file = self._download(icon.strip(), directory, ICON, self._s.max_artifact_bytes, ())
-                icon_url = self._store(internal_id, icon_file)
+            icon_url = self._files.copy(icon.strip(), slug(internal_id), self._folder(internal_id), ICON,
+                                        self._s.max_artifact_bytes)
         self._content.update(channel, internal_id, {**update_metadata, "versionKey": version_key, "appIcon": icon_url})
 
     def _upload(self, channel: str, internal_id: str, metadata: dict) -> None:
@@ -129,32 +124,15 @@ class ContentAutoCreator:
             raise DownloadError(f"Artifact Source is not available for content : {internal_id}")
         mime_type = str(metadata.get("mimeType") or "")
         limit = None if mime_type in self._s.unlimited_mime_types else self._s.max_artifact_bytes
-        with self._workdir(internal_id) as directory:
-            artifact = self._download(url, directory, mime_type, limit, self._s.allowed_sources)
-            file_url = self._store(internal_id, artifact)
+        with self._files.workdir(slug(internal_id)) as directory:
+            artifact = self._files.download(url, directory, mime_type, limit, self._s.allowed_sources)
+            file_url = self._files.store(artifact, self._folder(internal_id))
         composed_h5p = mime_type == H5P and artifact.suffix.lower() != ".h5p"
         self._content.upload(channel, internal_id, file_url, composed_h5p)
 
-    def _download(self, url: str, directory: Path, mime_type: str, limit: int | None,
-                  allowed: tuple[str, ...]) -> Path:
-        what = "appIcon" if mime_type == ICON else "sourceUrl"
-        try:
-            if drive_file_id(url):
-                return self._drive.fetch(url, directory, mime_type, limit, allowed)
-            return self._downloader.fetch(url, directory, limit, allowed)
-        except DownloadError as err:
-            raise DownloadError(f"Error Occurred while downloading {what} file: {err}") from None
-
-    def _store(self, internal_id: str, local_file: Path) -> str:
-        key = f"{self._s.content_folder}/{slug(internal_id)}/{self._s.artifact_folder}/{local_file.name}"
-        url = self._storage.put(local_file, key)
-        if not url:
-            raise StorageError(f"Artifact source file upload to cloud storage failed for :{internal_id}")
-        return url
-
-    def _workdir(self, internal_id: str) -> "_Workdir":
-        """A fresh download directory under ``temp_file_location``, removed afterwards whatever happens."""
-        return _Workdir(self._s.temp_dir / slug(internal_id))
+    def _folder(self, internal_id: str) -> str:
+        """``content/<id>/artifact``: where the content's files are stored (§3.6.3)."""
+        return f"{self._s.content_folder}/{slug(internal_id)}/{self._s.artifact_folder}"
 
     def _await(self, channel: str, internal_id: str, ready: Callable[[dict], bool]) -> None:
         """Wait until the content service shows the last call's effect, instead of a fixed sleep."""
@@ -166,20 +144,6 @@ class ContentAutoCreator:
                 log.warning("content not ready in time; going on", extra={"entity": internal_id})
                 return
             self._sleep(0.2)
-
-    def _link(self, event: dict, internal_id: str) -> None:
-        """Add the content to each collection unit that the collection has (§3.7)."""
-        entries = lookup(event, "edata.collection") or []
-        for entry in entries if isinstance(entries, list) else []:
-            if not isinstance(entry, dict):
-                continue
-            collection_id, unit_id = entry.get("identifier"), entry.get("unitId")
-            if not isinstance(collection_id, str) or not isinstance(unit_id, str) \
-                    or is_blank(collection_id) or is_blank(unit_id):
-                continue
-            children = self._content.hierarchy(collection_id).get("childNodes") or []
-            if unit_id in children:
-                self._content.add_to_hierarchy(collection_id, unit_id, internal_id)
 
     def _mark_failed(self, channel: str, internal_id: str, err: Exception) -> None:
         try:
@@ -196,17 +160,3 @@ def _create_request(event: dict, object_id: str, create_metadata: dict) -> dict[
         return {**content, "identifier": identifier}
     return {**content, "identifier": object_id, "origin": object_id,
             "originData": {"identifier": object_id, "repository": lookup(event, "edata.repository")}}
-
-
-class _Workdir:
-    def __init__(self, parent: Path):
-        self._parent = parent
-        self._directory: tempfile.TemporaryDirectory | None = None
-
-    def __enter__(self) -> Path:
-        self._parent.mkdir(parents=True, exist_ok=True)
-        self._directory = tempfile.TemporaryDirectory(prefix="_temp_", dir=self._parent)
-        return Path(self._directory.name)
-
-    def __exit__(self, *exc) -> None:
-        self._directory.cleanup()

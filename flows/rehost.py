@@ -1,0 +1,64 @@
+"""Copying a file from where the source keeps it to our storage: download, store, clean up.
+
+Downloads go through the safe downloader (or the Drive downloader for Drive links) into a fresh
+temporary directory that is always removed; the file is stored under ``<folder>/<file name>``
+and its public URL returned.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from connectors.download import DownloadError, Downloader
+from connectors.gdrive import ICON, DriveDownloader, drive_file_id
+from connectors.storage import Storage, StorageError
+
+
+class Rehoster:
+    def __init__(self, downloader: Downloader, drive: DriveDownloader, storage: Storage, temp_dir: Path):
+        self.downloader = downloader
+        self._drive = drive
+        self._storage = storage
+        self._temp_dir = temp_dir
+
+    def workdir(self, owner: str) -> "Workdir":
+        """A fresh directory under ``temp_dir/<owner>``, removed afterwards whatever happens."""
+        return Workdir(self._temp_dir / owner)
+
+    def download(self, url: str, directory: Path, mime_type: str, limit: int | None,
+                 allowed: tuple[str, ...] = ()) -> Path:
+        """The file at ``url``, in ``directory``; Drive links checked against ``mime_type``."""
+        what = "appIcon" if mime_type == ICON else "sourceUrl"
+        try:
+            if drive_file_id(url):
+                return self._drive.fetch(url, directory, mime_type, limit, allowed)
+            return self.downloader.fetch(url, directory, limit, allowed)
+        except DownloadError as err:
+            raise DownloadError(f"Error Occurred while downloading {what} file: {err}") from None
+
+    def store(self, local_file: Path, folder: str) -> str:
+        """Store the file as ``<folder>/<its name>``; its public URL."""
+        url = self._storage.put(local_file, f"{folder}/{local_file.name}")
+        if not url:
+            raise StorageError(f"file upload to cloud storage failed for {folder}")
+        return url
+
+    def copy(self, url: str, owner: str, folder: str, mime_type: str = ICON, limit: int | None = None) -> str:
+        """Download ``url`` and store it under ``folder``; the new public URL."""
+        with self.workdir(owner) as directory:
+            return self.store(self.download(url, directory, mime_type, limit), folder)
+
+
+class Workdir:
+    def __init__(self, parent: Path):
+        self._parent = parent
+        self._directory: tempfile.TemporaryDirectory | None = None
+
+    def __enter__(self) -> Path:
+        self._parent.mkdir(parents=True, exist_ok=True)
+        self._directory = tempfile.TemporaryDirectory(prefix="_temp_", dir=self._parent)
+        return Path(self._directory.name)
+
+    def __exit__(self, *exc) -> None:
+        self._directory.cleanup()
