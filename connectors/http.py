@@ -106,17 +106,19 @@ class HttpClient:
         return session
 
     def call(self, service: str, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
-             form: dict[str, str] | None = None) -> Answer:
+             form: dict[str, str] | None = None, configured_headers: bool = True) -> Answer:
         """The first final answer, after retrying retryable ones within the budget.
 
         ``body`` is sent as JSON; ``form`` as ``multipart/form-data`` text fields instead.
-        ``headers`` are added to (or replace) the configured ones for this call.
+        ``headers`` are added to (or replace) the configured ones for this call; a call to
+        another instance (``configured_headers=False``) gets none of them, so no credential leaks.
         """
         started = time.monotonic()
         attempt = 1
+        base = self._headers if configured_headers else {"Content-Type": "application/json"}
         while True:
             try:
-                return self._attempt(service, method, url, body, headers or {}, form)
+                return self._attempt(service, method, url, body, {**base, **(headers or {})}, form)
             except _Retryable as err:
                 delay = backoff_seconds(attempt, self._retry.initial_backoff_s)
                 if err.retry_after_s is not None:
@@ -158,7 +160,7 @@ class HttpClient:
         """Send ``url`` exactly as given: requests would decode ``%2E`` back to ``.``, turning an
         encoded ``..`` path segment into a "parent folder" step for any proxy on the way."""
         session = self._session()
-        all_headers = {**self._headers, **headers}
+        all_headers = dict(headers)
         files = None
         if form is not None:
             all_headers.pop("Content-Type")  # requests sets multipart/form-data with its boundary

@@ -143,3 +143,83 @@ class SearchService:
         result = _result(answer)
         hits = result.get("content") if result.get("count") else None
         return [hit for hit in hits if isinstance(hit, dict)] if isinstance(hits, list) else []
+
+
+ASSESSMENT, SOURCE = "assessment-service", "source"
+
+
+def already_exists(answer: Answer) -> bool:
+    return answer.status != 200 and "already exists" in details(answer).lower()
+
+
+class SourceService:
+    """Reads from the sourcing instance, which is another Sunbird: none of our configured headers go there."""
+
+    def __init__(self, client: HttpClient):
+        self._client = client
+
+    def read(self, url: str, object_type: str) -> dict:
+        """``result.<objecttype lower-case>`` of ``GET url`` (200 only)."""
+        answer = self._client.call(SOURCE, "GET", url, configured_headers=False)
+        if answer.status != 200:
+            raise ApiError(f"Invalid object read url for fetching metadata: {url}{details(answer)}", answer.status)
+        found = _result(answer).get(object_type.lower())
+        return found if isinstance(found, dict) else {}
+
+
+class AssessmentService:
+    """The target's question and question set APIs (inQuiry): ``/<kind>/<v4|v5>/<action>``."""
+
+    def __init__(self, client: HttpClient, base_url: str):
+        self._client = client
+        self._base = base_url.rstrip("/")
+
+    def _call(self, method: str, path: str, channel: str | None, body: Any = None) -> Answer:
+        headers = {"X-Channel-Id": channel} if channel else {}
+        return self._client.call(ASSESSMENT, method, f"{self._base}{path}", body, headers=headers)
+
+    def create_or_update(self, kind: str, version: str, channel: str | None, metadata: dict) -> str:
+        """Create the object with its source identifier; when it exists, overwrite it (``system/update``)."""
+        identifier = metadata["identifier"]
+        answer = self._call("POST", f"/{kind}/{version}/create", channel, {"request": {kind: metadata}})
+        if answer.status == 200:
+            return "created"
+        if not already_exists(answer):
+            raise ApiError(f"Invalid Response received while creating {kind} for : {identifier}{details(answer)}",
+                           answer.status)
+        answer = self._call("PATCH", f"/{kind}/{version}/system/update/{path_segment(identifier)}", channel,
+                            {"request": {kind: metadata}})
+        if answer.status != 200:
+            raise ApiError(f"Invalid Response received while updating {kind} for : {identifier}{details(answer)}",
+                           answer.status)
+        return "updated"
+
+    def update_hierarchy(self, version: str, channel: str | None, root_id: str, nodes_modified: dict,
+                         hierarchy: dict) -> None:
+        answer = self._call("PATCH", f"/questionset/{version}/hierarchy/update", channel,
+                            {"request": {"data": {"nodesModified": nodes_modified, "hierarchy": hierarchy}}})
+        if answer.status != 200:
+            raise ApiError(f"Invalid Response received while updating the hierarchy of : {root_id}{details(answer)}",
+                           answer.status)
+
+    def review(self, kind: str, version: str, channel: str | None, identifier: str) -> None:
+        answer = self._call("POST", f"/{kind}/{version}/review/{path_segment(identifier)}", channel,
+                            {"request": {kind: {}}})
+        if answer.status != 200:
+            raise ApiError(f"Invalid Response received while sending {kind} for review : {identifier}"
+                           f"{details(answer)}", answer.status)
+
+    def publish(self, kind: str, version: str, channel: str | None, identifier: str) -> None:
+        answer = self._call("POST", f"/{kind}/{version}/publish/{path_segment(identifier)}", channel,
+                            {"request": {kind: {}}})
+        if answer.status != 200:
+            raise ApiError(f"Invalid Response received while publishing {kind} : {identifier}{details(answer)}",
+                           answer.status)
+
+    def status(self, kind: str, version: str, channel: str | None, identifier: str) -> str | None:
+        answer = self._call("GET", f"/{kind}/{version}/read/{path_segment(identifier)}?fields=status", channel)
+        if answer.status != 200:
+            raise ApiError(f"Invalid Response received while reading {kind} : {identifier}{details(answer)}",
+                           answer.status)
+        found = _result(answer).get(kind)
+        return found.get("status") if isinstance(found, dict) else None

@@ -13,10 +13,11 @@ from pathlib import Path
 from connectors.download import DownloadError, Downloader
 from connectors.gdrive import ICON, DriveDownloader, drive_file_id
 from connectors.storage import Storage, StorageError
+from flows.settings import ConfigError, Reader
 
 
 class Rehoster:
-    def __init__(self, downloader: Downloader, drive: DriveDownloader, storage: Storage, temp_dir: Path):
+    def __init__(self, downloader: Downloader, drive: DriveDownloader | None, storage: Storage, temp_dir: Path):
         self.downloader = downloader
         self._drive = drive
         self._storage = storage
@@ -31,7 +32,7 @@ class Rehoster:
         """The file at ``url``, in ``directory``; Drive links checked against ``mime_type``."""
         what = "appIcon" if mime_type == ICON else "sourceUrl"
         try:
-            if drive_file_id(url):
+            if self._drive is not None and drive_file_id(url):
                 return self._drive.fetch(url, directory, mime_type, limit, allowed)
             return self.downloader.fetch(url, directory, limit, allowed)
         except DownloadError as err:
@@ -48,6 +49,19 @@ class Rehoster:
         """Download ``url`` and store it under ``folder``; the new public URL."""
         with self.workdir(owner) as directory:
             return self.store(self.download(url, directory, mime_type, limit), folder)
+
+
+def storage_from(reader: Reader) -> Storage:
+    """The storage the original ``cloud_storage_*`` keys (and ``cloud_storage.public_base_url``) describe."""
+    kind = reader.text("cloud_storage_type")
+    try:
+        return Storage.from_settings(kind, reader.optional_text("cloud_storage_key"),
+                                     reader.optional_text("cloud_storage_secret"),
+                                     reader.text("cloud_storage_container"),
+                                     reader.optional_text("cloud_storage_endpoint") or None,
+                                     reader.optional_text("cloud_storage.public_base_url") or None)
+    except (ValueError, ImportError) as err:
+        raise ConfigError("cloud_storage_type", f"{kind}: {err}") from None
 
 
 class Workdir:

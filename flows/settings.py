@@ -73,10 +73,11 @@ def _env_value(key: str, text: str, current: Any) -> Any:
             raise ConfigError(key, f"environment value {env_name(key)} is not HOCON: {err}") from err
     if isinstance(current, bool):
         return _to_bool(key, text)
-    if isinstance(current, int):
-        return _to_number(key, text, int)
-    if isinstance(current, float):
-        return _to_number(key, text, float)
+    if isinstance(current, (int, float)):  # "0.5" for a key whose default is 1 is still a number
+        try:
+            return int(text.strip())
+        except ValueError:
+            return _to_number(key, text, float)
     return text
 
 
@@ -93,7 +94,7 @@ def _to_number(key: str, text: str, kind: type) -> Any:
     try:
         return kind(text.strip())
     except ValueError:
-        raise ConfigError(key, f"expected a {kind.__name__}, got {text!r}") from None
+        raise ConfigError(key, f"expected a {'whole number' if kind is int else 'number'}, got {text!r}") from None
 
 
 class Reader:

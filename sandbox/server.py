@@ -182,6 +182,7 @@ class SunbirdSandbox:
         from sandbox.content import ContentService
         from sandbox.contribution import ContributionService
         from sandbox.files import FileServer
+        from sandbox.questions import QuestionSource, QuestionTarget
 
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -191,6 +192,8 @@ class SunbirdSandbox:
         self.contribution = ContributionService(self)
         self.files = FileServer(self)
         self.content = ContentService(self)
+        self.source = QuestionSource(self)
+        self.questions = QuestionTarget(self)
         self._server: ThreadingHTTPServer | None = None
 
     def route(self, method: str, pattern: str, handler: Route) -> None:

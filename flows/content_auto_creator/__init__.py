@@ -13,13 +13,12 @@ from pathlib import Path
 from connectors.download import Downloader, DownloadPolicy
 from connectors.gdrive import Backoff, DriveDownloader
 from connectors.http import HttpClient
-from connectors.storage import Storage
 from connectors.sunbird import ContentService, SearchService
 from flows.content_auto_creator import rules
 from flows.content_auto_creator.handler import ContentAutoCreator, CreatorSettings
 from flows.event import text
 from flows.job import Job
-from flows.rehost import Rehoster
+from flows.rehost import Rehoster, storage_from
 from flows.pipeline import job_flow
 from flows.settings import CommonSettings, ConfigError, Reader
 
@@ -39,7 +38,7 @@ def make_job(reader: Reader, client: HttpClient) -> Job:
     )
     downloader = Downloader(DownloadPolicy(reader.boolean("download.allow_private_networks", False),
                                            common.http.connect_timeout_s, common.http.read_timeout_s), common.retry)
-    rehoster = Rehoster(downloader, _drive(reader, downloader), _storage(reader),
+    rehoster = Rehoster(downloader, _drive(reader, downloader), storage_from(reader),
                         Path(reader.text(f"{PREFIX}.temp_file_location", "/tmp/content")))
     creator = ContentAutoCreator(
         _creator_settings(reader),
@@ -82,18 +81,6 @@ def _drive(reader: Reader, downloader: Downloader) -> DriveDownloader:
                                reader.url(f"{PREFIX}.gdrive.api_base_url", "https://www.googleapis.com"), backoff)
     except ValueError as err:
         raise ConfigError(key, str(err)) from None
-
-
-def _storage(reader: Reader) -> Storage:
-    kind = reader.text("cloud_storage_type")
-    try:
-        return Storage.from_settings(kind, reader.optional_text("cloud_storage_key"),
-                                     reader.optional_text("cloud_storage_secret"),
-                                     reader.text("cloud_storage_container"),
-                                     reader.optional_text("cloud_storage_endpoint") or None,
-                                     reader.optional_text("cloud_storage.public_base_url") or None)
-    except (ValueError, ImportError) as err:
-        raise ConfigError("cloud_storage_type", f"{kind}: {err}") from None
 
 
 def __getattr__(name: str):

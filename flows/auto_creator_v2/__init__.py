@@ -1,0 +1,72 @@
+"""The auto-creator-v2 job: makes an approved question set, with its accepted questions, available in
+the consumption repository, through that repository's question set service.
+
+Run it with ``python -m bytewax.run flows.auto_creator_v2``; ``JOB_CONFIG_FILE`` names its HOCON
+file in the original ``auto-creator-v2.conf`` keys. The dataflow is built when ``flow`` is first
+read, so importing this package reads no settings.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from connectors.download import Downloader, DownloadPolicy
+from connectors.ecar import EcarLimits
+from connectors.http import HttpClient
+from connectors.sunbird import AssessmentService, ContentService, SourceService
+from flows.auto_creator_v2 import rules
+from flows.auto_creator_v2.handler import AutoCreatorV2, V2Settings
+from flows.job import Job
+from flows.pipeline import job_flow
+from flows.rehost import Rehoster, storage_from
+from flows.settings import CommonSettings, Reader
+
+JOB_NAME = "auto-creator-v2"
+DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
+
+
+def make_job(reader: Reader, client: HttpClient) -> Job:
+    """The job's rules and handler, from its settings."""
+    common = CommonSettings.read(reader)
+    downloader = Downloader(DownloadPolicy(reader.boolean("download.allow_private_networks", False),
+                                           common.http.connect_timeout_s, common.http.read_timeout_s), common.retry)
+    rehoster = Rehoster(downloader, None, storage_from(reader), Path(reader.text("temp_file_location")))
+    children = ThreadPoolExecutor(reader.integer("children_in_flight", 8, minimum=1), thread_name_prefix="children")
+    creator = AutoCreatorV2(
+        _settings(reader),
+        SourceService(client),
+        AssessmentService(client, reader.url("service.assessment.basePath")),
+        ContentService(client, reader.url("service.content.basePath")),
+        rehoster,
+        children,
+    )
+    return Job(
+        name=JOB_NAME,
+        topics=(reader.text("kafka.input.topic"),),
+        entity=lambda _topic, event: rules.identifier(event),
+        validate=lambda _topic, event: rules.skip_reason(event),
+        handle=creator.handle,
+    )
+
+
+def _settings(reader: Reader) -> V2Settings:
+    return V2Settings(
+        source_base_url=reader.url("source.baseUrl"),
+        question_fields=tuple(reader.texts("source.question_fields")),
+        cloud_props=tuple(reader.texts("object.cloud_props")),
+        publish_props=tuple(reader.texts("object.publish_props")),
+        expandable=tuple(reader.texts("expandable_objects", ["QuestionSet"])),
+        leaves=tuple(q for q in reader.texts("non_expandable_objects", ["Question"])
+                     if q in reader.texts("graph_enabled_objecttypes", ["Question"])),
+        ecar_limits=EcarLimits(reader.integer("ecar.max_entries", minimum=1),
+                               reader.integer("ecar.max_unpacked_bytes", minimum=1)),
+        max_download_bytes=reader.integer("ecar.max_download_bytes", minimum=1),
+        link_wait_s=reader.number("link.wait_s", 60.0),
+    )
+
+
+def __getattr__(name: str):
+    if name == "flow":
+        return job_flow(DEFAULTS, make_job, JOB_NAME)
+    raise AttributeError(name)

@@ -1,0 +1,147 @@
+"""What auto-creator-v2 does with a valid event: the spec's §4, through the target's APIs.
+
+1. read the source: the ECAR (``manifest.json``, and ``hierarchy.json`` for a set), then
+   ``GET edata.repository``, merged in that order;
+2. for a question set, each accepted question (concurrently, bounded): read it from the source
+   (``question/v1|v2/read?fields=...``), copy its images, create it (or overwrite it) in the target;
+3. the root: copy its images, create (or overwrite) it, then its structure (``hierarchy/update``
+   with the sections and the accepted questions only);
+4. review and publish it, wait until the target says ``Live``, and link it to the collection units.
+
+Where the original wrote Neo4j and Cassandra directly, the target's own APIs do the writing and
+its publish makes the ECARs and variants. Every error ends as a :class:`~flows.job.Fail`.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+from connectors.download import DownloadError, slug
+from connectors.ecar import EcarError, EcarLimits, read_ecar
+from connectors.http import RetriesExhausted, path_segment
+from connectors.storage import StorageError
+from connectors.sunbird import ApiError, AssessmentService, ContentService, SourceService
+from flows import collections
+from flows.auto_creator_v2 import rules
+from flows.auto_creator_v2.tree import accepted, api_version, hierarchy_request, questions_of, write_body
+from flows.event import is_blank, text
+from flows.job import Done, Fail, Result
+from flows.rehost import Rehoster
+
+FAILURES = (ApiError, DownloadError, StorageError, RetriesExhausted, EcarError)
+IMAGES = ("appIcon", "posterImage")
+
+
+@dataclass(frozen=True)
+class V2Settings:
+    source_base_url: str
+    question_fields: tuple[str, ...]
+    cloud_props: tuple[str, ...]
+    publish_props: tuple[str, ...]
+    expandable: tuple[str, ...]
+    leaves: tuple[str, ...]
+    ecar_limits: EcarLimits
+    max_download_bytes: int
+    link_wait_s: float
+
+
+class AutoCreatorV2:
+    def __init__(self, settings: V2Settings, source: SourceService, target: AssessmentService,
+                 content: ContentService, rehoster: Rehoster, children: ThreadPoolExecutor,
+                 sleep: Callable[[float], None] = time.sleep):
+        self._s = settings
+        self._source = source
+        self._target = target
+        self._content = content
+        self._files = rehoster
+        self._children = children
+        self._sleep = sleep
+
+    def handle(self, _topic: str, event: dict) -> Result:
+        try:
+            self._process(event)
+        except FAILURES as err:
+            return Fail(str(err), getattr(err, "status", None))
+        return Done()
+
+    def _process(self, event: dict) -> None:
+        identifier, object_type = rules.identifier(event), text(event, "edata.objectType")
+        channel = text(event, "context.channel") or None
+        repository = text(event, "edata.repository") or ""
+        manifest_item, tree = self._read_ecar(identifier, object_type, text(event, "edata.metadata.downloadUrl"))
+        self._files.downloader.check(repository)  # an address from the event: same rules as a download
+        metadata = {**manifest_item, **self._source.read(repository, object_type)}
+        process_id = text(event, "edata.metadata.processId")
+        if not is_blank(process_id):
+            metadata["processId"] = process_id
+        version = api_version(metadata)
+        kind = object_type.lower()
+        if object_type in self._s.expandable:
+            questions = accepted(questions_of(tree, self._s.expandable, self._s.leaves),
+                                 metadata.get("acceptedContributions"))
+            self._write_questions(channel, questions)
+            self._write(kind, version, channel, identifier, object_type, metadata, repository)
+            nodes, hierarchy = hierarchy_request(identifier, tree, set(questions), self._s.expandable, self._s.leaves,
+                                                 self._s.publish_props)
+            self._target.update_hierarchy(version, channel, identifier, nodes, hierarchy)
+        else:
+            self._write(kind, version, channel, identifier, object_type, metadata, repository)
+        self._target.review(kind, version, channel, identifier)
+        self._target.publish(kind, version, channel, identifier)
+        self._await_live(kind, version, channel, identifier)
+        collections.link(self._content, event, identifier)
+
+    def _read_ecar(self, identifier: str, object_type: str, url: str) -> tuple[dict, dict]:
+        """The object's manifest item ({} if absent) and, for a set, the tree of ``hierarchy.json``."""
+        with self._files.workdir(slug(identifier)) as directory:
+            ecar = self._files.downloader.fetch(url, directory, self._s.max_download_bytes)
+            manifest, hierarchy = read_ecar(ecar, self._s.ecar_limits)
+        archive = manifest.get("archive")
+        items = archive.get("items") if isinstance(archive, dict) else None
+        item = next((i for i in items or [] if isinstance(i, dict)
+                     and str(i.get("identifier", "")).lower() == identifier.lower()), {})
+        if object_type not in self._s.expandable:
+            return item, {}
+        tree = hierarchy.get(object_type.lower()) if isinstance(hierarchy, dict) else None
+        if not isinstance(tree, dict):
+            raise EcarError(f"the ECAR of {identifier} has no hierarchy.json with a {object_type.lower()}")
+        return item, tree
+
+    def _write_questions(self, channel: str | None, questions: dict[str, dict]) -> None:
+        """Read and write the questions concurrently; fail after all have had their turn."""
+        futures = [self._children.submit(self._write_question, channel, identifier, node)
+                   for identifier, node in questions.items()]
+        errors = [future.exception() for future in futures if future.exception() is not None]
+        if errors:
+            first = errors[0]
+            first.args = (f"{len(errors)} of {len(futures)} questions failed; the first: {first}",)
+            raise first
+
+    def _write_question(self, channel: str | None, identifier: str, node: dict) -> None:
+        version = api_version(node)
+        url = (f"{self._s.source_base_url.rstrip('/')}/question/{'v2' if version == 'v5' else 'v1'}/read/"
+               f"{path_segment(identifier)}?fields={','.join(self._s.question_fields)}")
+        metadata = self._source.read(url, "Question")
+        if node.get("schemaVersion") and "schemaVersion" not in metadata:
+            metadata["schemaVersion"] = node["schemaVersion"]
+        self._write("question", version, channel, identifier, "Question", metadata, url)
+
+    def _write(self, kind: str, version: str, channel: str | None, identifier: str, object_type: str,
+               metadata: dict, repository: str) -> None:
+        images = {key: self._files.copy(metadata[key].strip(), slug(identifier), f"{object_type.lower()}/{identifier}")
+                  for key in IMAGES if key in self._s.cloud_props
+                  and isinstance(metadata.get(key), str) and metadata[key].strip()}
+        body = write_body(identifier, {**metadata, **images}, repository, self._s.publish_props)
+        self._target.create_or_update(kind, version, channel, body)
+
+    def _await_live(self, kind: str, version: str, channel: str | None, identifier: str) -> None:
+        """Poll until the target's publish made the object Live (instead of the original's 5 s sleep)."""
+        deadline = time.monotonic() + self._s.link_wait_s
+        while (status := self._target.status(kind, version, channel, identifier)) != "Live":
+            if time.monotonic() >= deadline:
+                raise ApiError(f"{kind} {identifier} is not Live {self._s.link_wait_s:.0f}s after publish "
+                               f"(status {status}); not linked")
+            self._sleep(0.2)

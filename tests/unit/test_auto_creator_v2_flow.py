@@ -1,0 +1,181 @@
+"""auto-creator-v2's handler through the shared flow, against the sandbox's source and target services."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+from bytewax.connectors.kafka import KafkaSourceMessage
+from bytewax.testing import TestingSink, TestingSource, run_main
+
+from connectors.http import HttpClient
+from flows.auto_creator_v2 import DEFAULTS, make_job
+from flows.outcome import FAILED, SKIPPED, SUCCESS
+from flows.pipeline import build_flow
+from flows.settings import CommonSettings, Reader, load_config
+from tests.questionsets import EXAMPLES, question_set
+
+
+class Creator:
+    def __init__(self, sandbox, tmp_path, **env):
+        self.sandbox = sandbox
+        self.storage = tmp_path / "storage"
+        self.tmp = tmp_path / "tmp"
+        self.env = {"SERVICE_ASSESSMENT_BASEPATH": sandbox.url, "SERVICE_CONTENT_BASEPATH": sandbox.url,
+                    "SOURCE_BASEURL": f"{sandbox.url}/api", "CLOUD_STORAGE_TYPE": "local",
+                    "CLOUD_STORAGE_CONTAINER": str(self.storage),
+                    "CLOUD_STORAGE_PUBLIC_BASE_URL": sandbox.files.serve_directory(self.storage),
+                    "DOWNLOAD_ALLOW_PRIVATE_NETWORKS": "true", "TEMP_FILE_LOCATION": str(self.tmp),
+                    "LINK_WAIT_S": "5", "RETRY_INITIAL_BACKOFF_S": "0.01", "RETRY_MAX_ATTEMPTS": "2", **env}
+
+    def run(self, *events: dict) -> list:
+        reader = Reader(load_config(DEFAULTS, self.env))
+        settings = CommonSettings.read(reader)
+        job = make_job(reader, HttpClient("auto-creator-v2", settings.http, settings.retry))
+        outcomes = []
+        source = TestingSource([KafkaSourceMessage(key=None, value=json.dumps(e).encode(), topic="in", partition=0,
+                                                   offset=i) for i, e in enumerate(events)])
+        run_main(build_flow(job, source, TestingSink(outcomes), settings.http.max_in_flight))
+        return outcomes
+
+    def writes(self, method: str, fragment: str) -> list:
+        return [r for r in self.sandbox.journal.all() if r.method == method and fragment in r.path]
+
+
+@pytest.fixture
+def creator(sandbox, tmp_path):
+    return Creator(sandbox, tmp_path)
+
+
+def test_a_question_set_with_sections_and_rejected_questions(creator):
+    event, questions = question_set(creator.sandbox)
+    outcomes = creator.run(event)
+    assert [o.kind for o in outcomes] == [SUCCESS], outcomes[0].detail
+    target = creator.sandbox.questions.objects
+    created = {r.body["request"]["question"]["identifier"]: r for r in creator.writes("POST", "/create")
+               if "question" in r.body["request"]}
+    assert sorted(created) == ["do_q1", "do_q2", "do_q3", "do_q4"]  # not the rejected q5, nor the hidden set's
+    q1 = created["do_q1"].body["request"]["question"]
+    assert created["do_q1"].path == "/question/v4/create" and created["do_q3"].path == "/question/v5/create"
+    for key in ("body", "answer", "editorState", "responseDeclaration", "interactions", "name", "code"):
+        assert q1[key] == questions["do_q1"][key]
+    for dropped in ("status", "variants", "downloadUrl", "previewUrl", "pkgVersion", "versionKey", "objectType"):
+        assert dropped not in q1
+    assert q1["origin"] == "do_q1"
+    assert q1["originData"] == {"identifier": "do_q1", "repository": f"{creator.sandbox.url}/api/question/v1/read/do_q1"}
+    reads = [r.path for r in creator.sandbox.journal.all() if "/api/question/" in r.path]
+    assert any(p.startswith("/api/question/v2/read/do_q3?fields=") for p in reads)
+    assert all("body" in p and "responseDeclaration" in p for p in reads)
+    root = creator.writes("POST", "/questionset/v4/create")[0].body["request"]["questionset"]
+    assert root["identifier"] == event["edata"]["metadata"]["identifier"]
+    assert root["processId"] == event["edata"]["metadata"]["processId"]
+    assert root["appIcon"].endswith(f"/storage/questionset/{root['identifier']}/set-icon.png")
+    assert "children" not in root and "variants" not in root and "status" not in root
+    assert target["do_q2"]["appIcon"].endswith("/storage/question/do_q2/q2-icon.png")
+    written = creator.sandbox.questions.hierarchies[root["identifier"]]["hierarchy"]
+    assert written[root["identifier"]]["children"] == ["do_s1", "do_q3"]
+    assert written["do_s1"]["children"] == ["do_q1", "do_q2", "do_s2"] and written["do_s2"]["children"] == ["do_q4"]
+    assert target[root["identifier"]]["status"] == "Live"
+    unit = event["edata"]["collection"][0]
+    assert creator.sandbox.content.collections[unit["identifier"]][unit["unitId"]] == [root["identifier"]]
+    assert list(creator.tmp.rglob("*.*")) == []
+
+
+def test_the_root_is_written_after_its_questions_and_linked_after_it_is_live(creator):
+    event, _ = question_set(creator.sandbox)
+    creator.run(event)
+    calls = [f"{r.method} {r.path.split('?')[0]}" for r in creator.sandbox.journal.all()]
+    root_create = calls.index("POST /questionset/v4/create")
+    assert all(i < root_create for i, c in enumerate(calls) if c == "POST /question/v4/create")
+    after = calls[root_create:]
+    assert after[:3] == ["POST /questionset/v4/create", "PATCH /questionset/v4/hierarchy/update",
+                         f"POST /questionset/v4/review/{event['edata']['metadata']['identifier']}"]
+    link = calls.index("PATCH /content/v3/hierarchy/add")
+    reads = [i for i, c in enumerate(calls) if c.startswith("GET /questionset/v4/read/")]
+    assert reads and max(reads) < link
+
+
+def test_no_accepted_contributions_means_all(creator):
+    event, _ = question_set(creator.sandbox, accepted=[])
+    assert creator.run(event)[0].kind == SUCCESS
+    created = [r.body["request"]["question"]["identifier"] for r in creator.writes("POST", "/question/")
+               if r.path.endswith("/create")]
+    assert sorted(created) == ["do_q1", "do_q2", "do_q3", "do_q4", "do_q5"]
+
+
+def test_already_existing_objects_are_overwritten_with_system_update(creator):
+    event, _ = question_set(creator.sandbox)
+    assert creator.run(event)[0].kind == SUCCESS
+    creator.sandbox.journal.clear()
+    assert creator.run(event)[0].kind == SUCCESS  # imported again
+    updates = sorted(r.path for r in creator.writes("PATCH", "/system/update/"))
+    assert updates == ["/question/v4/system/update/do_q1", "/question/v4/system/update/do_q2",
+                       "/question/v4/system/update/do_q4", "/question/v5/system/update/do_q3",
+                       f"/questionset/v4/system/update/{event['edata']['metadata']['identifier']}"]
+
+
+def test_both_variants_shapes_and_a_child_without_variants_or_download_url(creator):
+    event, _ = question_set(creator.sandbox, extra_root={"variants": {"spine": "https://source.test/spine.ecar"}})
+    tree = creator.sandbox.source.sets[event["edata"]["metadata"]["identifier"]]
+    for child in tree["children"]:
+        child.pop("variants", None)
+        child.pop("downloadUrl", None)
+    assert creator.run(event)[0].kind == SUCCESS
+
+
+def test_a_source_read_failing_halfway_fails_the_event_after_the_others_are_written(creator):
+    event, _ = question_set(creator.sandbox)
+    del creator.sandbox.source.questions["do_q2"]
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and "1 of 4 questions failed" in outcome.detail and outcome.status == 404
+    created = sorted(r.body["request"]["question"]["identifier"] for r in creator.writes("POST", "/question/"))
+    assert created == ["do_q1", "do_q3", "do_q4"]
+    assert not creator.writes("POST", "/questionset/v4/create")  # the root waits for all its questions
+
+
+@pytest.mark.parametrize("entries", [
+    {"manifest.json": "{}", "../../etc/evil": "x"},
+    {"manifest.json": "{}", "bomb": b"\0" * 300_000},
+])
+def test_a_hostile_ecar_fails_the_event_and_leaves_nothing(creator, entries):
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    event, _ = question_set(creator.sandbox)
+    event["edata"]["metadata"]["downloadUrl"] = creator.sandbox.files.add("evil.ecar", data.getvalue())
+    creator.env["ECAR_MAX_UNPACKED_BYTES"] = "100000"
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and "ECAR" in outcome.detail
+    assert list(creator.tmp.rglob("*.*")) == [] and not creator.sandbox.questions.objects
+
+
+def test_a_set_not_live_in_time_is_not_linked(sandbox, tmp_path):
+    creator = Creator(sandbox, tmp_path, LINK_WAIT_S="0.3")
+    sandbox.questions.publish_s = 5
+    event, _ = question_set(sandbox)
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and "not Live" in outcome.detail
+    assert not creator.writes("PATCH", "/content/v3/hierarchy/add")
+
+
+def test_a_single_question_event(creator):
+    event, questions = question_set(creator.sandbox)
+    tree = creator.sandbox.source.sets.pop(event["edata"]["metadata"]["identifier"])
+    tree.update(identifier="do_single", objectType="Question", children=[])
+    creator.sandbox.source.sets["do_single"] = tree
+    creator.sandbox.source.questions["do_single"] = {**questions["do_q1"], "identifier": "do_single"}
+    event["edata"].update(objectType="Question", repository=f"{creator.sandbox.url}/api/question/v1/read/do_single")
+    event["edata"]["metadata"].update(identifier="do_single",
+                                      downloadUrl=f"{creator.sandbox.url}/ecar/do_single.ecar")
+    outcome = creator.run(event)[0]
+    assert outcome.kind == SUCCESS, outcome.detail
+    assert creator.sandbox.questions.objects["do_single"]["status"] == "Live"
+    assert not creator.writes("PATCH", "/hierarchy/update")
+
+
+def test_invalid_events_are_skipped_without_calls(creator):
+    outcomes = creator.run(EXAMPLES[2])
+    assert outcomes[0].kind == SKIPPED and creator.sandbox.journal.count() == 0
