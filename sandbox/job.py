@@ -64,6 +64,29 @@ download.allow_private_networks = true   # the sandbox's files are on 127.0.0.1
 """
 
 
+def auto_creator_v2_config(bootstrap: str, sandbox_url: str, group: str, topic: str, failed_topic: str,
+                           storage_dir: Path, public_url: str, temp_dir: Path, extra: str = "") -> str:
+    """An auto-creator-v2 config file in the original keys, against the sandbox, storing locally."""
+    return f"""# The job's settings, in the keys of the original auto-creator-v2.conf.
+kafka {{
+  broker-servers = "{bootstrap}"
+  input.topic = "{topic}"
+  failed.topic = "{failed_topic}"
+  groupId = "{group}"
+  auto.offset.reset = "earliest"
+}}
+service.content.basePath = "{sandbox_url}"
+service.assessment.basePath = "{sandbox_url}"
+source.baseUrl = "{sandbox_url}/api"
+temp_file_location = "{temp_dir}"
+cloud_storage_type = "local"
+cloud_storage_container = "{storage_dir}"
+cloud_storage.public_base_url = "{public_url}"
+download.allow_private_networks = true   # the sandbox is on 127.0.0.1
+{extra}
+"""
+
+
 class JobProcess:
     def __init__(self, module: str, config: str, workdir: Path, env: dict[str, str] | None = None,
                  args: list[str] | None = None):

@@ -1,0 +1,42 @@
+"""Linking into collection units (the originals' CollectionUpdaterSpec, against the sandbox)."""
+
+import pytest
+
+from connectors.http import HttpClient
+from connectors.sunbird import ApiError, ContentService
+from flows.collections import link
+from flows.settings import HttpSettings, RetrySettings
+
+
+def content(sandbox):
+    return ContentService(HttpClient("test", HttpSettings(2, 5, 4, {}), RetrySettings(1, 5, 0.01)), sandbox.url)
+
+
+def event(*entries):
+    return {"edata": {"collection": list(entries)}}
+
+
+def test_a_unit_of_the_collection_gets_the_object(sandbox):
+    sandbox.content.add_collection("do_234", ["do_345"])
+    link(content(sandbox), event({"identifier": "do_234", "unitId": "do_345"}), "do_123")
+    assert sandbox.content.collections["do_234"]["do_345"] == ["do_123"]
+
+
+def test_unknown_units_blank_entries_and_no_collection_are_skipped(sandbox):
+    sandbox.content.add_collection("do_234", ["do_345"])
+    link(content(sandbox), event({"identifier": "do_234", "unitId": "do_999"}, {"identifier": " ", "unitId": "u"},
+                                 {}, "text"), "do_123")
+    link(content(sandbox), {"edata": {}}, "do_123")
+    assert sandbox.journal.count("PATCH") == 0 and sandbox.journal.count("GET") == 1
+
+
+def test_a_missing_collection_fails(sandbox):
+    with pytest.raises(ApiError, match="Unable to fetch collection hierarchy for : do_404 | Response Code : 404"):
+        link(content(sandbox), event({"identifier": "do_404", "unitId": "u"}), "do_123")
+
+
+def test_a_refused_add_fails(sandbox):
+    sandbox.content.add_collection("do_234", ["do_345"])
+    sandbox.faults.script("PATCH", "/content/v3/hierarchy/add", [400])
+    with pytest.raises(ApiError, match="Hierarchy Update Failed For : do_234"):
+        link(content(sandbox), event({"identifier": "do_234", "unitId": "do_345"}), "do_123")
