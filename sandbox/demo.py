@@ -10,15 +10,18 @@ stopped cleanly, 1 otherwise.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import sys
 import time
+import zipfile
 from collections import Counter
 from pathlib import Path
 
 from sandbox.broker import EmbeddedBroker
-from sandbox.job import ROOT, JobProcess, content_auto_creator_config, user_delete_config
+from sandbox.job import ROOT, JobProcess, auto_creator_v2_config, content_auto_creator_config, user_delete_config
 from sandbox.kafka_tools import committed, produce, read_all
+from sandbox.questionsets import EXAMPLES, question_set
 from sandbox.server import SunbirdSandbox
 
 WORKDIR = ROOT / "build" / "demo"
@@ -32,7 +35,8 @@ def main() -> int:
     print("starting the embedded Kafka broker and the Sunbird sandbox ...", flush=True)
     with EmbeddedBroker(log_path=WORKDIR / "broker.log") as broker, SunbirdSandbox() as sandbox:
         print(f"broker {broker.bootstrap}, sandbox {sandbox.url}\n")
-        ok = user_delete_demo(broker, sandbox) & content_auto_creator_demo(broker, sandbox)
+        ok = (user_delete_demo(broker, sandbox) & content_auto_creator_demo(broker, sandbox)
+              & auto_creator_v2_demo(broker, sandbox))
     print("\ndemo finished" if ok else "\ndemo FAILED: see the job logs in build/demo/", flush=True)
     return 0 if ok else 1
 
@@ -97,6 +101,42 @@ def content_auto_creator_demo(broker: EmbeddedBroker, sandbox: SunbirdSandbox) -
     statuses = Counter(content["status"] for content in sandbox.content.contents.values())
     print(f"  contents by status: {dict(statuses)}; files re-hosted under {workdir / 'storage'}")
     return ok
+
+
+def auto_creator_v2_demo(broker: EmbeddedBroker, sandbox: SunbirdSandbox) -> bool:
+    """The spec's examples for a question set with sections and a rejected question, 10 more sets, one
+    whose ECAR tries a path traversal, and one malformed value."""
+    topic, failed_topic = "sunbirddev.object.import.request", "sunbirddev.object.import.request.failed"
+    group = "sunbirddev-auto-creator-v2-group"
+    broker.create_topics([topic, failed_topic])
+    workdir = WORKDIR / "auto-creator-v2"
+    public = sandbox.files.serve_directory(workdir / "storage")
+    example, _ = question_set(sandbox)
+    minimal = copy.deepcopy(EXAMPLES[1])
+    minimal["edata"]["repository"] = example["edata"]["repository"]
+    minimal["edata"]["metadata"]["downloadUrl"] = example["edata"]["metadata"]["downloadUrl"]
+    more = [question_set(sandbox, identifier=f"do_demo_set_{n}", prefix=f"do_demo_{n}_")[0] for n in range(10)]
+    hostile = copy.deepcopy(more[-1])
+    hostile["edata"]["metadata"].update(identifier="do_demo_hostile",
+                                        downloadUrl=sandbox.files.add("hostile.ecar", _traversal_zip()))
+    values = [json.dumps(e).encode() for e in [example, minimal, EXAMPLES[2], *more, hostile]] + [MALFORMED]
+    produce(broker.bootstrap, topic, values)
+    config = auto_creator_v2_config(broker.bootstrap, sandbox.url, group, topic, failed_topic, workdir / "storage",
+                                    public, workdir / "tmp", "retry { max_attempts = 3, initial_backoff_s = 0.2 }")
+    print("== auto-creator-v2: the spec's 3 examples, 10 more question sets, a hostile ECAR, one malformed value")
+    ok = _run("flows.auto_creator_v2", config, workdir, len(values), broker, failed_topic)
+    _print_calls(sandbox, ("/question", "/api/"))
+    statuses = Counter(found["status"] for found in sandbox.questions.objects.values())
+    print(f"  questions and sets at the target by status: {dict(statuses)}")
+    return ok
+
+
+def _traversal_zip() -> bytes:
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        archive.writestr("manifest.json", "{}")
+        archive.writestr("../../../tmp/planted.sh", "echo owned")
+    return data.getvalue()
 
 
 def _hosted(event: dict, sandbox: SunbirdSandbox) -> dict:
@@ -177,7 +217,7 @@ def _print_calls(sandbox: SunbirdSandbox, prefixes: tuple[str, ...]) -> None:
 def _route(path: str) -> str:
     path = path.split("?")[0]
     head, _, last = path.rpartition("/")
-    return f"{head}/..." if last.startswith(("do_", "demo-", "5deed", "02c4e", "72d8c")) else path
+    return f"{head}/..." if last.startswith(("do_", "demo-", "5deed", "02c4e", "72d8c")) or ".ecar" in last else path
 
 
 if __name__ == "__main__":

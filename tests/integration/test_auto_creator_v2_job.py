@@ -9,7 +9,7 @@ import json
 from sandbox.job import auto_creator_v2_config
 from sandbox.kafka_tools import committed, produce, read_all
 from tests.conftest import wait_for
-from tests.questionsets import EXAMPLES, question_set
+from sandbox.questionsets import EXAMPLES, question_set
 
 MODULE = "flows.auto_creator_v2"
 

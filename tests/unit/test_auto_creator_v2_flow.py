@@ -15,7 +15,7 @@ from flows.auto_creator_v2 import DEFAULTS, make_job
 from flows.outcome import FAILED, SKIPPED, SUCCESS
 from flows.pipeline import build_flow
 from flows.settings import CommonSettings, Reader, load_config
-from tests.questionsets import EXAMPLES, question_set
+from sandbox.questionsets import EXAMPLES, question_set
 
 
 class Creator:

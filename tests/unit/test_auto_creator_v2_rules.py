@@ -11,7 +11,7 @@ from flows.auto_creator_v2.rules import identifier, skip_reason
 from flows.auto_creator_v2.tree import accepted, api_version, hierarchy_request, questions_of, write_body
 from flows.event import BadValue
 from tests.conftest import changed
-from tests.questionsets import EXAMPLES, node, question, section
+from sandbox.questionsets import EXAMPLES, node, question, section
 
 EXAMPLE_A, EXAMPLE_B, EXAMPLE_C = EXAMPLES
 PUBLISH = ("status", "variants", "downloadUrl", "pdfUrl", "previewUrl", "pkgVersion", "versionKey", "lastPublishedOn")

@@ -1,4 +1,4 @@
-"""Question sets for the auto-creator-v2 tests and the demo: built in the sandbox's source."""
+"""Question sets for the auto-creator-v2 tests and the demo, built in the sandbox's source."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 EXAMPLES = [json.loads(line) for line in
-            (Path(__file__).resolve().parents[1] / "sandbox" / "events" / "auto-creator-v2.events.jsonl")
+            (Path(__file__).parent / "events" / "auto-creator-v2.events.jsonl")
             .read_text().splitlines()]
 
 
@@ -39,22 +39,23 @@ def section(identifier: str, children: list[dict], visibility: str = "Parent") -
 
 
 def question_set(sandbox, identifier: str = "do_113244425048121344131", accepted: list[str] | None = None,
-                 extra_root: dict | None = None) -> tuple[dict, dict]:
+                 extra_root: dict | None = None, prefix: str = "do_") -> tuple[dict, dict]:
     """A set with a section holding q1, q2 and a nested section with q4, q3 directly under the root,
-    a hidden nested set, and q5 rejected. Returns ``(event, questions by id)``."""
-    qs = {q["identifier"]: q for q in (question("do_q1"), question("do_q2", appIcon=sandbox.files.add(
-        "q2-icon.png", b"\x89PNG q2", "image/png")), question("do_q3", schema="1.1"), question("do_q4"),
-        question("do_q5"), question("do_hidden_q"))}
+    a hidden nested set, and q5 rejected (question ids ``<prefix>q1`` ...). Returns ``(event, questions by id)``."""
+    n = {name: f"{prefix}{name}" for name in ("q1", "q2", "q3", "q4", "q5", "hidden_q")}
+    qs = {q["identifier"]: q for q in (question(n["q1"]), question(n["q2"], appIcon=sandbox.files.add(
+        "q2-icon.png", b"\x89PNG q2", "image/png")), question(n["q3"], schema="1.1"), question(n["q4"]),
+        question(n["q5"]), question(n["hidden_q"]))}
     tree = {"identifier": identifier, "objectType": "QuestionSet", "name": "LearningHTML", "code": "9ae33d1e",
             "mimeType": "application/vnd.sunbird.questionset", "primaryCategory": "Practice Question Set",
             "status": "Live", "pkgVersion": 1, "versionKey": "1616751174274", "channel": "01309282781705830427",
-            "acceptedContributions": accepted if accepted is not None else ["do_q1", "do_q2", "do_q3", "do_q4"],
+            "acceptedContributions": accepted if accepted is not None else [n["q1"], n["q2"], n["q3"], n["q4"]],
             "variants": {"spine": {"ecarUrl": "https://source.test/spine.ecar", "size": 1}},
             "appIcon": sandbox.files.add("set-icon.png", b"\x89PNG set", "image/png"),
             "children": [
-                section("do_s1", [node(qs["do_q1"]), node(qs["do_q2"]), section("do_s2", [node(qs["do_q4"])])]),
-                node(qs["do_q3"]), node(qs["do_q5"]),
-                section("do_hidden", [node(qs["do_hidden_q"])], visibility="Default"),
+                section(f"{prefix}s1", [node(qs[n["q1"]]), node(qs[n["q2"]]), section(f"{prefix}s2", [node(qs[n["q4"]])])]),
+                node(qs[n["q3"]]), node(qs[n["q5"]]),
+                section(f"{prefix}hidden", [node(qs[n["hidden_q"]])], visibility="Default"),
             ], **(extra_root or {})}
     urls = sandbox.source.add_set(tree, list(qs.values()))
     event = copy.deepcopy(EXAMPLES[0])
