@@ -41,25 +41,32 @@ program-service-baseUrl = "{base_url}"
 """
 
 
-def content_auto_creator_config(bootstrap: str, sandbox_url: str, group: str, topic: str, failed_topic: str,
-                                storage_dir: Path, public_url: str, temp_dir: Path, extra: str = "") -> str:
-    """A content-auto-creator config file in the original keys, against the sandbox, storing locally."""
-    return f"""# The job's settings, in the keys of the original content-auto-creator.conf.
-kafka {{
+def _auto_creator_common(bootstrap: str, group: str, topic: str, failed_topic: str, storage_dir: Path,
+                         public_url: str) -> str:
+    """The keys both auto-creators share: one input topic, the failed topic, local storage on the sandbox."""
+    return f"""kafka {{
   broker-servers = "{bootstrap}"
   input.topic = "{topic}"
   failed.topic = "{failed_topic}"
   groupId = "{group}"
   auto.offset.reset = "earliest"
 }}
-service.content_service.basePath = "{sandbox_url}"
-service.search.basePath = "{sandbox_url}"
-content_auto_creator.temp_file_location = "{temp_dir}"
-content_auto_creator.gdrive.api_base_url = "{sandbox_url}"
 cloud_storage_type = "local"
 cloud_storage_container = "{storage_dir}"
 cloud_storage.public_base_url = "{public_url}"
 download.allow_private_networks = true   # the sandbox's files are on 127.0.0.1
+"""
+
+
+def content_auto_creator_config(bootstrap: str, sandbox_url: str, group: str, topic: str, failed_topic: str,
+                                storage_dir: Path, public_url: str, temp_dir: Path, extra: str = "") -> str:
+    """A content-auto-creator config file in the original keys, against the sandbox, storing locally."""
+    return f"""# The job's settings, in the keys of the original content-auto-creator.conf.
+{_auto_creator_common(bootstrap, group, topic, failed_topic, storage_dir, public_url)}
+service.content_service.basePath = "{sandbox_url}"
+service.search.basePath = "{sandbox_url}"
+content_auto_creator.temp_file_location = "{temp_dir}"
+content_auto_creator.gdrive.api_base_url = "{sandbox_url}"
 {extra}
 """
 
@@ -68,21 +75,11 @@ def auto_creator_v2_config(bootstrap: str, sandbox_url: str, group: str, topic: 
                            storage_dir: Path, public_url: str, temp_dir: Path, extra: str = "") -> str:
     """An auto-creator-v2 config file in the original keys, against the sandbox, storing locally."""
     return f"""# The job's settings, in the keys of the original auto-creator-v2.conf.
-kafka {{
-  broker-servers = "{bootstrap}"
-  input.topic = "{topic}"
-  failed.topic = "{failed_topic}"
-  groupId = "{group}"
-  auto.offset.reset = "earliest"
-}}
+{_auto_creator_common(bootstrap, group, topic, failed_topic, storage_dir, public_url)}
 service.content.basePath = "{sandbox_url}"
 service.assessment.basePath = "{sandbox_url}"
 source.baseUrl = "{sandbox_url}/api"
 temp_file_location = "{temp_dir}"
-cloud_storage_type = "local"
-cloud_storage_container = "{storage_dir}"
-cloud_storage.public_base_url = "{public_url}"
-download.allow_private_networks = true   # the sandbox is on 127.0.0.1
 {extra}
 """
 

@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from bytewax.connectors.kafka import KafkaSourceMessage
+from bytewax.testing import TestingSink, TestingSource, run_main
 
+from connectors.http import HttpClient
+from flows.pipeline import build_flow
+from flows.settings import CommonSettings, Reader, load_config
 from sandbox.broker import EmbeddedBroker
 from sandbox.job import JobProcess
 from sandbox.server import SunbirdSandbox
@@ -29,6 +34,19 @@ def changed(event: dict, path: str, value: object) -> dict:
     else:
         node[last] = value
     return event
+
+
+def run_flow(defaults: str, make_job, job_name: str, env: dict[str, str], messages: list[tuple[str, bytes]]) -> list:
+    """Run a job's rules and handler (settings from ``defaults`` and ``env``) over the messages with
+    bytewax's ``TestingSource``; the outcomes in order."""
+    reader = Reader(load_config(defaults, env))
+    settings = CommonSettings.read(reader)
+    job = make_job(reader, HttpClient(job_name, settings.http, settings.retry))
+    outcomes: list = []
+    source = TestingSource([KafkaSourceMessage(key=None, value=value, topic=topic, partition=0, offset=i)
+                            for i, (topic, value) in enumerate(messages)])
+    run_main(build_flow(job, source, TestingSink(outcomes), settings.http.max_in_flight))
+    return outcomes
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float = 30.0, what: str = "condition") -> object:

@@ -19,19 +19,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from connectors.download import DownloadError, slug
+from connectors.download import slug
 from connectors.ecar import EcarError, EcarLimits, read_ecar
-from connectors.http import RetriesExhausted, path_segment
-from connectors.storage import StorageError
+from connectors.http import path_segment
 from connectors.sunbird import ApiError, AssessmentService, ContentService, SourceService
 from flows import collections
 from flows.auto_creator_v2 import rules
 from flows.auto_creator_v2.tree import accepted, api_version, hierarchy_request, questions_of, write_body
 from flows.event import is_blank, text
-from flows.job import Done, Fail, Result
+from flows.failures import result_of
+from flows.job import Result
 from flows.rehost import Rehoster
 
-FAILURES = (ApiError, DownloadError, StorageError, RetriesExhausted, EcarError)
 IMAGES = ("appIcon", "posterImage")
 
 
@@ -61,11 +60,7 @@ class AutoCreatorV2:
         self._sleep = sleep
 
     def handle(self, _topic: str, event: dict) -> Result:
-        try:
-            self._process(event)
-        except FAILURES as err:
-            return Fail(str(err), getattr(err, "status", None))
-        return Done()
+        return result_of(lambda: self._process(event))
 
     def _process(self, event: dict) -> None:
         identifier, object_type = rules.identifier(event), text(event, "edata.objectType")

@@ -20,20 +20,18 @@ from typing import Any, Callable
 
 from connectors.download import DownloadError, allowed_source, slug
 from connectors.gdrive import ICON
-from connectors.http import RetriesExhausted
-from connectors.storage import StorageError
 from connectors.sunbird import ApiError, ContentService, SearchService
 from flows import collections
 from flows.content_auto_creator.plan import (CREATE, NA, PUBLISH, REVIEW, UPDATE, UPLOAD, Target, split_metadata,
                                              steps, target_from_search)
 from flows.event import is_blank, lookup, mapping, text
-from flows.job import Done, Fail, Result
+from flows.failures import EXPECTED, result_of
+from flows.job import Result
 from flows.rehost import Rehoster
 
 log = logging.getLogger(__name__)
 
 H5P = "application/vnd.ekstep.h5p-archive"
-FAILURES = (ApiError, DownloadError, StorageError, RetriesExhausted)
 
 
 @dataclass(frozen=True)
@@ -61,11 +59,7 @@ class ContentAutoCreator:
         self._sleep = sleep
 
     def handle(self, _topic: str, event: dict) -> Result:
-        try:
-            self._process(event)
-        except FAILURES as err:
-            return Fail(str(err), getattr(err, "status", None))
-        return Done()
+        return result_of(lambda: self._process(event))
 
     def _process(self, event: dict) -> None:
         object_id, channel = text(event, "object.id"), text(event, "context.channel")
@@ -148,7 +142,7 @@ class ContentAutoCreator:
     def _mark_failed(self, channel: str, internal_id: str, err: Exception) -> None:
         try:
             self._content.mark_failed(channel, internal_id, str(err))
-        except FAILURES as marking:
+        except EXPECTED as marking:
             log.warning("could not mark the content Failed", extra={"entity": internal_id, "error": str(marking)})
 
 

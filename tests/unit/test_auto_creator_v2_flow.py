@@ -7,15 +7,11 @@ import json
 import zipfile
 
 import pytest
-from bytewax.connectors.kafka import KafkaSourceMessage
-from bytewax.testing import TestingSink, TestingSource, run_main
 
-from connectors.http import HttpClient
 from flows.auto_creator_v2 import DEFAULTS, make_job
 from flows.outcome import FAILED, SKIPPED, SUCCESS
-from flows.pipeline import build_flow
-from flows.settings import CommonSettings, Reader, load_config
 from sandbox.questionsets import EXAMPLES, question_set
+from tests.conftest import run_flow
 
 
 class Creator:
@@ -31,14 +27,7 @@ class Creator:
                     "LINK_WAIT_S": "5", "RETRY_INITIAL_BACKOFF_S": "0.01", "RETRY_MAX_ATTEMPTS": "2", **env}
 
     def run(self, *events: dict) -> list:
-        reader = Reader(load_config(DEFAULTS, self.env))
-        settings = CommonSettings.read(reader)
-        job = make_job(reader, HttpClient("auto-creator-v2", settings.http, settings.retry))
-        outcomes = []
-        source = TestingSource([KafkaSourceMessage(key=None, value=json.dumps(e).encode(), topic="in", partition=0,
-                                                   offset=i) for i, e in enumerate(events)])
-        run_main(build_flow(job, source, TestingSink(outcomes), settings.http.max_in_flight))
-        return outcomes
+        return run_flow(DEFAULTS, make_job, "auto-creator-v2", self.env, [("in", json.dumps(e).encode()) for e in events])
 
     def writes(self, method: str, fragment: str) -> list:
         return [r for r in self.sandbox.journal.all() if r.method == method and fragment in r.path]

@@ -7,15 +7,10 @@ import json
 import re
 
 import pytest
-from bytewax.connectors.kafka import KafkaSourceMessage
-from bytewax.testing import TestingSink, TestingSource, run_main
 
-from connectors.http import HttpClient
 from flows.content_auto_creator import DEFAULTS, make_job
 from flows.outcome import FAILED, SKIPPED, SUCCESS
-from flows.pipeline import build_flow
-from flows.settings import CommonSettings, Reader, load_config
-from tests.conftest import EVENTS_DIR
+from tests.conftest import EVENTS_DIR, run_flow
 
 EXAMPLES = [json.loads(line) for line in (EVENTS_DIR / "content-auto-creator.events.jsonl").read_text().splitlines()]
 MP4 = b"\x00\x00\x00\x18ftypmp42" + b"v" * 2000
@@ -38,14 +33,7 @@ class Creator:
         self.tmp = tmp_path / "tmp"
 
     def run(self, *events: dict) -> list:
-        reader = Reader(load_config(DEFAULTS, self.env))
-        settings = CommonSettings.read(reader)
-        job = make_job(reader, HttpClient("content-auto-creator", settings.http, settings.retry))
-        outcomes = []
-        source = TestingSource([KafkaSourceMessage(key=None, value=json.dumps(e).encode(), topic="in", partition=0,
-                                                   offset=i) for i, e in enumerate(events)])
-        run_main(build_flow(job, source, TestingSink(outcomes), settings.http.max_in_flight))
-        return outcomes
+        return run_flow(DEFAULTS, make_job, "content-auto-creator", self.env, [("in", json.dumps(e).encode()) for e in events])
 
     def calls(self) -> list[str]:
         """The content and search calls, as ``METHOD /path`` without ids and queries."""

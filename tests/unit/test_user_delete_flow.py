@@ -3,16 +3,11 @@
 import json
 
 import pytest
-from bytewax.connectors.kafka import KafkaSourceMessage
-from bytewax.testing import TestingSink, TestingSource, run_main
 
-from connectors.http import HttpClient
 from flows.outcome import FAILED, SKIPPED, SUCCESS
-from flows.pipeline import build_flow
-from flows.settings import CommonSettings, Reader, load_config
 from flows.user_delete import DEFAULTS, make_job
 from flows.user_delete.handler import user_url
-from tests.conftest import EVENTS_DIR
+from tests.conftest import EVENTS_DIR, run_flow
 
 DELETE_TOPIC, TRANSFER_TOPIC = "sunbirddev.delete.user", "sunbirddev.user.ownership.transfer"
 EXAMPLES = (EVENTS_DIR / "user-delete.events.jsonl").read_bytes().splitlines()
@@ -20,14 +15,7 @@ EXAMPLES = (EVENTS_DIR / "user-delete.events.jsonl").read_bytes().splitlines()
 
 def run(sandbox, messages, **env):
     environ = {"PROGRAM_SERVICE_BASEURL": sandbox.url, "RETRY_INITIAL_BACKOFF_S": "0.01", **env}
-    reader = Reader(load_config(DEFAULTS, environ))
-    settings = CommonSettings.read(reader)
-    job = make_job(reader, HttpClient("user-delete", settings.http, settings.retry))
-    outcomes = []
-    source = TestingSource([KafkaSourceMessage(key=None, value=value, topic=topic, partition=0, offset=i)
-                            for i, (topic, value) in enumerate(messages)])
-    run_main(build_flow(job, source, TestingSink(outcomes), settings.http.max_in_flight))
-    return outcomes
+    return run_flow(DEFAULTS, make_job, "user-delete", environ, messages)
 
 
 def delete_event(user_id) -> bytes:

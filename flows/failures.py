@@ -1,0 +1,28 @@
+"""The failures a job's handler expects, and how they become a result.
+
+A Sunbird service's final refusal, a refused or failed download, a storage error, retries used up,
+an unusable ECAR: each ends the event as :class:`~flows.job.Fail` with its message and HTTP status.
+Anything else is a bug, which the pipeline also turns into a failed event (with a traceback logged).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from connectors.download import DownloadError
+from connectors.ecar import EcarError
+from connectors.http import RetriesExhausted
+from connectors.storage import StorageError
+from connectors.sunbird import ApiError
+from flows.job import Done, Fail, Result
+
+EXPECTED = (ApiError, DownloadError, StorageError, RetriesExhausted, EcarError)
+
+
+def result_of(work: Callable[[], None]) -> Result:
+    """Done when ``work`` completes; Fail with the message and status of an expected failure."""
+    try:
+        work()
+    except EXPECTED as err:
+        return Fail(str(err), getattr(err, "status", None))
+    return Done()
