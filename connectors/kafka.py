@@ -17,6 +17,7 @@ group's committed offset, or at ``auto.offset.reset`` when the group has none.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
@@ -33,7 +34,57 @@ _IDLE_WAIT = timedelta(milliseconds=20)
 _RESET = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
 
 
-def consumer_config(client: dict[str, str], group_id: str) -> dict:
+_UNREACHABLE = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE}
+_QUIET_AFTER_S = 30.0  # no "unreachable" error for this long: the brokers are back
+
+
+class BrokerUnavailable(RuntimeError):
+    """The brokers could not be reached for longer than ``kafka.unavailable_timeout_s``."""
+
+
+class BrokerWatch:
+    """Notices, through librdkafka's error callback, how long the brokers have been out of reach.
+
+    The job logs one line when they go away and one when they are back; past the timeout
+    :meth:`check` raises, so the process exits non-zero and the orchestrator restarts it. What was
+    not done is not committed, so nothing is lost.
+    """
+
+    def __init__(self, timeout_s: float):
+        self.timeout_s = timeout_s
+        self._down_since: float | None = None
+        self._last_error = 0.0
+
+    def on_error(self, error: KafkaError) -> None:
+        if error.code() not in _UNREACHABLE:
+            log.warning("kafka client error", extra={"error": error.str()})
+            return
+        now = time.monotonic()
+        if self._down_since is None or now - self._last_error > _QUIET_AFTER_S:
+            self._down_since = now
+            log.warning("Kafka brokers unreachable; retrying", extra={"timeout_s": self.timeout_s,
+                                                                      "error": error.str()})
+        self._last_error = now
+
+    def reachable(self) -> None:
+        if self._down_since is not None:
+            log.info("Kafka brokers reachable again")
+        self._down_since = None
+
+    def check(self) -> None:
+        if self._down_since is None:
+            return
+        if time.monotonic() - self._last_error > _QUIET_AFTER_S:
+            self.reachable()
+        elif time.monotonic() - self._down_since > self.timeout_s:
+            raise BrokerUnavailable(f"Kafka brokers unreachable for more than {self.timeout_s:.0f}s")
+
+    def client_config(self, client: dict[str, str]) -> dict:
+        """``client`` with this watch as the error callback, and librdkafka's own connection logs off."""
+        return {"log_level": 2, **client, "error_cb": self.on_error}
+
+
+def consumer_config(client: dict, group_id: str) -> dict:
     """Settings for every consumer of the job: no auto commit, only committed transactions."""
     return {
         **client,
@@ -69,8 +120,9 @@ class ConsumerGroupSource(FixedPartitionedSource):
     """
 
     def __init__(self, client: dict[str, str], group_id: str, topics: list[str],
-                 auto_offset_reset: str, batch_size: int, stop_requested: Callable[[], bool]):
+                 auto_offset_reset: str, batch_size: int, stop_requested: Callable[[], bool], watch: BrokerWatch):
         self._client = client
+        self._watch = watch
         self._group_id = group_id
         self._topics = topics
         self._reset = auto_offset_reset
@@ -78,18 +130,20 @@ class ConsumerGroupSource(FixedPartitionedSource):
         self._stop_requested = stop_requested
 
     def list_parts(self) -> list[str]:
-        return partitions_of(self._client, self._topics)
+        return partitions_of(self._client, self._topics, self._watch.timeout_s)
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> "_GroupPartition":
         index, topic = for_part.split("-", 1)
-        return _GroupPartition(consumer_config(self._client, self._group_id), topic, int(index),
-                               self._reset, self._batch_size, self._stop_requested)
+        config = consumer_config(self._watch.client_config(self._client), self._group_id)
+        return _GroupPartition(config, topic, int(index), self._reset, self._batch_size, self._stop_requested,
+                               self._watch)
 
 
 class _GroupPartition(StatefulSourcePartition):
     def __init__(self, config: dict, topic: str, index: int, reset: str, batch_size: int,
-                 stop_requested: Callable[[], bool]):
+                 stop_requested: Callable[[], bool], watch: BrokerWatch):
         self._consumer = Consumer(config)
+        self._watch = watch
         self._topic = topic
         self._batch_size = batch_size
         self._stop_requested = stop_requested
@@ -99,7 +153,7 @@ class _GroupPartition(StatefulSourcePartition):
         log.info("reading partition", extra={"topic": topic, "partition": index, "offset": start.offset})
 
     def _start_offset(self, partition: TopicPartition, reset: str) -> TopicPartition:
-        committed = self._consumer.committed([partition], timeout=30)[0]
+        committed = self._consumer.committed([partition], timeout=self._watch.timeout_s)[0]
         if committed.error is not None:
             raise RuntimeError(f"cannot read committed offset of {partition.topic}[{partition.partition}]: "
                                f"{committed.error}")
@@ -121,7 +175,10 @@ class _GroupPartition(StatefulSourcePartition):
             elif error.fatal():
                 raise KafkaException(error)
             elif error.code() != KafkaError._PARTITION_EOF:
-                log.warning("kafka consumer error", extra={"topic": self._topic, "error": error.str()})
+                self._watch.on_error(error)
+        if batch:
+            self._watch.reachable()
+        self._watch.check()
         self._next_awake = None if batch else datetime.now(timezone.utc) + _IDLE_WAIT
         return batch
 
@@ -143,8 +200,9 @@ class OffsetCommitter:
     is kept and tried again with the next one: a crash in between only repeats events.
     """
 
-    def __init__(self, client: dict[str, str], group_id: str):
-        self._consumer = Consumer(consumer_config(client, group_id))
+    def __init__(self, client: dict[str, str], group_id: str, watch: BrokerWatch):
+        self._consumer = Consumer(consumer_config(watch.client_config(client), group_id))
+        self._watch = watch
         self._pending: dict[tuple[str, int], int] = {}
 
     def done(self, topic: str, partition: int, offset: int) -> None:
@@ -159,7 +217,9 @@ class OffsetCommitter:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as err:
             log.warning("offset commit failed; will retry with the next commit", extra={"error": str(err)})
+            self._watch.check()
             return
+        self._watch.reachable()
         self._pending.clear()
 
     def close(self) -> None:
@@ -181,7 +241,7 @@ class DeliveryError(RuntimeError):
 class FailedTopicWriter:
     """Writes failed records and returns only once the broker has acknowledged all of them."""
 
-    def __init__(self, client: dict[str, str], topic: str, timeout_s: float = 300.0):
+    def __init__(self, client: dict, topic: str, timeout_s: float = 300.0):
         self._producer = Producer({**client, "acks": "all", "enable.idempotence": True,
                                    "linger.ms": 5, "message.timeout.ms": int(timeout_s * 1000)})
         self._topic = topic

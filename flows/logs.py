@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 import orjson
 
+_CHATTY_LIBRARIES = ("urllib3", "requests", "google", "fsspec", "s3fs", "adlfs", "gcsfs", "azure", "botocore")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
@@ -43,6 +44,8 @@ def configure(job: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for library in _CHATTY_LIBRARIES:  # their debug lines carry URLs, which carry user ids
+        logging.getLogger(library).setLevel(max(logging.WARNING, root.level))
 
 
 def short_hash(value: str | None) -> str | None:

@@ -33,7 +33,7 @@ from bytewax.outputs import Sink
 from confluent_kafka import KafkaException
 
 from connectors.http import HttpClient, RetriesExhausted
-from connectors.kafka import ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, partitions_of
+from connectors.kafka import BrokerWatch, ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, partitions_of
 from connectors.metrics import IN_FLIGHT
 from flows.event import BadValue, parse_object
 from flows.lifecycle import StopSignal, exit_at_start
@@ -41,7 +41,7 @@ from flows.job import Done, Job, Skip
 from flows.logs import configure as configure_logs
 from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
 from flows.report import OutcomeSink
-from flows.settings import CommonSettings, ConfigError, Reader, load_config
+from flows.settings import CommonSettings, ConfigError, Reader, load_config, redacted
 
 log = logging.getLogger("cokreat.pipeline")
 
@@ -178,23 +178,26 @@ def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_n
     """
     configure_logs(job_name, os.environ.get("LOG_LEVEL", "INFO"))
     try:
-        reader = Reader(load_config(defaults))
+        config = load_config(defaults)
+        reader = Reader(config)
         settings = CommonSettings.read(reader)
         job = make_job(reader, HttpClient(job_name, settings.http, settings.retry))
     except ConfigError as err:
         exit_at_start(f"configuration error: {err}")
     kafka = settings.kafka
     client = {"bootstrap.servers": kafka.brokers, **kafka.client}
+    watch = BrokerWatch(kafka.unavailable_timeout_s)
     try:
-        partitions_of(client, [*job.topics, kafka.failed_topic])
+        partitions_of(watch.client_config(client), [*job.topics, kafka.failed_topic], kafka.unavailable_timeout_s)
     except (KafkaException, RuntimeError) as err:
         exit_at_start(f"kafka error: {err}")
     stop = StopSignal()
     stop.install(settings.shutdown_grace_s)
     source = ConsumerGroupSource(client, kafka.group_id, list(job.topics), kafka.auto_offset_reset,
-                                 kafka.batch_size, stop.requested)
-    sink = OutcomeSink(job, lambda: FailedTopicWriter(client, kafka.failed_topic),
-                       lambda: OffsetCommitter(client, kafka.group_id))
+                                 kafka.batch_size, stop.requested, watch)
+    sink = OutcomeSink(job, lambda: FailedTopicWriter(watch.client_config(client), kafka.failed_topic,
+                                                      kafka.unavailable_timeout_s),
+                       lambda: OffsetCommitter(client, kafka.group_id, watch))
     log.info("starting", extra={"topics": list(job.topics), "group": kafka.group_id,
-                                "failed_topic": kafka.failed_topic})
+                                "failed_topic": kafka.failed_topic, "settings": redacted(config)})
     return build_flow(job, source, sink, settings.http.max_in_flight)

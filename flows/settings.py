@@ -23,6 +23,9 @@ from pyhocon import ConfigFactory, ConfigTree
 
 CONFIG_FILE_ENV = "JOB_CONFIG_FILE"
 _NOT_NAME = re.compile(r"[^A-Z0-9]+")
+_SECRET_WORDS = ("password", "secret", "token", "cred", "authorization", "api_key", "apikey", "private",
+                 "http.headers", "cloud_storage_key")
+REDACTED = "***"
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -33,6 +36,30 @@ class ConfigError(Exception):
     def __init__(self, key: str, problem: str):
         super().__init__(f"{key}: {problem}")
         self.key = key
+
+
+def is_secret(key: str) -> bool:
+    """Whether the key's value must never be shown (in logs, errors or a printed config)."""
+    lowered = key.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def redacted(tree: ConfigTree, prefix: str = "") -> dict:
+    """The settings as plain data, every secret value replaced by ``***``: safe to log."""
+    plain = {}
+    for raw_key, value in tree.items():
+        key = f"{prefix}{raw_key}"
+        if is_secret(key):
+            plain[raw_key.strip('"')] = REDACTED
+        elif isinstance(value, ConfigTree):
+            plain[raw_key.strip('"')] = redacted(value, f"{key}.")
+        else:
+            plain[raw_key.strip('"')] = value
+    return plain
+
+
+def _shown(key: str, text: object) -> str:
+    return REDACTED if is_secret(key) else repr(text)
 
 
 def env_name(key: str) -> str:
@@ -70,7 +97,8 @@ def _env_value(key: str, text: str, current: Any) -> Any:
         try:
             return ConfigFactory.parse_string(f"value = {text}")["value"]
         except Exception as err:
-            raise ConfigError(key, f"environment value {env_name(key)} is not HOCON: {err}") from err
+            problem = "" if is_secret(key) else f": {err}"
+            raise ConfigError(key, f"environment value {env_name(key)} is not HOCON{problem}") from None
     if isinstance(current, bool):
         return _to_bool(key, text)
     if isinstance(current, (int, float)):  # "0.5" for a key whose default is 1 is still a number
@@ -87,14 +115,14 @@ def _to_bool(key: str, text: str) -> bool:
         return True
     if word in _FALSE:
         return False
-    raise ConfigError(key, f"expected a boolean, got {text!r}")
+    raise ConfigError(key, f"expected a boolean, got {_shown(key, text)}")
 
 
 def _to_number(key: str, text: str, kind: type) -> Any:
     try:
         return kind(text.strip())
     except ValueError:
-        raise ConfigError(key, f"expected a {'whole number' if kind is int else 'number'}, got {text!r}") from None
+        raise ConfigError(key, f"expected a {'whole number' if kind is int else 'number'}, got {_shown(key, text)}") from None
 
 
 class Reader:
@@ -133,13 +161,13 @@ class Reader:
         """An http(s) base URL."""
         value = self.text(key, default)
         if not value.startswith(("http://", "https://")):
-            raise ConfigError(key, f"expected an http:// or https:// URL, got {value!r}")
+            raise ConfigError(key, f"expected an http:// or https:// URL, got {_shown(key, value)}")
         return value
 
     def choice(self, key: str, allowed: tuple[str, ...], default: Any = _MISSING) -> str:
         value = self.text(key, default)
         if value not in allowed:
-            raise ConfigError(key, f"expected one of {', '.join(allowed)}, got {value!r}")
+            raise ConfigError(key, f"expected one of {', '.join(allowed)}, got {_shown(key, value)}")
         return value
 
     def number(self, key: str, default: Any = _MISSING, minimum: float = 0.0) -> float:
@@ -149,7 +177,7 @@ class Reader:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(key, f"expected a number, got {type(value).__name__}")
         if value < minimum:
-            raise ConfigError(key, f"must be at least {minimum}, got {value}")
+            raise ConfigError(key, f"must be at least {minimum}, got {_shown(key, value)}")
         return float(value)
 
     def integer(self, key: str, default: Any = _MISSING, minimum: int = 0) -> int:
@@ -157,9 +185,9 @@ class Reader:
         if isinstance(value, str):
             value = _to_number(key, value, int)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(key, f"expected a whole number, got {value!r}")
+            raise ConfigError(key, f"expected a whole number, got {_shown(key, value)}")
         if value < minimum:
-            raise ConfigError(key, f"must be at least {minimum}, got {value}")
+            raise ConfigError(key, f"must be at least {minimum}, got {_shown(key, value)}")
         return value
 
     def boolean(self, key: str, default: Any = _MISSING) -> bool:
@@ -167,7 +195,7 @@ class Reader:
         if isinstance(value, str):
             return _to_bool(key, value)
         if not isinstance(value, bool):
-            raise ConfigError(key, f"expected a boolean, got {value!r}")
+            raise ConfigError(key, f"expected a boolean, got {_shown(key, value)}")
         return value
 
     def texts(self, key: str, default: Any = _MISSING) -> list[str]:
@@ -213,6 +241,7 @@ class KafkaSettings:
     auto_offset_reset: str
     batch_size: int
     client: dict[str, str]
+    unavailable_timeout_s: float
 
 
 @dataclass(frozen=True)
@@ -249,6 +278,7 @@ class CommonSettings:
                 auto_offset_reset=r.choice("kafka.auto.offset.reset", ("earliest", "latest"), "latest"),
                 batch_size=r.integer("kafka.batch_size", 500, minimum=1),
                 client=r.strings("kafka.client", {}),
+                unavailable_timeout_s=r.number("kafka.unavailable_timeout_s", 60.0, minimum=1.0),
             ),
             http=HttpSettings(
                 connect_timeout_s=r.number("http.connect_timeout_s", 10.0, minimum=0.001),

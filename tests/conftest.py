@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 import uuid
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Callable
 import pytest
 from bytewax.connectors.kafka import KafkaSourceMessage
 from bytewax.testing import TestingSink, TestingSource, run_main
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.http import HttpClient
 from flows.pipeline import build_flow
@@ -47,6 +50,15 @@ def run_flow(defaults: str, make_job, job_name: str, env: dict[str, str], messag
                             for i, (topic, value) in enumerate(messages)])
     run_main(build_flow(job, source, TestingSink(outcomes), settings.http.max_in_flight))
     return outcomes
+
+
+def service_account(token_uri: str, key_id: str = "k1") -> str:
+    """A Google service-account key (JSON) with a fresh RSA key, signing in at ``token_uri``."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return json.dumps({"type": "service_account", "project_id": "p", "private_key_id": key_id, "private_key": pem,
+                       "client_email": "job@p.iam.gserviceaccount.com", "client_id": "1", "token_uri": token_uri})
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float = 30.0, what: str = "condition") -> object:

@@ -12,10 +12,10 @@ import pytest
 from sandbox.broker import free_port
 from sandbox.job import user_delete_config
 from sandbox.kafka_tools import committed, produce, read_all
-from tests.conftest import EVENTS_DIR, wait_for
+from sandbox.user_events import EXAMPLES, delete_event, transfer_event
+from tests.conftest import wait_for
 
 MODULE = "flows.user_delete"
-EXAMPLES = (EVENTS_DIR / "user-delete.events.jsonl").read_bytes().splitlines()
 DELETE_USER, DELETE_DOC_USER = "5deed393-6e04-449a-b98d-7f0fbf88f22e", "02c4e0dc-3e25-4f7d-b811-242c73e24a01"
 
 
@@ -47,20 +47,6 @@ class Setup:
     def committed_total(self) -> int:
         return sum(max(0, o) for topic in (self.delete_topic, self.transfer_topic)
                    for o in committed(self.broker.bootstrap, self.group, topic, partitions=2))
-
-
-def delete_event(user_id, mid="m") -> bytes:
-    event = json.loads(EXAMPLES[0])
-    event["edata"]["userId"] = event["object"]["id"] = user_id
-    event["mid"] = mid
-    return json.dumps(event).encode()
-
-
-def transfer_event(from_user, mid) -> bytes:
-    event = json.loads(EXAMPLES[2])
-    event["edata"]["fromUserProfile"]["userId"] = from_user
-    event["mid"] = mid
-    return json.dumps(event).encode()
 
 
 def negative_cases() -> tuple[list[bytes], bytes]:

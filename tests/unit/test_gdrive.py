@@ -1,14 +1,11 @@
 """Google Drive links: the MIME mapping, direct downloads, the Drive API with a service account, the back-off bound."""
 
-import json
-
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.download import Downloader, DownloadError, DownloadPolicy
 from connectors.gdrive import ICON, Backoff, DriveDownloader, drive_file_id, mime_fits
 from flows.settings import RetrySettings
+from tests.conftest import service_account
 
 H5P, PDF = "application/vnd.ekstep.h5p-archive", "application/pdf"
 
@@ -62,14 +59,6 @@ def test_403_is_retried_with_growing_waits_and_then_fails(sandbox, tmp_path):
     sandbox.faults.clear()
     sandbox.faults.script("GET", "/uc", [403])
     assert drive(sandbox).fetch(link, tmp_path, PDF, None).read_bytes() == b"%PDF"
-
-
-def service_account(token_uri: str) -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return json.dumps({"type": "service_account", "project_id": "p", "private_key_id": "k1", "private_key": pem,
-                       "client_email": "job@p.iam.gserviceaccount.com", "client_id": "1", "token_uri": token_uri})
 
 
 def test_the_drive_api_with_a_service_account(sandbox, tmp_path):

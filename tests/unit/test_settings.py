@@ -91,3 +91,18 @@ def test_optional_text():
     assert reader.optional_text("a") == "" and reader.optional_text("b") == "x" and reader.optional_text("z") == ""
     with pytest.raises(ConfigError, match="^c: expected a string"):
         reader.optional_text("c")
+
+
+def test_secrets_are_redacted_and_never_echoed_in_errors():
+    from flows.settings import redacted
+
+    config = load_config(BASE + '\nkafka.client { "sasl.password" = "p4ss", "client.id" = "me" }\n'
+                                'cloud_storage_secret = "s3cr3t"\nflag2 = true', {"HTTP_HEADERS": '{"Authorization": "Bearer t0k"}'})
+    shown = str(redacted(config))
+    assert "p4ss" not in shown and "s3cr3t" not in shown and "t0k" not in shown and "'me'" in shown
+    with pytest.raises(ConfigError) as raised:
+        load_config('kafka.client { "sasl.password" = "x" }', {"KAFKA_CLIENT_SASL_PASSWORD": "{unclosed s3cr3t"})
+    assert "s3cr3t" not in str(raised.value)
+    with pytest.raises(ConfigError) as raised:
+        load_config("token_ttl = 5", {"TOKEN_TTL": "s3cr3t"})
+    assert "s3cr3t" not in str(raised.value)

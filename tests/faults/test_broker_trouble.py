@@ -1,0 +1,43 @@
+"""The broker is down when the job starts, or goes away while it runs: the job retries, says so in one
+line, and exits non-zero after ``kafka.unavailable_timeout_s`` so the orchestrator restarts it."""
+
+from __future__ import annotations
+
+import time
+
+from sandbox.broker import EmbeddedBroker, free_port
+from sandbox.job import user_delete_config
+from sandbox.kafka_tools import produce
+from tests.conftest import wait_for
+from sandbox.user_events import delete_event
+
+MODULE = "flows.user_delete"
+
+
+def test_no_broker_at_start(sandbox, jobs):
+    config = user_delete_config(f"127.0.0.1:{free_port()}", sandbox.url, "g", "d", "t", "f",
+                                "kafka.unavailable_timeout_s = 3")
+    started = time.monotonic()
+    job = jobs(MODULE, config)
+    assert job.wait(60) == 2
+    assert time.monotonic() - started < 30
+    last = job.log_path.read_text().strip().splitlines()[-1]
+    assert last.startswith("kafka error: ") and "transport" in last.lower()
+
+
+def test_the_broker_goes_away_mid_run(sandbox, jobs, tmp_path):
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        broker.create_topics(["d", "t", "f"])
+        for n in range(20):
+            sandbox.contribution.add_user(f"user-{n}")
+        produce(broker.bootstrap, "d", [delete_event(f"user-{n}") for n in range(20)])
+        job = jobs(MODULE, user_delete_config(broker.bootstrap, sandbox.url, "g", "d", "t", "f",
+                                              "kafka.unavailable_timeout_s = 4"))
+        wait_for(lambda: len(job.outcomes()) == 20, 60, "20 outcomes")
+        broker.stop()
+        stopped = time.monotonic()
+        assert job.wait(90) not in (0, None)
+    assert time.monotonic() - stopped < 60
+    warnings = [line for line in job.log_lines() if line.get("message") == "Kafka brokers unreachable; retrying"]
+    assert len(warnings) == 1
+    assert "unreachable for more than 4s" in job.log_path.read_text()
