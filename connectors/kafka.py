@@ -28,6 +28,8 @@ from confluent_kafka import (OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError,
                              TopicPartition)
 from confluent_kafka.admin import AdminClient
 
+from flows.event import dumps
+
 log = logging.getLogger(__name__)
 
 _IDLE_WAIT = timedelta(milliseconds=20)
@@ -238,8 +240,25 @@ class DeliveryError(RuntimeError):
     """A failed record was not stored by the broker; its offset must not be committed."""
 
 
+_TOO_LARGE = {KafkaError.MSG_SIZE_TOO_LARGE}  # the local check and the broker answer with this code
+
+
+def too_large_stand_in(record: FailedRecord, limit_note: str) -> FailedRecord:
+    """What is written instead of a record the topic refuses as too large: the headers (which name
+    the source topic, partition and offset, where the original still is) and a short JSON value."""
+    stand_in = {"failInfo": {"error": f"the failed record ({len(record.value)} bytes) is too large for the "
+                                      f"failed topic ({limit_note}); read it at its source offset",
+                             "stage": "report", "status": None}}
+    return FailedRecord(record.key, dumps(stand_in), [*record.headers, ("value.omitted", b"too large")])
+
+
 class FailedTopicWriter:
-    """Writes failed records and returns only once the broker has acknowledged all of them."""
+    """Writes failed records and returns only once the broker has acknowledged all of them.
+
+    A record the topic refuses as too large is replaced by a small stand-in (see
+    :func:`too_large_stand_in`), so one huge event cannot stop the job. Any other delivery
+    error raises :class:`DeliveryError`: nothing after it is committed.
+    """
 
     def __init__(self, client: dict, topic: str, timeout_s: float = 300.0):
         self._producer = Producer({**client, "acks": "all", "enable.idempotence": True,
@@ -250,18 +269,39 @@ class FailedTopicWriter:
     def write(self, records: list[FailedRecord]) -> None:
         if not records:
             return
+        too_large: list[FailedRecord] = []
+        errors = self._deliver(records, too_large)
+        if too_large and not errors:
+            errors = self._deliver([too_large_stand_in(r, "message.max.bytes") for r in too_large], [])
+        if errors:
+            raise DeliveryError(f"{len(errors)} of {len(records)} records not delivered to {self._topic}: "
+                                f"{errors[0]}")
+
+    def _deliver(self, records: list[FailedRecord], too_large: list[FailedRecord]) -> list[str]:
+        """Produce and flush; the errors, with too-large records set aside in ``too_large``."""
         errors: list[str] = []
 
-        def on_delivery(err, _msg) -> None:
-            if err is not None:
-                errors.append(err.str())
+        def reported(record: FailedRecord):
+            def on_delivery(err, _msg) -> None:
+                if err is None:
+                    return
+                if err.code() in _TOO_LARGE:
+                    too_large.append(record)
+                else:
+                    errors.append(err.str())
+            return on_delivery
 
         for record in records:
-            self._produce(record, on_delivery)
+            try:
+                self._produce(record, reported(record))
+            except KafkaException as err:
+                if err.args[0].code() not in _TOO_LARGE:
+                    raise
+                too_large.append(record)
         remaining = self._producer.flush(self._timeout_s)
-        if errors or remaining:
-            raise DeliveryError(f"{len(errors) + remaining} of {len(records)} records not delivered to "
-                                f"{self._topic}: {errors[:1] or 'timed out'}")
+        if remaining:
+            errors.append(f"{remaining} still queued after {self._timeout_s:.0f}s")
+        return errors
 
     def _produce(self, record: FailedRecord, on_delivery) -> None:
         while True:
@@ -274,4 +314,3 @@ class FailedTopicWriter:
 
     def close(self) -> None:
         self._producer.flush(self._timeout_s)
-

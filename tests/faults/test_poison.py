@@ -1,0 +1,142 @@
+"""Hostile input: property-based values at every path each job reads, malformed JSON, deep nesting,
+odd unicode, path tricks in ids, values near the broker's size limit. The job stays up and every
+input ends in exactly one outcome."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flows import auto_creator_v2, content_auto_creator, user_delete
+from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS
+from sandbox.job import user_delete_config
+from sandbox.kafka_tools import produce, read_all
+from sandbox.questionsets import EXAMPLES as QUESTION_SET_EVENTS
+from sandbox.user_events import EXAMPLES as USER_EVENTS
+from tests.conftest import EVENTS_DIR, run_flow, wait_for
+
+TRICKY_TEXT = st.sampled_from(["", " ", "..", ".", "../../etc/passwd", "a/b", "%2e%2e", "50%", "?x=1#y",
+                               "\u202eevil", "\x00", "😀" * 3, "Ω≈ç√", "x" * 5000, "http://127.0.0.1:1/a.ecar",
+                               "file:///etc/passwd", "do_1.img"])
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(min_value=2**64) | st.floats() | TRICKY_TEXT | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4) | TRICKY_TEXT, inner,
+                                                                max_size=3),
+    max_leaves=6)
+RAW = st.one_of(st.binary(max_size=64), st.just(b"[" * 50_000), st.just(b'{"edata": ' * 20_000),
+                st.just(b"\xff\xfe{}"), st.just(b""), st.just(b"null"), st.just(b"[1, 2]"), st.just(b'"text"'))
+
+
+def set_path(event: dict, path: str, value) -> dict:
+    event = copy.deepcopy(event)
+    node = event
+    *parents, last = path.split(".")
+    for step in parents:
+        if not isinstance(node.get(step), dict):
+            node[step] = {}
+        node = node[step]
+    node[last] = value
+    return event
+
+
+def hostile(examples: list[dict], paths: list[str]):
+    mutated = st.builds(lambda event, path, value: json.dumps(set_path(event, path, value)).encode(),
+                        st.sampled_from(examples), st.sampled_from(paths), VALUES)
+    whole = VALUES.map(lambda value: json.dumps(value).encode())
+    return st.one_of(mutated, mutated, mutated, RAW, whole)
+
+
+def check_every_input_has_one_outcome(values: list[bytes], outcomes: list) -> None:
+    assert [o.message.offset for o in outcomes] == list(range(len(values)))
+    assert {o.kind for o in outcomes} <= {SUCCESS, SKIPPED, FAILED, BAD_INPUT}
+    for value, outcome in zip(values, outcomes):
+        assert outcome.message.value == value
+        if outcome.kind in (FAILED, BAD_INPUT):
+            assert outcome.detail
+
+
+POISON_SETTINGS = settings(max_examples=5, deadline=None, derandomize=True,
+                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                  HealthCheck.function_scoped_fixture,
+                                                  HealthCheck.large_base_example])
+USER_PATHS = ["edata", "object", "edata.action", "edata.userId", "object.type", "object.id", "edata.fromUserProfile",
+              "edata.fromUserProfile.userId", "edata.toUserProfile", "edata.toUserProfile.userId",
+              "edata.toUserProfile.firstName", "edata.toUserProfile.lastName", "edata.toUserProfile.roles",
+              "edata.iteration", "mid"]
+
+
+@POISON_SETTINGS
+@given(values=st.lists(hostile([json.loads(e) for e in USER_EVENTS], USER_PATHS), min_size=100, max_size=100))
+def test_user_delete_poison(sandbox, values):
+    sandbox.contribution.add_user(json.loads(USER_EVENTS[0])["edata"]["userId"])
+    topics = ["sunbirddev.delete.user", "sunbirddev.user.ownership.transfer"]
+    messages = [(topics[i % 2], value) for i, value in enumerate(values)]
+    outcomes = run_flow(user_delete.DEFAULTS, user_delete.make_job, "user-delete",
+                        {"PROGRAM_SERVICE_BASEURL": sandbox.url, "RETRY_MAX_ATTEMPTS": "1"}, messages)
+    check_every_input_has_one_outcome(values, outcomes)
+
+
+CONTENT_PATHS = ["edata", "object.id", "context", "context.channel", "edata.iteration", "edata.action",
+                 "edata.objectType", "edata.metadata", "edata.metadata.artifactUrl", "edata.metadata.appIcon",
+                 "edata.metadata.mimeType", "edata.metadata.pkgVersion", "edata.metadata.lastPublishedBy",
+                 "edata.repository", "edata.identifier", "edata.collection", "edata.stage", "edata.originData",
+                 "edata.originData.identifier"]
+
+
+@POISON_SETTINGS
+@given(values=st.lists(hostile([json.loads(e) for e in (EVENTS_DIR / "content-auto-creator.events.jsonl")
+                                .read_text().splitlines()], CONTENT_PATHS), min_size=100, max_size=100))
+def test_content_auto_creator_poison(sandbox, tmp_path, values):
+    env = {"SERVICE_CONTENT_SERVICE_BASEPATH": sandbox.url, "SERVICE_SEARCH_BASEPATH": sandbox.url,
+           "CLOUD_STORAGE_TYPE": "local", "CLOUD_STORAGE_CONTAINER": str(tmp_path / "s"),
+           "CLOUD_STORAGE_PUBLIC_BASE_URL": sandbox.url, "CONTENT_AUTO_CREATOR_TEMP_FILE_LOCATION": str(tmp_path / "t"),
+           "RETRY_MAX_ATTEMPTS": "1", "CONTENT_AUTO_CREATOR_READY_TIMEOUT_S": "0"}
+    outcomes = run_flow(content_auto_creator.DEFAULTS, content_auto_creator.make_job, "content-auto-creator", env,
+                        [("in", value) for value in values])
+    check_every_input_has_one_outcome(values, outcomes)
+    assert not list((tmp_path / "t").rglob("*.*"))
+
+
+V2_PATHS = ["edata", "edata.action", "edata.objectType", "edata.repository", "edata.metadata",
+            "edata.metadata.identifier", "edata.metadata.downloadUrl", "edata.metadata.processId", "edata.collection",
+            "context.channel"]
+
+
+@POISON_SETTINGS
+@given(values=st.lists(hostile(QUESTION_SET_EVENTS[:2], V2_PATHS), min_size=100, max_size=100))
+def test_auto_creator_v2_poison(sandbox, tmp_path, values):
+    env = {"SERVICE_ASSESSMENT_BASEPATH": sandbox.url, "SERVICE_CONTENT_BASEPATH": sandbox.url,
+           "SOURCE_BASEURL": f"{sandbox.url}/api", "CLOUD_STORAGE_TYPE": "local",
+           "CLOUD_STORAGE_CONTAINER": str(tmp_path / "s"), "CLOUD_STORAGE_PUBLIC_BASE_URL": sandbox.url,
+           "TEMP_FILE_LOCATION": str(tmp_path / "t"), "RETRY_MAX_ATTEMPTS": "1"}
+    outcomes = run_flow(auto_creator_v2.DEFAULTS, auto_creator_v2.make_job, "auto-creator-v2", env,
+                        [("in", value) for value in values])
+    check_every_input_has_one_outcome(values, outcomes)
+    assert not list((tmp_path / "t").rglob("*.*"))
+
+
+def test_the_running_job_stays_up_on_poison_and_reports_each_one(broker, sandbox, names, jobs):
+    delete_topic, transfer_topic, failed_topic = names("d"), names("t"), names("f")
+    broker.create_topics([delete_topic, transfer_topic, failed_topic])
+    example = json.loads(USER_EVENTS[0])
+    values = [b"not json", b"[" * 50_000, b"\xff\xfe", b"null", b'{"edata": 7}', b"x" * 999_850,
+              json.dumps(set_path(example, "edata.userId", "x" * 900_000)).encode(),
+              json.dumps(set_path(example, "edata.userId", "../../program/v1/user/transfer")).encode(),
+              json.dumps(set_path(example, "edata.userId", 12345)).encode(),
+              json.dumps(set_path(example, "edata", [1])).encode(),
+              json.dumps(set_path(example, "edata.userId", "\u202e😀%2e%2e?#")).encode(), USER_EVENTS[0]]
+    produce(broker.bootstrap, delete_topic, values)
+    job = jobs("flows.user_delete", user_delete_config(broker.bootstrap, sandbox.url, names("g"), delete_topic,
+                                                       transfer_topic, failed_topic, "retry.max_attempts = 1"))
+    outcomes = wait_for(lambda: len(job.outcomes()) == len(values) and job.outcomes(), 60, "an outcome for each")
+    assert sorted(o["offset"] for o in outcomes) == list(range(len(values)))
+    reported = sum(o["outcome"] in ("failed", "bad_input") for o in outcomes)
+    records = wait_for(lambda: len(read_all(broker.bootstrap, failed_topic)) == reported
+                       and read_all(broker.bootstrap, failed_topic), 30, "a failed record for each failure")
+    assert len({dict(r.headers())["source.offset"] for r in records}) == reported
+    assert any(dict(r.headers()).get("value.omitted") == b"too large" for r in records)
+    assert all(r.path.startswith("/program/v1/user/") and r.path.count("/") == 4 for r in sandbox.journal.all())
+    assert job.running() and job.stop() == 0
