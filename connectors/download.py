@@ -127,7 +127,7 @@ class Downloader:
                 self._fetch_once(url, target, max_bytes, allowed)
                 return target
             except _Retryable as err:
-                delay = backoff_seconds(attempt, self._retry.initial_backoff_s)
+                delay = min(backoff_seconds(attempt, self._retry.initial_backoff_s), self._retry.max_backoff_s)
                 if attempt >= self._retry.max_attempts or time.monotonic() - started + delay > self._retry.max_elapsed_s:
                     target.unlink(missing_ok=True)
                     raise DownloadError(f"download failed after {attempt} attempts: {err}") from None

@@ -120,7 +120,7 @@ class HttpClient:
             try:
                 return self._attempt(service, method, url, body, {**base, **(headers or {})}, form)
             except _Retryable as err:
-                delay = backoff_seconds(attempt, self._retry.initial_backoff_s)
+                delay = min(backoff_seconds(attempt, self._retry.initial_backoff_s), self._retry.max_backoff_s)
                 if err.retry_after_s is not None:
                     delay = max(delay, err.retry_after_s)
                 elapsed = time.monotonic() - started

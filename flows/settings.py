@@ -257,6 +257,7 @@ class RetrySettings:
     max_attempts: int
     max_elapsed_s: float
     initial_backoff_s: float
+    max_backoff_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -290,6 +291,7 @@ class CommonSettings:
                 max_attempts=r.integer("retry.max_attempts", 5, minimum=1),
                 max_elapsed_s=r.number("retry.max_elapsed_s", 60.0),
                 initial_backoff_s=r.number("retry.initial_backoff_s", 0.5),
+                max_backoff_s=r.number("retry.max_backoff_s", 5.0, minimum=0.01),
             ),
             shutdown_grace_s=r.number("shutdown.grace_s", 20.0),
         )

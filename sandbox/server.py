@@ -134,6 +134,10 @@ class Faults:
             self._latency.clear()
             self._outage_until = 0.0
 
+    def in_outage(self) -> bool:
+        with self._lock:
+            return time.monotonic() < self._outage_until
+
     def delay_for(self, method: str, path: str) -> float:
         with self._lock:
             return sum(s for m, p, s in self._latency if m in (None, method) and path.startswith(p))
@@ -195,6 +199,7 @@ class SunbirdSandbox:
         self.source = QuestionSource(self)
         self.questions = QuestionTarget(self)
         self._server: ThreadingHTTPServer | None = None
+        self.refusing = False
 
     def route(self, method: str, pattern: str, handler: Route) -> None:
         """Answer ``method`` on raw paths fully matching ``pattern``."""
@@ -211,7 +216,20 @@ class SunbirdSandbox:
                 return handler(Call(match, dict(parse_qsl(query)), body, headers, raw))
         return Reply(404, f"<!DOCTYPE html><html><body><pre>Cannot {method} {route_path}</pre></body></html>")
 
+    def refuse(self, seconds: float) -> None:
+        """Refuse connections for ``seconds``: the port is closed and open connections are dropped."""
+        self.refusing = True
+        self._server.shutdown()
+        self._server.server_close()
+
+        def reopen() -> None:
+            time.sleep(seconds)
+            self.start()
+
+        threading.Thread(target=reopen, daemon=True).start()
+
     def start(self) -> "SunbirdSandbox":
+        self.refusing = False
         self._server = _QuietServer(("127.0.0.1", self.port), _handler_class(self))
         threading.Thread(target=self._server.serve_forever, args=(0.05,), name="sandbox", daemon=True).start()
         return self
@@ -249,6 +267,9 @@ def _handler_class(sandbox: SunbirdSandbox) -> type:
             pass
 
         def _serve(self) -> None:
+            if sandbox.refusing:  # a connection opened before the port closed: drop it unanswered
+                self.close_connection = True
+                return
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             body = _decode(raw)
