@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test unit integration bench clean
+.PHONY: install demo test unit integration faults bench clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,9 @@ unit: install
 
 integration: install
 	$(PY) -m pytest tests/integration
+
+faults: install
+	$(PY) -m pytest -s tests/faults
 
 bench: install
 	$(PY) -m bench.user_delete_throughput
