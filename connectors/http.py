@@ -16,14 +16,13 @@ from __future__ import annotations
 import email.utils
 import json
 import random
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import quote
 
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from connectors.metrics import HTTP_REQUESTS, HTTP_SECONDS, RETRIES
 from flows.event import dumps
@@ -83,27 +82,21 @@ def backoff_seconds(attempt: int, initial_s: float, rand: Callable[[], float] = 
 
 
 class HttpClient:
-    """Thread-safe: one ``requests.Session`` per calling thread."""
+    """Thread-safe: one urllib3 pool manager, keep-alive connections shared by the calling threads.
+
+    urllib3 directly, rather than requests on top of it: a call costs about half the CPU, and the
+    URL is sent exactly as given (requests decodes ``%2E`` back to ``.``, which would turn an
+    encoded ``..`` path segment into a "parent folder" step for any proxy on the way).
+    """
 
     def __init__(self, job: str, http: HttpSettings, retry: RetrySettings,
                  sleep: Callable[[float], None] = time.sleep):
         self._job = job
-        self._timeout = (http.connect_timeout_s, http.read_timeout_s)
+        self._timeout = urllib3.Timeout(connect=http.connect_timeout_s, read=http.read_timeout_s)
         self._headers = {"Content-Type": "application/json", **http.headers}
         self._retry = retry
         self._sleep = sleep
-        self._local = threading.local()
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # no per-call look-ups of ~/.netrc, proxies and CA bundles in the environment
-            adapter = HTTPAdapter(pool_connections=8, pool_maxsize=8, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            self._local.session = session
-        return session
+        self._pool = urllib3.PoolManager(num_pools=32, maxsize=max(http.max_in_flight, 4), retries=False)
 
     def call(self, service: str, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
              form: dict[str, str] | None = None, configured_headers: bool = True) -> Answer:
@@ -134,19 +127,23 @@ class HttpClient:
     def _attempt(self, service: str, method: str, url: str, body: Any, headers: dict[str, str],
                  form: dict[str, str] | None) -> Answer:
         data = None if body is None else dumps(body)
+        if form is not None:  # multipart/form-data text fields, with its own Content-Type
+            data, headers["Content-Type"] = urllib3.encode_multipart_formdata(form)
         started = time.monotonic()
         try:
-            response = self._send(method, url, data, headers, form)
-            content = response.content
-        except requests.Timeout:
+            response = self._pool.request(method, url, body=data, headers=headers, timeout=self._timeout,
+                                          redirect=False, retries=False)
+        except TimeoutError as err:
             self._count(service, "error", started)
+            if isinstance(err, NewConnectionError):  # urllib3 files "refused" under timeouts too
+                raise _Retryable(f"{method} {service}: no answer (connection refused)", None) from None
             raise _Retryable(f"{method} {service}: timed out", None) from None
-        except requests.RequestException as err:
+        except HTTPError as err:
             self._count(service, "error", started)
             raise _Retryable(f"{method} {service}: no answer ({err.__class__.__name__})", None) from None
-        status = response.status_code
+        status = response.status
         self._count(service, str(status), started)
-        parsed = _json_or_none(content)
+        parsed = _json_or_none(response.data)
         if status in RETRYABLE_STATUS:
             raise _Retryable(f"{method} {service}: HTTP {status}", status,
                              retry_after_seconds(response.headers.get("Retry-After")))
@@ -154,21 +151,6 @@ class HttpClient:
             kind = response.headers.get("Content-Type", "no content type")
             raise _Retryable(f"{method} {service}: HTTP {status} with a body that is not JSON ({kind})", status)
         return Answer(status, parsed)
-
-    def _send(self, method: str, url: str, data: bytes | None, headers: dict[str, str],
-              form: dict[str, str] | None) -> requests.Response:
-        """Send ``url`` exactly as given: requests would decode ``%2E`` back to ``.``, turning an
-        encoded ``..`` path segment into a "parent folder" step for any proxy on the way."""
-        session = self._session()
-        all_headers = dict(headers)
-        files = None
-        if form is not None:
-            all_headers.pop("Content-Type")  # requests sets multipart/form-data with its boundary
-            files = {name: (None, value) for name, value in form.items()}
-        prepared = session.prepare_request(requests.Request(method, url, data=data, files=files,
-                                                            headers=all_headers))
-        prepared.url = url
-        return session.send(prepared, timeout=self._timeout, allow_redirects=False)
 
     def _count(self, service: str, code: str, started: float) -> None:
         HTTP_REQUESTS.labels(self._job, service, code).inc()
