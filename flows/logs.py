@@ -48,6 +48,38 @@ def configure(job: str, level: str = "INFO") -> None:
         logging.getLogger(library).setLevel(max(logging.WARNING, root.level))
 
 
+class OutcomeLines:
+    """The one JSON line per event outcome, collected per batch and written at once.
+
+    Written directly rather than through :mod:`logging`, whose record machinery costs more than the
+    rest of the pipeline for an event; the lines have the same shape as :class:`JsonFormatter`'s.
+    """
+
+    def __init__(self, job: str, logger: str = "cokreat.outcome"):
+        self._head = {"job": job, "logger": logger}
+        self._lines: list[bytes] = []
+        self._level = logging.getLogger(logger).getEffectiveLevel()
+
+    def add(self, level: int, message: str, fields: dict) -> None:
+        if level < self._level:
+            return
+        line = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "level": logging.getLevelName(level), **self._head, "message": message, **fields}
+        self._lines.append(orjson.dumps(line, default=str))
+
+    def flush(self) -> None:
+        if self._lines:
+            stream = getattr(sys.stderr, "buffer", None)
+            text = b"\n".join(self._lines) + b"\n"
+            if stream is not None:
+                sys.stderr.flush()
+                stream.write(text)
+                stream.flush()
+            else:
+                sys.stderr.write(text.decode())
+            self._lines.clear()
+
+
 def short_hash(value: str | None) -> str | None:
     """A stable 12-character stand-in for a personal identifier."""
     if value is None:

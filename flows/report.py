@@ -12,15 +12,13 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from connectors.kafka import FailedTopicWriter, OffsetCommitter
 from connectors.metrics import EVENTS
 from flows.job import Job
-from flows.outcome import Outcome, failed_record
+from flows.logs import OutcomeLines
+from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, failed_record
 
-log = logging.getLogger("cokreat.outcome")
-
-
-def log_outcome(job: Job, outcome: Outcome) -> None:
-    """One INFO line per event (WARNING when it failed); no personal data."""
+def log_fields(job: Job, outcome: Outcome) -> dict:
+    """What the outcome line says: no personal data (user ids hashed, events never logged)."""
     mid = outcome.event.get("mid") if outcome.event else None
-    log.log(logging.WARNING if outcome.reported else logging.INFO, "event %s", outcome.kind, extra={
+    return {
         "mid": mid if isinstance(mid, str) else None,
         "outcome": outcome.kind,
         "entity": job.loggable(outcome.entity),
@@ -31,7 +29,7 @@ def log_outcome(job: Job, outcome: Outcome) -> None:
         "status": outcome.status,
         "stage": outcome.stage,
         "error" if outcome.reported else "reason": outcome.detail,
-    })
+    }
 
 
 class OutcomeSink(DynamicSink):
@@ -52,13 +50,17 @@ class OutcomePartition(StatelessSinkPartition):
         self._job = job
         self._writer = writer
         self._committer = committer
+        self._lines = OutcomeLines(job.name)
+        self._counters = {kind: EVENTS.labels(job.name, kind) for kind in (SUCCESS, SKIPPED, FAILED, BAD_INPUT)}
 
     def write_batch(self, outcomes: list[Outcome]) -> None:
         self._writer.write([failed_record(self._job.name, o) for o in outcomes if o.reported])
         for outcome in outcomes:
-            EVENTS.labels(self._job.name, outcome.kind).inc()
-            log_outcome(self._job, outcome)
+            self._counters[outcome.kind].inc()
+            level = logging.WARNING if outcome.reported else logging.INFO
+            self._lines.add(level, f"event {outcome.kind}", log_fields(self._job, outcome))
             self._committer.done(outcome.message.topic, outcome.message.partition, outcome.message.offset)
+        self._lines.flush()
         self._committer.commit()
 
     def close(self) -> None:
