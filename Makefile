@@ -32,7 +32,7 @@ faults: install
 	$(PY) -m pytest -s tests/faults
 
 bench: install
-	$(PY) -m bench.user_delete_throughput
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

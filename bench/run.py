@@ -1,0 +1,256 @@
+"""``make bench``: each job as operators run it, on the embedded broker and the sandbox, at a fixed
+service latency (``--latency-ms``, 20 by default), and the same job in sequential mode
+(``http.max_in_flight = 1``, the original's design) in the same run.
+
+For every job it prints, and writes to ``bench/results/<job>.json``: events per second (first to
+last outcome), end-to-end
+latency p50/p99 (produced -> outcome line; the events are a backlog produced up front, so this
+includes waiting in Kafka), peak RSS, CPU seconds per 1,000 events, and the speed-up over the
+sequential mode. ``overhead`` is the pipeline alone (every event skipped, no HTTP) with a backlog
+of 100,000 events. ``bench/results/user-delete-in-flight.png`` charts throughput against
+``http.max_in_flight`` for three service latencies.
+
+    .venv/bin/python -m bench.run [--jobs user-delete,content-auto-creator,auto-creator-v2,overhead]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from confluent_kafka import Producer
+
+from sandbox.broker import EmbeddedBroker
+from sandbox.job import JobProcess, auto_creator_v2_config, content_auto_creator_config, user_delete_config
+from sandbox.questionsets import question_set
+from sandbox.server import SunbirdSandbox
+from sandbox.user_events import EXAMPLES as USER_EVENTS
+from sandbox.user_events import delete_event
+
+RESULTS = Path(__file__).parent / "results"
+CONTENT_EXAMPLE = json.loads((Path(__file__).parents[1] / "sandbox" / "events" /
+                              "content-auto-creator.events.jsonl").read_text().splitlines()[1])
+
+
+@dataclass
+class Run:
+    events: int
+    events_per_s: float
+    latency_p50_s: float
+    latency_p99_s: float
+    peak_rss_mb: float
+    cpu_s_per_1000: float
+
+
+@dataclass
+class Workload:
+    """One job's events and config, for a given run."""
+
+    module: str
+    values: list[bytes]
+    topic: str
+    config: str
+
+
+def produce_timed(bootstrap: str, topic: str, values: list[bytes]) -> dict[tuple[int, int], float]:
+    """Produce the backlog; each record's (partition, offset) -> the time the broker took it (s)."""
+    stamps: dict[tuple[int, int], float] = {}
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+
+    def stamp(err, msg):
+        if err is None:
+            stamps[(msg.partition(), msg.offset())] = msg.timestamp()[1] / 1000
+    for value in values:
+        while True:
+            try:
+                producer.produce(topic, value, on_delivery=stamp)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    producer.flush(60)
+    return stamps
+
+
+def measure(work: Workload, broker: EmbeddedBroker, sandbox: SunbirdSandbox, label: str, workdir: Path) -> Run:
+    broker.create_topics([work.topic], partitions=2)
+    stamps = produce_timed(broker.bootstrap, work.topic, work.values)
+    calls_before = len(sandbox.journal.all())
+    job = JobProcess(work.module, work.config, workdir / f"{work.topic}-{label}".replace(" ", "-")).start()
+    total, shown, deadline = len(work.values), -1, time.monotonic() + 600
+    while time.monotonic() < deadline and job.running():
+        done = sum(1 for line in job.log_path.read_bytes().splitlines() if b'"outcome"' in line)
+        if done != shown:
+            bar = "#" * int(30 * done / total)
+            print(f"\r  {label:<34} [{bar:<30}] {done}/{total}", end="", flush=True)
+            shown = done
+        if done >= total:
+            break
+        time.sleep(0.25)
+    print()
+    rss = _peak_rss_mb(job.process.pid)
+    cpu = _cpu_s(job.process.pid)
+    job.stop()
+    outcomes = job.outcomes()
+    if len(outcomes) < total:
+        raise RuntimeError(f"{label}: {len(outcomes)} of {total} outcomes; see {job.log_path}")
+    ends = [datetime.fromisoformat(o["time"]).timestamp() for o in outcomes]
+    latencies = sorted(end - stamps[(o["partition"], o["offset"])] for end, o in zip(ends, outcomes)
+                       if (o["partition"], o["offset"]) in stamps)
+    # From the job's first call (or first outcome, when it makes none) to its last outcome: start-up is
+    # not counted. Outcome lines are written per batch, so for a call-free run this needs many batches.
+    calls = sandbox.journal.all()[calls_before:]
+    start = min(call.at for call in calls) if calls else min(ends)
+    return Run(total, round(total / max(max(ends) - start, 1e-3), 1), round(statistics.median(latencies), 3),
+               round(latencies[int(0.99 * (len(latencies) - 1))], 3), rss, round(cpu / total * 1000, 3))
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def user_delete(sandbox, names, broker, count, extra="") -> Workload:
+    topic = names("delete.user")
+    users = [f"user-{topic}-{n}" for n in range(count)]
+    for user in users:
+        sandbox.contribution.add_user(user)
+    return Workload("flows.user_delete", [delete_event(u) for u in users], topic,
+                    user_delete_config(broker.bootstrap, sandbox.url, names("g"), topic, names("t"), names("f"),
+                                       'http.headers {}\n' + extra))
+
+
+def overhead(sandbox, names, broker, count, extra="") -> Workload:
+    skipped = json.loads(USER_EVENTS[0])
+    skipped["edata"]["action"] = "not-for-this-job"
+    topic = names("delete.user")
+    return Workload("flows.user_delete", [json.dumps(skipped).encode()] * count, topic,
+                    user_delete_config(broker.bootstrap, sandbox.url, names("g"), topic, names("t"), names("f"), extra))
+
+
+def content(sandbox, names, broker, count, extra="", workdir=Path("/tmp")) -> Workload:
+    topic = names("auto.creation.job.request")
+    artifact = b"%PDF-1.7 " + os.urandom(256 * 1024 - 9)
+    values = []
+    for n in range(count):
+        event = copy.deepcopy(CONTENT_EXAMPLE)
+        identifier = f"do_{topic}_{n}".replace(".", "_")
+        event["object"]["id"] = event["edata"]["identifier"] = identifier
+        event["edata"]["metadata"].update(appIcon="", artifactUrl=sandbox.files.add(f"{identifier}.pdf", artifact,
+                                                                                    "application/pdf"))
+        event["edata"]["collection"] = []
+        values.append(json.dumps(event).encode())
+    storage = workdir / f"storage-{topic}"
+    return Workload("flows.content_auto_creator", values, topic,
+                    content_auto_creator_config(broker.bootstrap, sandbox.url, names("g"), topic, names("f"), storage,
+                                                sandbox.files.serve_directory(storage), workdir / "tmp", extra))
+
+
+def question_sets(sandbox, names, broker, count, extra="", workdir=Path("/tmp")) -> Workload:
+    topic = names("object.import.request")
+    values = []
+    for n in range(count):
+        prefix = f"do_{topic}_{n}_".replace(".", "_")
+        event, _ = question_set(sandbox, identifier=f"{prefix}set", prefix=prefix, accepted=[])
+        tree = sandbox.source.sets[f"{prefix}set"]
+        extra_questions = [dict(tree["children"][1], identifier=f"{prefix}x{k}") for k in range(5)]
+        for node in extra_questions:
+            sandbox.source.questions[node["identifier"]] = {**sandbox.source.questions[tree["children"][1]
+                                                                                          ["identifier"]],
+                                                            "identifier": node["identifier"]}
+        tree["children"] = [child for child in tree["children"] if child.get("visibility") != "Default"] \
+            + extra_questions  # 10 questions: 4 in sections, 6 directly under the root
+        values.append(json.dumps(event).encode())
+    storage = workdir / f"storage-{topic}"
+    return Workload("flows.auto_creator_v2", values, topic,
+                    auto_creator_v2_config(broker.bootstrap, sandbox.url, names("g"), topic, names("f"), storage,
+                                           sandbox.files.serve_directory(storage), workdir / "tmp", extra))
+
+
+JOBS: dict[str, tuple[Callable, int, int, str]] = {
+    # name: (workload, events, events in sequential mode, unit)
+    "user-delete": (user_delete, 10_000, 400, "events"),
+    "content-auto-creator": (content, 300, 30, "events"),
+    "auto-creator-v2": (question_sets, 200, 10, "sets of 10 questions"),
+    "overhead": (overhead, 100_000, 0, "events (all skipped)"),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", default=",".join(JOBS))
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--no-chart", action="store_true")
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    counter = iter(range(10**6))
+    names = lambda base: f"{base}.b{next(counter)}"  # noqa: E731 - a fresh name per use
+    with EmbeddedBroker() as broker, SunbirdSandbox() as sandbox, tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        sandbox.faults.latency(args.latency_ms / 1000)
+        for name in args.jobs.split(","):
+            build, count, sequential_count, unit = JOBS[name]
+            kwargs = {"workdir": workdir} if build in (content, question_sets) else {}
+            print(f"{name}: {count} {unit}, {args.latency_ms:.0f} ms per call")
+            result = {"job": name, "unit": unit, "latency_ms": args.latency_ms,
+                      "default": asdict(measure(build(sandbox, names, broker, count, **kwargs), broker, sandbox,
+                                                "default", workdir))}
+            if sequential_count:
+                sequential = measure(build(sandbox, names, broker, sequential_count, "http.max_in_flight = 1",
+                                           **kwargs), broker, sandbox, "sequential (max_in_flight = 1)", workdir)
+                result["sequential"] = asdict(sequential)
+                result["speed_up"] = round(result["default"]["events_per_s"] / sequential.events_per_s, 1)
+            (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+            print(f"  => {json.dumps(result)}\n")
+        if not args.no_chart and "user-delete" in args.jobs:
+            chart(broker, sandbox, names, workdir)
+    return 0
+
+
+def chart(broker, sandbox, names, workdir: Path) -> None:
+    """Throughput of user-delete against http.max_in_flight, at three service latencies."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes, lines = (1, 4, 16, 32, 64), {}
+    for latency_ms in (10, 20, 50):
+        sandbox.faults.clear()
+        sandbox.faults.latency(latency_ms / 1000)
+        lines[latency_ms] = [measure(user_delete(sandbox, names, broker, 150 * size if size < 16 else 2000,
+                                                 f"http.max_in_flight = {size}"), broker, sandbox,
+                                     f"{latency_ms} ms, max_in_flight {size}", workdir).events_per_s for size in sizes]
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for latency_ms, rates in lines.items():
+        axis.plot(sizes, rates, marker="o", label=f"{latency_ms} ms per call")
+    axis.set(xscale="log", xlabel="http.max_in_flight", ylabel="events per second",
+             title="user-delete throughput (one process, 2 cores)")
+    axis.set_xticks(sizes, [str(s) for s in sizes])
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(RESULTS / "user-delete-in-flight.png", dpi=110)
+    (RESULTS / "user-delete-in-flight.json").write_text(json.dumps({"max_in_flight": sizes, "events_per_s": lines},
+                                                                   indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
