@@ -32,7 +32,7 @@ def make_job(reader: Reader, client: HttpClient) -> Job:
     downloader = Downloader(DownloadPolicy(reader.boolean("download.allow_private_networks", False),
                                            common.http.connect_timeout_s, common.http.read_timeout_s), common.retry)
     rehoster = Rehoster(downloader, None, storage_from(reader), Path(reader.text("temp_file_location")))
-    children = ThreadPoolExecutor(reader.integer("children_in_flight", 8, minimum=1), thread_name_prefix="children")
+    children = ThreadPoolExecutor(reader.integer("children_in_flight", 32, minimum=1), thread_name_prefix="children")
     creator = AutoCreatorV2(
         _settings(reader),
         SourceService(client),
