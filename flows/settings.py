@@ -23,7 +23,7 @@ from pyhocon import ConfigFactory, ConfigTree
 
 CONFIG_FILE_ENV = "JOB_CONFIG_FILE"
 _NOT_NAME = re.compile(r"[^A-Z0-9]+")
-_SECRET_WORDS = ("password", "secret", "token", "cred", "authorization", "api_key", "apikey", "private",
+_SECRET_WORDS = ("password", "secret", "token", "cred", "authorization", "api_key", "apikey", "private_key",
                  "http.headers", "cloud_storage_key")
 REDACTED = "***"
 _TRUE = {"true", "yes", "on", "1"}
