@@ -15,6 +15,7 @@ from flows.job import Job
 from flows.logs import OutcomeLines
 from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, failed_record
 
+
 def log_fields(job: Job, outcome: Outcome) -> dict:
     """What the outcome line says: no personal data (user ids hashed, events never logged)."""
     mid = outcome.event.get("mid") if outcome.event else None
