@@ -26,21 +26,43 @@ def _type_name(value: Any) -> str:
             int: "a number", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
+# Digits become 0 and the bytes that may come before a number (":", ",", "[") become ":", so that
+# ":" and 19 zeros, once whitespace and "-" are dropped, is where a long number may start.
+_NUMBER_SHAPES = bytes.maketrans(b"0123456789,[", b"0000000000::")
+_LONG_NUMBER_START = b":" + b"0" * 19
+_NOT_PARSED = object()
+
+
 def parse_object(value: bytes | None) -> dict:
     """The Kafka value as a JSON object; ``ValueError`` when it is not one.
 
-    The standard library parser keeps integers of any size exactly; orjson would turn
-    them into floats and change the event forwarded or written to the failed topic.
+    orjson parses most values; a value with a number of 19 or more digits, or one orjson refuses,
+    goes to the standard library parser, which keeps integers of any size exactly (orjson turns
+    those beyond 64 bits into floats, which would change the event forwarded or written to the
+    failed topic) and accepts what orjson does not (a BOM, NaN, lone surrogates).
     """
     if value is None:
         raise ValueError("the value is empty (null record)")
-    try:
-        event = json.loads(value)
-    except (ValueError, RecursionError) as err:
-        raise ValueError(f"the value is not JSON: {err.__class__.__name__}: {err}") from None
+    event: Any = _NOT_PARSED
+    if not _may_hold_long_integer(value):
+        try:
+            event = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            pass
+    if event is _NOT_PARSED:
+        try:
+            event = json.loads(value)
+        except (ValueError, RecursionError) as err:
+            raise ValueError(f"the value is not JSON: {err.__class__.__name__}: {err}") from None
     if not isinstance(event, dict):
         raise ValueError(f"the value is JSON {_type_name(event)}, not an object")
     return event
+
+
+def _may_hold_long_integer(value: bytes) -> bool:
+    """Whether a number of 19 digits or more may be in ``value``; a string that looks like one
+    only costs the slower parser."""
+    return _LONG_NUMBER_START in value.translate(_NUMBER_SHAPES, b" \t\r\n-")
 
 
 def dumps(document: Any) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import sys
+import time
 from datetime import datetime, timezone
 
 import orjson
@@ -59,13 +60,24 @@ class OutcomeLines:
         self._head = {"job": job, "logger": logger}
         self._lines: list[bytes] = []
         self._level = logging.getLogger(logger).getEffectiveLevel()
+        self._millisecond, self._stamp = -1, ""
 
     def add(self, level: int, message: str, fields: dict) -> None:
         if level < self._level:
             return
-        line = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                "level": logging.getLevelName(level), **self._head, "message": message, **fields}
+        line = {"time": self._now(), "level": logging.getLevelName(level), **self._head, "message": message,
+                **fields}
         self._lines.append(orjson.dumps(line, default=str))
+
+    def _now(self) -> str:
+        """The time in ISO 8601 to the millisecond, formatted once per millisecond."""
+        millisecond = time.time_ns() // 1_000_000
+        if millisecond != self._millisecond:
+            self._millisecond = millisecond
+            moment = datetime.fromtimestamp(millisecond // 1000, timezone.utc).replace(
+                microsecond=millisecond % 1000 * 1000)
+            self._stamp = moment.isoformat(timespec="milliseconds")
+        return self._stamp
 
     def flush(self) -> None:
         if self._lines:

@@ -247,9 +247,13 @@ class SunbirdSandbox:
 
 
 class _QuietServer(ThreadingHTTPServer):
-    """Clients that hang up mid-answer (a killed job) are normal here, not errors to print."""
+    """Clients that hang up mid-answer (a killed job) are normal here, not errors to print.
+
+    The listen backlog is raised from socketserver's 5: with dozens of calls in flight, a full
+    accept queue drops new connections, and each dropped one waits a second for its retry."""
 
     daemon_threads = True
+    request_queue_size = 1024
 
     def handle_error(self, request, client_address) -> None:
         pass

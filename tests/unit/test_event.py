@@ -1,4 +1,8 @@
+import json
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flows.event import BadValue, dumps, is_blank, mapping, parse_object, text, text_list
 
@@ -12,6 +16,24 @@ def test_anything_but_a_json_object_is_refused(value):
 def test_big_integers_survive_a_round_trip():
     event = parse_object(b'{"n": 123456789012345678901234567890}')
     assert dumps(event) == b'{"n":123456789012345678901234567890}'
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(min_value=10**18, max_value=10**40).map(lambda n: -n)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20)
+
+
+@given(st.dictionaries(st.text(max_size=8), _JSON, max_size=5), st.sampled_from([None, 2]),
+       st.booleans())
+def test_parsing_matches_the_standard_library_exactly(document, indent, ascii_only):
+    """The fast parser must give what the standard library gives, big integers included."""
+    value = json.dumps(document, indent=indent, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    expected = json.loads(value)
+    parsed = parse_object(value)
+    assert parsed == expected
+    assert json.dumps(parsed) == json.dumps(expected)  # the same types: no integer turned into a float
 
 
 def test_deep_nesting_is_refused_not_a_crash():
