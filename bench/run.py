@@ -7,10 +7,11 @@ last outcome), end-to-end
 latency p50/p99 (produced -> outcome line; the events are a backlog produced up front, so this
 includes waiting in Kafka), peak RSS, CPU seconds per 1,000 events, and the speed-up over the
 sequential mode. ``overhead`` is the pipeline alone (every event skipped, no HTTP) with a backlog
-of 100,000 events. ``bench/results/user-delete-in-flight.png`` charts throughput against
+of 100,000 events; ``scaling`` runs it in one worker, with ``-w 2`` and in two processes.
+``bench/results/user-delete-in-flight.png`` charts throughput against
 ``http.max_in_flight`` for three service latencies.
 
-    .venv/bin/python -m bench.run [--jobs user-delete,content-auto-creator,auto-creator-v2,overhead]
+    .venv/bin/python -m bench.run [--jobs user-delete,content-auto-creator,auto-creator-v2,overhead,scaling]
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Callable
 
 from confluent_kafka import Producer
 
-from sandbox.broker import EmbeddedBroker
+from sandbox.broker import EmbeddedBroker, free_port
 from sandbox.job import JobProcess, auto_creator_v2_config, content_auto_creator_config, user_delete_config
 from sandbox.questionsets import question_set
 from sandbox.server import SunbirdSandbox
@@ -50,6 +51,7 @@ class Run:
     latency_p99_s: float
     peak_rss_mb: float
     cpu_s_per_1000: float
+    sandbox_cpu_s_per_1000: float  # the service stand-in's share of the same two cores
 
 
 @dataclass
@@ -82,14 +84,40 @@ def produce_timed(bootstrap: str, topic: str, values: list[bytes]) -> dict[tuple
     return stamps
 
 
-def measure(work: Workload, broker: EmbeddedBroker, sandbox: SunbirdSandbox, label: str, workdir: Path) -> Run:
+class OutcomeCount:
+    """Outcome lines in a job's log so far, read incrementally: re-reading the whole log every
+    poll would take a core away from the job being measured."""
+
+    def __init__(self, log_path: Path):
+        self._path, self._offset, self._count, self._tail = log_path, 0, 0, b""
+
+    def read(self) -> int:
+        with open(self._path, "rb") as log:
+            log.seek(self._offset)
+            chunk = self._tail + log.read()
+        self._offset += len(chunk) - len(self._tail)
+        complete, _, self._tail = chunk.rpartition(b"\n")
+        self._count += complete.count(b'"outcome"')
+        return self._count
+
+
+def measure(work: Workload, broker: EmbeddedBroker, sandbox: SunbirdSandbox, label: str, workdir: Path,
+            processes: list[list[str]] | None = None) -> Run:
+    """Run the job on the workload's backlog until every event has an outcome.
+
+    ``processes``: the bytewax arguments of each process (one process, one worker by default);
+    RSS is the largest process's peak, CPU the sum of all.
+    """
     broker.create_topics([work.topic], partitions=2)
     stamps = produce_timed(broker.bootstrap, work.topic, work.values)
-    calls_before = len(sandbox.journal.all())
-    job = JobProcess(work.module, work.config, workdir / f"{work.topic}-{label}".replace(" ", "-")).start()
+    calls_before, sandbox_cpu_before = len(sandbox.journal.all()), time.process_time()
+    folder = workdir / f"{work.topic}-{label}".replace(" ", "-")
+    jobs = [JobProcess(work.module, work.config, folder / str(n), args=args).start()
+            for n, args in enumerate(processes or [[]])]
     total, shown, deadline = len(work.values), -1, time.monotonic() + 600
-    while time.monotonic() < deadline and job.running():
-        done = sum(1 for line in job.log_path.read_bytes().splitlines() if b'"outcome"' in line)
+    progress = [OutcomeCount(job.log_path) for job in jobs]
+    while time.monotonic() < deadline and all(job.running() for job in jobs):
+        done = sum(count.read() for count in progress)
         if done != shown:
             bar = "#" * int(30 * done / total)
             print(f"\r  {label:<34} [{bar:<30}] {done}/{total}", end="", flush=True)
@@ -98,12 +126,14 @@ def measure(work: Workload, broker: EmbeddedBroker, sandbox: SunbirdSandbox, lab
             break
         time.sleep(0.25)
     print()
-    rss = _peak_rss_mb(job.process.pid)
-    cpu = _cpu_s(job.process.pid)
-    job.stop()
-    outcomes = job.outcomes()
+    sandbox_cpu = time.process_time() - sandbox_cpu_before
+    rss = max(_peak_rss_mb(job.process.pid) for job in jobs)
+    cpu = sum(_cpu_s(job.process.pid) for job in jobs)
+    for job in jobs:
+        job.stop()
+    outcomes = [outcome for job in jobs for outcome in job.outcomes()]
     if len(outcomes) < total:
-        raise RuntimeError(f"{label}: {len(outcomes)} of {total} outcomes; see {job.log_path}")
+        raise RuntimeError(f"{label}: {len(outcomes)} of {total} outcomes; see {folder}")
     ends = [datetime.fromisoformat(o["time"]).timestamp() for o in outcomes]
     latencies = sorted(end - stamps[(o["partition"], o["offset"])] for end, o in zip(ends, outcomes)
                        if (o["partition"], o["offset"]) in stamps)
@@ -112,7 +142,8 @@ def measure(work: Workload, broker: EmbeddedBroker, sandbox: SunbirdSandbox, lab
     calls = sandbox.journal.all()[calls_before:]
     start = min(call.at for call in calls) if calls else min(ends)
     return Run(total, round(total / max(max(ends) - start, 1e-3), 1), round(statistics.median(latencies), 3),
-               round(latencies[int(0.99 * (len(latencies) - 1))], 3), rss, round(cpu / total * 1000, 3))
+               round(latencies[int(0.99 * (len(latencies) - 1))], 3), rss, round(cpu / total * 1000, 3),
+               round(sandbox_cpu / total * 1000, 3))
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -195,7 +226,7 @@ JOBS: dict[str, tuple[Callable, int, int, str]] = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", default=",".join(JOBS))
+    parser.add_argument("--jobs", default=",".join([*JOBS, "scaling"]))
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--no-chart", action="store_true")
     args = parser.parse_args()
@@ -206,6 +237,9 @@ def main() -> int:
         workdir = Path(tmp)
         sandbox.faults.latency(args.latency_ms / 1000)
         for name in args.jobs.split(","):
+            if name == "scaling":
+                scaling(broker, sandbox, names, workdir)
+                continue
             build, count, sequential_count, unit = JOBS[name]
             kwargs = {"workdir": workdir} if build in (content, question_sets) else {}
             print(f"{name}: {count} {unit}, {args.latency_ms:.0f} ms per call")
@@ -217,11 +251,28 @@ def main() -> int:
                                            **kwargs), broker, sandbox, "sequential (max_in_flight = 1)", workdir)
                 result["sequential"] = asdict(sequential)
                 result["speed_up"] = round(result["default"]["events_per_s"] / sequential.events_per_s, 1)
-            (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-            print(f"  => {json.dumps(result)}\n")
+            _write(name, result)
         if not args.no_chart and "user-delete" in args.jobs:
             chart(broker, sandbox, names, workdir)
     return 0
+
+
+def _write(name: str, result: dict) -> None:
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"  => {json.dumps(result)}\n")
+
+
+def scaling(broker, sandbox, names, workdir: Path) -> None:
+    """The pipeline alone (every event skipped, so no service to wait for) in one worker, in two
+    workers of one process (``-w 2``), and in two processes (``-i``/``-a``), side by side."""
+    addresses = f"127.0.0.1:{free_port()};127.0.0.1:{free_port()}"
+    layouts = {"1 worker": [[]], "-w 2": [["-w", "2"]],
+               "2 processes": [["-i", "0", "-a", addresses], ["-i", "1", "-a", addresses]]}
+    print(f"scaling: {JOBS['overhead'][1]} events, all skipped")
+    _write("scaling", {"job": "overhead", "unit": JOBS["overhead"][3],
+                       **{label: asdict(measure(overhead(sandbox, names, broker, JOBS["overhead"][1]), broker,
+                                                sandbox, label, workdir, processes))
+                          for label, processes in layouts.items()}})
 
 
 def chart(broker, sandbox, names, workdir: Path) -> None:

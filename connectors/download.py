@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
 import unicodedata
 import re
@@ -99,6 +100,17 @@ class Downloader:
     def __init__(self, policy: DownloadPolicy, retry: RetrySettings):
         self._policy = policy
         self._retry = retry
+        self._sessions = threading.local()
+
+    def session(self) -> requests.Session:
+        """This thread's session: connections to a file host are kept open between downloads.
+
+        One per handler thread, as a ``requests.Session`` is not made to be shared by threads.
+        """
+        session = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = requests.Session()
+        return session
 
     def check(self, url: str, allowed: tuple[str, ...] = ()) -> None:
         """Refuse a URL the policy does not allow: scheme, allow-list (when given), address."""
@@ -139,8 +151,8 @@ class Downloader:
         for _ in range(_MAX_REDIRECTS + 1):
             self.check(url, allowed)
             try:
-                response = requests.get(url, stream=True, allow_redirects=False,
-                                        timeout=(self._policy.connect_timeout_s, self._policy.read_timeout_s))
+                response = self.session().get(url, stream=True, allow_redirects=False,
+                                              timeout=(self._policy.connect_timeout_s, self._policy.read_timeout_s))
             except requests.RequestException as err:
                 raise _Retryable(f"no answer from {urlsplit(url).hostname} ({err.__class__.__name__})") from None
             if response.is_redirect and response.headers.get("Location"):

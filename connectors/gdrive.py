@@ -111,7 +111,7 @@ class DriveDownloader:
         headers = {"Authorization": f"Bearer {self._token()}"}
         meta_url = f"{self._api}/drive/v3/files/{file_id}?fields=id,name,size,mimeType&supportsAllDrives=true"
         try:
-            with requests.get(meta_url, headers=headers, timeout=(10, 60)) as response:
+            with self._downloader.session().get(meta_url, headers=headers, timeout=(10, 60)) as response:
                 self._check_status(response, meta_url)
                 meta = response.json()
         except (requests.RequestException, ValueError) as err:
@@ -121,7 +121,7 @@ class DriveDownloader:
         target = _target(directory, str(meta.get("name") or file_id))
         media_url = f"{self._api}/drive/v3/files/{file_id}?alt=media&supportsAllDrives=true"
         try:
-            with requests.get(media_url, headers=headers, stream=True, timeout=(10, 60)) as response:
+            with self._downloader.session().get(media_url, headers=headers, stream=True, timeout=(10, 60)) as response:
                 self._check_status(response, media_url)
                 save(response, target, max_bytes)
         except requests.RequestException as err:

@@ -14,8 +14,6 @@ import json
 import threading
 import time
 import urllib.request
-from email.parser import BytesParser
-from email.policy import default as email_policy
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -217,10 +215,13 @@ def _form_field(call: Call, name: str) -> str | None:
     kind = call.headers.get("Content-Type", "")
     if not kind.startswith("multipart/form-data"):
         return None
-    message = BytesParser(policy=email_policy).parsebytes(f"Content-Type: {kind}\r\n\r\n".encode() + call.raw)
-    for part in message.iter_parts():
-        if part.get_param("name", header="content-disposition") == name:
-            return part.get_content().strip()
+    boundary = kind.partition("boundary=")[2].split(";")[0].strip().strip('"')
+    if not boundary:
+        return None
+    for part in call.raw.split(b"--" + boundary.encode()):
+        head, _, value = part.partition(b"\r\n\r\n")
+        if f'; name="{name}"'.encode() in head:
+            return value.decode("utf-8", "replace").strip()
     return None
 
 
