@@ -36,3 +36,25 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
+
+# The one image of the three jobs (Dockerfile). VERSION defaults to the commit; CONTAINER_ENGINE to
+# docker, else podman. Push it and name it in k8s/base/kustomization.yaml (images:).
+VERSION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+IMAGE ?= cokreat-jobs
+CONTAINER_ENGINE ?= $(shell command -v docker || command -v podman)
+
+.PHONY: image k8s-check
+
+image:
+	@if [ -z "$(CONTAINER_ENGINE)" ]; then \
+		echo "make image: no container engine found (neither docker nor podman is installed)." >&2; \
+		echo "  Build on a machine with one: docker build -t $(IMAGE):$(VERSION) ." >&2; exit 1; fi
+	@if ! $(CONTAINER_ENGINE) info >/dev/null 2>&1; then \
+		echo "make image: $(CONTAINER_ENGINE) is installed but no container engine answers (is the daemon running? DOCKER_HOST=$${DOCKER_HOST:-unset})." >&2; \
+		echo "  Build on a machine with one: docker build -t $(IMAGE):$(VERSION) ." >&2; exit 1; fi
+	$(CONTAINER_ENGINE) build -t $(IMAGE):$(VERSION) .
+	@echo "built $(IMAGE):$(VERSION): push it, then set it in k8s/base/kustomization.yaml (images:)"
+
+# The Dockerfile and the Kubernetes manifests (rendered, validated against the Kubernetes schemas).
+k8s-check: install
+	$(PY) -m pytest -q tests/unit/test_k8s.py tests/unit/test_dockerfile.py

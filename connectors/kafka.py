@@ -6,9 +6,11 @@ both: a real ``group.id`` whose committed offsets say what is done (so a restart
 operator's lag tool, sees the truth), and failed records that are known to be stored
 before their offsets are committed. Example::
 
-    source = ConsumerGroupSource(client_config, "my-group", ["topic-a"], "latest", 500, stop.is_set)
-    committer = OffsetCommitter(client_config, "my-group")
-    writer = FailedTopicWriter(client_config, "topic-a.failed")
+    watch = BrokerWatch(timeout_s=60)
+    source = ConsumerGroupSource(client_config, "my-group", ["topic-a"], "latest", 500, stop.is_set, watch,
+                                 on_started=lambda: None)
+    committer = OffsetCommitter(client_config, "my-group", watch)
+    writer = FailedTopicWriter(watch.client_config(client_config), "topic-a.failed")
 
 Partitions are assigned (not subscribed), each to one bytewax worker, and start at the
 group's committed offset, or at ``auto.offset.reset`` when the group has none.
@@ -73,6 +75,13 @@ class BrokerWatch:
             log.info("Kafka brokers reachable again")
         self._down_since = None
 
+    def unreachable_s(self) -> float | None:
+        """How long the brokers have been out of reach, or None while they are not (for readiness)."""
+        down_since, now = self._down_since, time.monotonic()
+        if down_since is None or now - self._last_error > _QUIET_AFTER_S:
+            return None
+        return now - down_since
+
     def check(self) -> None:
         if self._down_since is None:
             return
@@ -119,12 +128,16 @@ class ConsumerGroupSource(FixedPartitionedSource):
 
     Ends its input (so the dataflow drains and stops) once ``stop_requested()`` is true.
     Resume state is not used: the committed offsets are the job's only position.
+    ``on_started()`` is called once the topics' partitions are known, before any is read (a worker
+    may own none of them: more workers than partitions).
     """
 
     def __init__(self, client: dict[str, str], group_id: str, topics: list[str],
-                 auto_offset_reset: str, batch_size: int, stop_requested: Callable[[], bool], watch: BrokerWatch):
+                 auto_offset_reset: str, batch_size: int, stop_requested: Callable[[], bool], watch: BrokerWatch,
+                 on_started: Callable[[], None]):
         self._client = client
         self._watch = watch
+        self._on_started = on_started
         self._group_id = group_id
         self._topics = topics
         self._reset = auto_offset_reset
@@ -132,7 +145,9 @@ class ConsumerGroupSource(FixedPartitionedSource):
         self._stop_requested = stop_requested
 
     def list_parts(self) -> list[str]:
-        return partitions_of(self._client, self._topics, self._watch.timeout_s)
+        parts = partitions_of(self._client, self._topics, self._watch.timeout_s)
+        self._on_started()
+        return parts
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> "_GroupPartition":
         index, topic = for_part.split("-", 1)

@@ -23,6 +23,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable, Union
 
 import bytewax.operators as op
@@ -36,12 +37,13 @@ from connectors.http import HttpClient, RetriesExhausted
 from connectors.kafka import BrokerWatch, ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, partitions_of
 from connectors.metrics import IN_FLIGHT
 from flows.event import BadValue, parse_object
+from flows.health import Health, Progress, serve
 from flows.lifecycle import StopSignal, exit_at_start
 from flows.job import Done, Job, Skip
 from flows.logs import configure as configure_logs
 from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
 from flows.report import OutcomeSink
-from flows.settings import CommonSettings, ConfigError, Reader, load_config, redacted
+from flows.settings import CommonSettings, ConfigError, HealthSettings, Reader, load_config, redacted
 
 log = logging.getLogger("cokreat.pipeline")
 
@@ -69,6 +71,12 @@ def parse(message: KafkaSourceMessage) -> _Item:
     except ValueError as err:
         return Outcome(message, BAD_INPUT, stage="parse", detail=str(err), seconds=time.monotonic() - started)
     return _Pending(message, event, None, started)
+
+
+def parse_batch(progress: Progress, messages: list[KafkaSourceMessage]) -> list[_Item]:
+    """:func:`parse` for each message; the batch counts as taken until the sink reports it."""
+    progress.took(len(messages))
+    return [parse(message) for message in messages]
 
 
 def validate(job: Job, item: _Item) -> _Item:
@@ -160,11 +168,15 @@ class _Handler:
         return [handle_one(self._job, item) for item in pending]
 
 
-def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int) -> Dataflow:
-    """The dataflow of a job, from its source to the sink that receives every outcome."""
+def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int,
+               progress: Progress | None = None) -> Dataflow:
+    """The dataflow of a job, from its source to the sink that receives every outcome.
+
+    ``progress`` counts the events taken, for the health probes; the sink counts their outcomes.
+    """
     flow = Dataflow(job.name.replace("-", "_"))
     messages = op.input("read_events", flow, source)
-    parsed = op.map("parse_json", messages, parse)
+    parsed = op.flat_map_batch("parse_json", messages, partial(parse_batch, progress or Progress()))
     checked = op.map("validate_event", parsed, lambda item: validate(job, item))
     outcomes = op.flat_map_batch("handle_event", checked, _Handler(job, max_in_flight))
     op.output("report_outcome", outcomes, sink)
@@ -187,6 +199,9 @@ def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_n
     kafka = settings.kafka
     client = {"bootstrap.servers": kafka.brokers, **kafka.client}
     watch = BrokerWatch(kafka.unavailable_timeout_s)
+    progress = Progress()
+    if settings.health.port:
+        _serve_health(settings.health, Health(progress, watch.unreachable_s, settings.health.stall_timeout_s))
     try:
         partitions_of(watch.client_config(client), [*job.topics, kafka.failed_topic], kafka.unavailable_timeout_s)
     except (KafkaException, RuntimeError) as err:
@@ -194,10 +209,19 @@ def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_n
     stop = StopSignal()
     stop.install(settings.shutdown_grace_s)
     source = ConsumerGroupSource(client, kafka.group_id, list(job.topics), kafka.auto_offset_reset,
-                                 kafka.batch_size, stop.requested, watch)
+                                 kafka.batch_size, stop.requested, watch, progress.start)
     sink = OutcomeSink(job, lambda: FailedTopicWriter(watch.client_config(client), kafka.failed_topic,
                                                       kafka.unavailable_timeout_s),
-                       lambda: OffsetCommitter(client, kafka.group_id, watch))
+                       lambda: OffsetCommitter(client, kafka.group_id, watch), progress)
     log.info("starting", extra={"topics": list(job.topics), "group": kafka.group_id,
                                 "failed_topic": kafka.failed_topic, "settings": redacted(config)})
-    return build_flow(job, source, sink, settings.http.max_in_flight)
+    return build_flow(job, source, sink, settings.http.max_in_flight, progress)
+
+
+def _serve_health(settings: HealthSettings, health: Health) -> None:
+    """The probes' endpoint, once per process (the workers share it); a taken port stops the job at start."""
+    try:
+        serve(settings.port, health)
+    except OSError as err:
+        exit_at_start(f"health error: cannot listen on port {settings.port} (health.port): {err.strerror or err}")
+    log.info("health endpoint listening", extra={"port": settings.port, "stall_timeout_s": settings.stall_timeout_s})

@@ -1,5 +1,6 @@
 """The end of the pipeline: each outcome counted, logged and, when it failed, written to the
 failed topic; then the offsets committed. Nothing is committed before its failed record is stored.
+Each batch then counts as progress for the liveness probe.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors.kafka import FailedTopicWriter, OffsetCommitter
 from connectors.metrics import EVENTS
+from flows.health import Progress
 from flows.job import Job
 from flows.logs import OutcomeLines
 from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, failed_record
@@ -37,20 +39,23 @@ class OutcomeSink(DynamicSink):
     """The commit point: failed records stored, then counted and logged, then offsets committed."""
 
     def __init__(self, job: Job, make_writer: Callable[[], FailedTopicWriter],
-                 make_committer: Callable[[], OffsetCommitter]):
+                 make_committer: Callable[[], OffsetCommitter], progress: Progress):
         self._job = job
         self._make_writer = make_writer
         self._make_committer = make_committer
+        self._progress = progress
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> "OutcomePartition":
-        return OutcomePartition(self._job, self._make_writer(), self._make_committer())
+        return OutcomePartition(self._job, self._make_writer(), self._make_committer(), self._progress)
 
 
 class OutcomePartition(StatelessSinkPartition):
-    def __init__(self, job: Job, writer: FailedTopicWriter, committer: OffsetCommitter):
+    def __init__(self, job: Job, writer: FailedTopicWriter, committer: OffsetCommitter,
+                 progress: Progress | None = None):
         self._job = job
         self._writer = writer
         self._committer = committer
+        self._progress = progress or Progress()
         self._lines = OutcomeLines(job.name)
         self._counters = {kind: EVENTS.labels(job.name, kind) for kind in (SUCCESS, SKIPPED, FAILED, BAD_INPUT)}
 
@@ -63,6 +68,7 @@ class OutcomePartition(StatelessSinkPartition):
             self._committer.done(outcome.message.topic, outcome.message.partition, outcome.message.offset)
         self._lines.flush()
         self._committer.commit()
+        self._progress.reported(len(outcomes))
 
     def close(self) -> None:
         self._writer.close()

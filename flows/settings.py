@@ -28,6 +28,14 @@ _SECRET_WORDS = ("password", "secret", "token", "cred", "authorization", "api_ke
 REDACTED = "***"
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+# Keys every job has whatever its defaults file says, so a config file or the environment can set them.
+SHARED_DEFAULTS = """
+kafka.unavailable_timeout_s = 60   # brokers out of reach this long: the job stops (non-zero exit)
+health {
+  port = 8081              # GET /livez and /readyz; 0 turns the endpoint off
+  stall_timeout_s = 600    # events pending and none reached an outcome for this long: /livez answers 503
+}
+"""
 
 
 class ConfigError(Exception):
@@ -68,9 +76,10 @@ def env_name(key: str) -> str:
 
 
 def load_config(defaults: str, environ: Mapping[str, str] | None = None) -> ConfigTree:
-    """Defaults, then the file named by ``JOB_CONFIG_FILE``, then the environment."""
+    """The shared and the job's defaults, then the file named by ``JOB_CONFIG_FILE``, then the environment."""
     environ = os.environ if environ is None else environ
-    config = ConfigFactory.parse_string(defaults)
+    config = ConfigTree.merge_configs(ConfigFactory.parse_string(SHARED_DEFAULTS),
+                                      ConfigFactory.parse_string(defaults))
     path = environ.get(CONFIG_FILE_ENV)
     if path:
         try:
@@ -93,6 +102,8 @@ def _apply_environment(tree: ConfigTree, prefix: str, environ: Mapping[str, str]
 
 
 def _env_value(key: str, text: str, current: Any) -> Any:
+    if isinstance(current, str):  # a text setting keeps its text, even JSON (a service-account key)
+        return text
     if text.lstrip().startswith(("[", "{")):
         try:
             return ConfigFactory.parse_string(f"value = {text}")["value"]
@@ -180,7 +191,7 @@ class Reader:
             raise ConfigError(key, f"must be at least {minimum}, got {_shown(key, value)}")
         return float(value)
 
-    def integer(self, key: str, default: Any = _MISSING, minimum: int = 0) -> int:
+    def integer(self, key: str, default: Any = _MISSING, minimum: int = 0, maximum: int | None = None) -> int:
         value = self._get(key, default)
         if isinstance(value, str):
             value = _to_number(key, value, int)
@@ -188,6 +199,8 @@ class Reader:
             raise ConfigError(key, f"expected a whole number, got {_shown(key, value)}")
         if value < minimum:
             raise ConfigError(key, f"must be at least {minimum}, got {_shown(key, value)}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(key, f"must be at most {maximum}, got {_shown(key, value)}")
         return value
 
     def boolean(self, key: str, default: Any = _MISSING) -> bool:
@@ -261,6 +274,12 @@ class RetrySettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    port: int  # 0: no health endpoint
+    stall_timeout_s: float
+
+
+@dataclass(frozen=True)
 class CommonSettings:
     """What the shared pipeline needs from any job's configuration."""
 
@@ -268,6 +287,7 @@ class CommonSettings:
     http: HttpSettings
     retry: RetrySettings
     shutdown_grace_s: float
+    health: HealthSettings
 
     @classmethod
     def read(cls, r: Reader) -> "CommonSettings":
@@ -279,7 +299,7 @@ class CommonSettings:
                 auto_offset_reset=r.choice("kafka.auto.offset.reset", ("earliest", "latest"), "latest"),
                 batch_size=r.integer("kafka.batch_size", 500, minimum=1),
                 client=r.strings("kafka.client", {}),
-                unavailable_timeout_s=r.number("kafka.unavailable_timeout_s", 60.0, minimum=1.0),
+                unavailable_timeout_s=r.number("kafka.unavailable_timeout_s", minimum=1.0),  # in SHARED_DEFAULTS
             ),
             http=HttpSettings(
                 connect_timeout_s=r.number("http.connect_timeout_s", 10.0, minimum=0.001),
@@ -294,5 +314,9 @@ class CommonSettings:
                 max_backoff_s=r.number("retry.max_backoff_s", 5.0, minimum=0.01),
             ),
             shutdown_grace_s=r.number("shutdown.grace_s", 20.0),
+            health=HealthSettings(  # defaults in SHARED_DEFAULTS
+                port=r.integer("health.port", minimum=0, maximum=65535),
+                stall_timeout_s=r.number("health.stall_timeout_s", minimum=1.0),
+            ),
         )
 

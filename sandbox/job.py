@@ -7,6 +7,9 @@ real module, configuration file and signals::
     job.start()
     ...
     assert job.stop() == 0  # SIGTERM, then wait
+
+Each process gets its own free health port (``HEALTH_PORT``, unless ``env`` names one), so
+several can run at once; ``job.health_url`` is where its probes answer.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import sys
 from pathlib import Path
 
 import orjson
+
+from sandbox.broker import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,13 +98,14 @@ class JobProcess:
         self.config_path = self.workdir / "job.conf"
         self.config_path.write_text(config)
         self.log_path = self.workdir / "job.log"
-        self._env = env or {}
+        self._env = {"HEALTH_PORT": str(free_port()), **(env or {})}
+        self.health_url = f"http://127.0.0.1:{self._env['HEALTH_PORT']}"
         self._args = args or []
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "JobProcess":
         env = {**os.environ, "JOB_CONFIG_FILE": str(self.config_path), "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": str(ROOT), **self._env}
+               "PYTHONPATH": str(ROOT), "BYTEWAX_DATAFLOW_API_CACHE_PATH": str(self.workdir), **self._env}
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "bytewax.run", self.module, *self._args],

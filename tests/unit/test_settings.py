@@ -40,6 +40,22 @@ def test_environment_overrides_with_the_types_of_the_keys():
     assert Reader(config).strings("http.headers") == {"Authorization": "Bearer t"}
 
 
+def test_the_keys_every_job_shares_can_be_set_from_the_environment():
+    """Keys with no line in a job's defaults file still take environment overrides."""
+    config = load_config(BASE, {"KAFKA_UNAVAILABLE_TIMEOUT_S": "5", "HEALTH_PORT": "9000"})
+    settings = CommonSettings.read(Reader(config))
+    assert settings.kafka.unavailable_timeout_s == 5
+    assert settings.health.port == 9000
+    assert CommonSettings.read(Reader(load_config(BASE, {}))).health.stall_timeout_s == 600
+
+
+def test_a_text_setting_from_the_environment_keeps_its_json_as_text():
+    key = '{"type": "service_account", "private_key": "k"}'
+    config = load_config('content_auto_creator.g_service_acct_cred = ""',
+                         {"CONTENT_AUTO_CREATOR_G_SERVICE_ACCT_CRED": key})
+    assert config["content_auto_creator.g_service_acct_cred"] == key
+
+
 def test_environment_lists_are_hocon():
     config = load_config('topics = ["a"]', {"TOPICS": '["a", "b"]'})
     assert config["topics"] == ["a", "b"]
@@ -101,8 +117,10 @@ def test_secrets_are_redacted_and_never_echoed_in_errors():
     shown = str(redacted(config))
     assert "p4ss" not in shown and "s3cr3t" not in shown and "t0k" not in shown and "'me'" in shown
     with pytest.raises(ConfigError) as raised:
-        load_config('kafka.client { "sasl.password" = "x" }', {"KAFKA_CLIENT_SASL_PASSWORD": "{unclosed s3cr3t"})
+        load_config("storage_secret {}", {"STORAGE_SECRET": "{unclosed s3cr3t"})
     assert "s3cr3t" not in str(raised.value)
+    password = load_config('kafka.client { "sasl.password" = "x" }', {"KAFKA_CLIENT_SASL_PASSWORD": "{s3cr3t"})
+    assert Reader(password).strings("kafka.client") == {"sasl.password": "{s3cr3t"}  # text stays text
     with pytest.raises(ConfigError) as raised:
         load_config("token_ttl = 5", {"TOKEN_TTL": "s3cr3t"})
     assert "s3cr3t" not in str(raised.value)
