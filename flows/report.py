@@ -6,6 +6,7 @@ Each batch then counts as progress for the liveness probe.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Callable
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
@@ -61,8 +62,9 @@ class OutcomePartition(StatelessSinkPartition):
 
     def write_batch(self, outcomes: list[Outcome]) -> None:
         self._writer.write([failed_record(self._job.name, o) for o in outcomes if o.reported])
+        for kind, count in Counter(outcome.kind for outcome in outcomes).items():
+            self._counters[kind].inc(count)
         for outcome in outcomes:
-            self._counters[outcome.kind].inc()
             level = logging.WARNING if outcome.reported else logging.INFO
             self._lines.add(level, f"event {outcome.kind}", log_fields(self._job, outcome))
             self._committer.done(outcome.message.topic, outcome.message.partition, outcome.message.offset)
