@@ -212,8 +212,8 @@ class _GroupPartition(StatefulSourcePartition):
 class OffsetCommitter:
     """Commits, per partition, the offset after the last event that reached an outcome.
 
-    Callers pass done offsets in partition order (one worker owns a partition from
-    source to sink), so the highest done offset + 1 is safe to commit. A failed commit
+    Callers pass done offsets in partition order (a partition's outcomes leave its window in
+    offset order, always on the same worker), so the highest done offset + 1 is safe to commit. A failed commit
     is kept and tried again with the next one: a crash in between only repeats events.
     """
 

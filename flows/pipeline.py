@@ -6,8 +6,8 @@
 
 A job supplies only its rules as a :class:`Job`: which topics, what an event's entity is,
 when to skip it, and how to handle it. Everything else (lenient parsing, outcomes,
-bounded concurrency with per-entity order, the failed topic, metrics, logs, offsets)
-lives here and knows nothing about any one job.
+bounded concurrency with per-entity order (:mod:`flows.in_flight`), the failed topic, metrics,
+logs, offsets) lives here and knows nothing about any one job.
 
 Tests build the same flow around a ``TestingSource`` and a ``TestingSink``::
 
@@ -20,8 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Union
@@ -38,6 +36,7 @@ from connectors.kafka import BrokerWatch, ConsumerGroupSource, FailedTopicWriter
 from connectors.metrics import IN_FLIGHT
 from flows.event import BadValue, parse_object
 from flows.health import Health, Progress, serve
+from flows.in_flight import Handlers, PartitionWindow
 from flows.lifecycle import StopSignal, exit_at_start
 from flows.job import Done, Job, Skip
 from flows.logs import configure as configure_logs
@@ -128,59 +127,36 @@ def handle_one(job: Job, item: _Pending) -> Outcome:
     return _finish(item, FAILED, stage="process", detail=result.error, status=result.status)
 
 
-class _Handler:
-    """Handles a batch with a bounded pool: one entity's events in order, entities concurrently.
-
-    The pool is shared by the workers of the process, so ``max_in_flight`` bounds the
-    events in flight per process. The batch returns when all its events have an outcome,
-    which keeps offsets honest: nothing later is committed before them.
-    """
-
-    _pools: dict[int, ThreadPoolExecutor] = {}
-
-    def __init__(self, job: Job, max_in_flight: int):
-        self._job = job
-        self._max_in_flight = max_in_flight
-
-    def _pool(self) -> ThreadPoolExecutor:
-        pool = self._pools.get(self._max_in_flight)
-        if pool is None:
-            pool = self._pools.setdefault(self._max_in_flight, ThreadPoolExecutor(
-                self._max_in_flight, thread_name_prefix="handler"))
-        return pool
-
-    def __call__(self, items: list[_Item]) -> list[Outcome]:
-        groups: dict[object, list[int]] = defaultdict(list)
-        for index, item in enumerate(items):
-            if isinstance(item, _Pending):
-                groups[item.entity if item.entity is not None else ("no entity", index)].append(index)
-        if not groups:
-            return items
-        results: list = list(items)
-        futures = {self._pool().submit(self._in_order, [items[i] for i in indexes]): indexes
-                   for indexes in groups.values()}
-        for future, indexes in futures.items():
-            for index, outcome in zip(indexes, future.result()):
-                results[index] = outcome
-        return results
-
-    def _in_order(self, pending: list[_Pending]) -> list[Outcome]:
-        return [handle_one(self._job, item) for item in pending]
-
-
-def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int,
-               progress: Progress | None = None) -> Dataflow:
+def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int, progress: Progress | None = None,
+               window: int = 1000, stop_requested: Callable[[], bool] = lambda: False) -> Dataflow:
     """The dataflow of a job, from its source to the sink that receives every outcome.
 
     ``progress`` counts the events taken, for the health probes; the sink counts their outcomes.
+    ``window``: events a partition may have taken and not yet reported (see :mod:`flows.in_flight`);
+    once ``stop_requested()``, no further event is started.
     """
+    handlers = Handlers(partial(handle_one, job), max_in_flight, stop_requested)
     flow = Dataflow(job.name.replace("-", "_"))
     messages = op.input("read_events", flow, source)
     parsed = op.flat_map_batch("parse_json", messages, partial(parse_batch, progress or Progress()))
     checked = op.map("validate_event", parsed, lambda item: validate(job, item))
-    outcomes = op.flat_map_batch("handle_event", checked, _Handler(job, max_in_flight))
-    op.output("report_outcome", outcomes, sink)
+    by_partition = op.key_on("by_partition", checked, _partition_of)
+    handled = op.stateful_batch("handle_event", by_partition,
+                                lambda _resume: PartitionWindow(handlers, _is_outcome, _entity_of, window))
+    op.output("report_outcome", op.key_rm("outcomes", handled), sink)
     return flow
+
+
+def _partition_of(item: _Item) -> str:
+    return f"{item.message.partition}-{item.message.topic}"
+
+
+def _is_outcome(item: _Item) -> bool:
+    return isinstance(item, Outcome)
+
+
+def _entity_of(item: _Pending) -> str | None:
+    return item.entity
 
 
 def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_name: str) -> Dataflow:
@@ -215,7 +191,8 @@ def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_n
                        lambda: OffsetCommitter(client, kafka.group_id, watch), progress)
     log.info("starting", extra={"topics": list(job.topics), "group": kafka.group_id,
                                 "failed_topic": kafka.failed_topic, "settings": redacted(config)})
-    return build_flow(job, source, sink, settings.http.max_in_flight, progress)
+    return build_flow(job, source, sink, settings.http.max_in_flight, progress, window=4 * kafka.batch_size,
+                      stop_requested=stop.requested)
 
 
 def _serve_health(settings: HealthSettings, health: Health) -> None:

@@ -107,9 +107,10 @@ def _env_value(key: str, text: str, current: Any) -> Any:
     if text.lstrip().startswith(("[", "{")):
         try:
             return ConfigFactory.parse_string(f"value = {text}")["value"]
-        except Exception as err:
-            problem = "" if is_secret(key) else f": {err}"
-            raise ConfigError(key, f"environment value {env_name(key)} is not HOCON{problem}") from None
+        except Exception as err:  # where, never what: the value may hold a credential whatever its key
+            column = getattr(err, "col", None)
+            where = f" (column {column})" if isinstance(column, int) else ""
+            raise ConfigError(key, f"environment value {env_name(key)} is not HOCON{where}") from None
     if isinstance(current, bool):
         return _to_bool(key, text)
     if isinstance(current, (int, float)):  # "0.5" for a key whose default is 1 is still a number

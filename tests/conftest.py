@@ -41,7 +41,8 @@ def changed(event: dict, path: str, value: object) -> dict:
 
 def run_flow(defaults: str, make_job, job_name: str, env: dict[str, str], messages: list[tuple[str, bytes]]) -> list:
     """Run a job's rules and handler (settings from ``defaults`` and ``env``) over the messages with
-    bytewax's ``TestingSource``; the outcomes in order."""
+    bytewax's ``TestingSource``; the outcomes in the messages' order (each topic reports in its own
+    order; the messages are numbered across topics)."""
     reader = Reader(load_config(defaults, env))
     settings = CommonSettings.read(reader)
     job = make_job(reader, HttpClient(job_name, settings.http, settings.retry))
@@ -49,7 +50,7 @@ def run_flow(defaults: str, make_job, job_name: str, env: dict[str, str], messag
     source = TestingSource([KafkaSourceMessage(key=None, value=value, topic=topic, partition=0, offset=i)
                             for i, (topic, value) in enumerate(messages)])
     run_main(build_flow(job, source, TestingSink(outcomes), settings.http.max_in_flight))
-    return outcomes
+    return sorted(outcomes, key=lambda outcome: outcome.message.offset)
 
 
 def service_account(token_uri: str, key_id: str = "k1") -> str:

@@ -51,9 +51,8 @@ def test_user_delete_writes_no_secret_and_logs_no_personal_data(broker, sandbox,
 
 
 def test_a_secret_in_a_bad_setting_is_not_echoed(sandbox, jobs):
-    config = user_delete_config("127.0.0.1:9", sandbox.url, "g", "d", "t", "f",
-                                'kafka.client { "sasl.password" = "x" }')
-    job = jobs("flows.user_delete", config, env={"KAFKA_CLIENT_SASL_PASSWORD": "{PLANTED-SASL-SECRET"})
+    config = user_delete_config("127.0.0.1:9", sandbox.url, "g", "d", "t", "f")
+    job = jobs("flows.user_delete", config, env={"KAFKA_CLIENT": '{"sasl.password" = PLANTED-SASL-SECRET ] }'})
     assert job.wait(60) == 2
     assert "PLANTED-SASL-SECRET" not in job.log_path.read_text()
 

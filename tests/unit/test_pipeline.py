@@ -91,6 +91,64 @@ def test_one_entity_in_order_different_entities_concurrently():
     assert active["max"] > 1
 
 
+def test_a_slow_event_holds_back_only_the_reporting_of_later_events_not_their_handling():
+    """The batch does not wait for its slowest event: the others are handled meanwhile, and every
+    outcome still leaves in offset order, so offsets stay safe to commit."""
+    handled_behind_the_slow_one = threading.Event()
+    handled: list[int] = []
+
+    def handle(_topic, event):
+        if event["n"] == 0:  # the slow one: done only once all the events behind it were handled
+            assert handled_behind_the_slow_one.wait(10), "the events behind a slow one were not handled"
+        else:
+            handled.append(event["n"])
+            if len(handled) == 19:
+                handled_behind_the_slow_one.set()
+        return Done()
+
+    values = [f'{{"id":"e{n}","kind":"work","n":{n}}}'.encode() for n in range(20)]
+    outcomes = run(make_job(handle), values, batch_size=5, max_in_flight=4)
+    assert [o.message.offset for o in outcomes] == list(range(20))
+    assert [o.kind for o in outcomes] == [SUCCESS] * 20
+
+
+def test_each_partition_reports_in_its_own_offset_order():
+    def handle(_topic, event):
+        time.sleep(random.uniform(0, 0.005))
+        return Done()
+
+    messages = [message(f'{{"id":"e{n}","kind":"work"}}'.encode(), n // 3, partition=n % 3) for n in range(90)]
+    outcomes = []
+    run_main(build_flow(make_job(handle), TestingSource(messages, batch_size=7), TestingSink(outcomes), 8,
+                        window=5))
+    assert len(outcomes) == 90
+    for partition in range(3):
+        offsets = [o.message.offset for o in outcomes if o.message.partition == partition]
+        assert offsets == list(range(30))
+
+
+def test_after_a_stop_no_waiting_event_starts_and_only_a_prefix_is_reported():
+    """A stop lets the events already started finish; the ones still waiting for a thread are not
+    started and not reported, so their offsets are not committed and they are read again."""
+    stop = threading.Event()
+    started: list[int] = []
+
+    def handle(_topic, event):
+        started.append(event["n"])
+        if event["n"] == 3:
+            stop.set()
+        time.sleep(0.01)
+        return Done()
+
+    messages = [message(f'{{"id":"e{n}","kind":"work","n":{n}}}'.encode(), n) for n in range(50)]
+    outcomes = []
+    run_main(build_flow(make_job(handle), TestingSource(messages, batch_size=50), TestingSink(outcomes), 2,
+                        stop_requested=stop.is_set))
+    offsets = [o.message.offset for o in outcomes]
+    assert offsets == list(range(len(offsets))) and 4 <= len(offsets) < 10
+    assert len(started) < 10 and set(offsets) <= set(started)
+
+
 class FakeWriter:
     def __init__(self, fail=False):
         self.records, self.fail = [], fail

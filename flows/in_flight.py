@@ -1,0 +1,146 @@
+"""Events in flight: handled concurrently, reported in their partition's order.
+
+A batch no longer waits for its slowest event. Each partition has a :class:`PartitionWindow`
+(a bytewax stateful step keyed by partition) that hands events to the process-wide
+:class:`Handlers` as they arrive and lets outcomes out in offset order, as soon as every earlier
+event of the partition has one. So one slow call holds back only the commit of what follows it,
+not the work: the other events keep the pool busy. Because outcomes leave in offset order, the
+sink can keep committing "the last outcome's offset + 1".
+
+Events about the same entity run one after the other, in the order they arrived, whatever their
+partition (a lane per entity); different entities run concurrently, at most ``max_in_flight``
+per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
+
+from bytewax.operators import StatefulBatchLogic
+
+_POLL = timedelta(milliseconds=5)  # how often finished events are looked for while some are in flight
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}  # by size: one per process, whatever the flows built in it
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    with _POOLS_LOCK:
+        pool = _POOLS.get(size)
+        if pool is None:
+            pool = _POOLS[size] = ThreadPoolExecutor(size, thread_name_prefix="handler")
+        return pool
+
+
+class Handlers:
+    """A pool of ``max_in_flight`` threads, with one lane per entity so its events keep their order.
+
+    One per process: the workers of a process and all their partitions share it, so
+    ``max_in_flight`` bounds the events in flight per process.
+    """
+
+    def __init__(self, handle: Callable[[object], object], max_in_flight: int,
+                 stop_requested: Callable[[], bool] = lambda: False):
+        self._handle = handle
+        self._pool = _pool(max_in_flight)
+        self._stop_requested = stop_requested
+        self._lock = threading.Lock()
+        self._lanes: dict[str, deque] = {}  # entity -> its events waiting behind the one running
+
+    def submit(self, entity: str | None, item: object) -> Future:
+        """The outcome of ``item``, to come; after every earlier event of the same entity."""
+        future: Future = Future()
+        if entity is not None:
+            with self._lock:
+                lane = self._lanes.get(entity)
+                if lane is not None:
+                    lane.append((item, future))
+                    return future
+                self._lanes[entity] = deque()
+        self._pool.submit(self._run, entity, item, future)
+        return future
+
+    def _run(self, entity: str | None, item: object, future: Future) -> None:
+        while True:
+            if self._stop_requested():
+                future.cancel()  # not started before the stop: not reported, so read again after it
+                future.set_running_or_notify_cancel()  # so that wait() sees it done
+            else:
+                future.set_result(self._handle(item))  # the handler turns every error into an outcome
+            if entity is None:
+                return
+            with self._lock:
+                lane = self._lanes[entity]
+                if not lane:
+                    del self._lanes[entity]
+                    return
+                item, future = lane.popleft()  # the entity's next event, on this same thread
+
+
+class PartitionWindow(StatefulBatchLogic):
+    """One partition's events from "taken" to "reported", in offset order.
+
+    Items that already are outcomes (bad input, skipped) wait only for the events before them.
+    At most ``limit`` events of the partition are held; when that many are, taking more waits for
+    the oldest, which bounds memory on a backlog.
+    """
+
+    def __init__(self, handlers: Handlers, is_done: Callable[[object], bool], entity_of: Callable[[object], str | None],
+                 limit: int):
+        self._handlers = handlers
+        self._is_done = is_done
+        self._entity_of = entity_of
+        self._limit = limit
+        self._held: deque = deque()  # outcomes and futures of outcomes, in offset order
+
+    def on_batch(self, items: list) -> tuple[Iterable, bool]:
+        out = []
+        for item in items:
+            if self._is_done(item):
+                if not self._held:
+                    out.append(item)  # nothing before it in flight: straight through
+                    continue
+                self._held.append(item)
+            else:
+                if len(self._held) >= self._limit:
+                    wait([self._held[0]])
+                    out.extend(self._ready())
+                self._held.append(self._handlers.submit(self._entity_of(item), item))
+        out.extend(self._ready())
+        return out, StatefulBatchLogic.RETAIN
+
+    def on_notify(self) -> tuple[Iterable, bool]:
+        return self._ready(), StatefulBatchLogic.RETAIN
+
+    def on_eof(self) -> tuple[Iterable, bool]:
+        """The input ended (a stop): the events already started reach their outcome; those that were
+        waiting for a thread are not started, and what follows them is not reported."""
+        wait([held for held in self._held if isinstance(held, Future)])
+        ready = self._ready()
+        self._held.clear()  # after a cancelled one: never reported, never committed
+        return ready, StatefulBatchLogic.DISCARD
+
+    def notify_at(self) -> datetime | None:
+        return datetime.now(timezone.utc) + _POLL if self._held else None
+
+    def snapshot(self) -> None:
+        return None  # no bytewax recovery: the committed offsets are the position
+
+    def _ready(self) -> list:
+        """The outcomes at the front that have nothing unfinished before them."""
+        ready = []
+        held = self._held
+        while held:
+            head = held[0]
+            if isinstance(head, Future):
+                if not head.done() or head.cancelled():
+                    break
+                head = head.result()
+            ready.append(head)
+            held.popleft()
+        return ready
