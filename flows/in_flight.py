@@ -1,6 +1,6 @@
 """Events in flight: handled concurrently, reported in their partition's order.
 
-A batch no longer waits for its slowest event. Each partition has a :class:`PartitionWindow`
+No batch waits for its slowest event. Each partition has a :class:`PartitionWindow`
 (a bytewax stateful step keyed by partition) that hands events to the process-wide
 :class:`Handlers` as they arrive and lets outcomes out in offset order, as soon as every earlier
 event of the partition has one. So one slow call holds back only the commit of what follows it,
@@ -23,8 +23,6 @@ from typing import Callable, Iterable
 from bytewax.operators import StatefulBatchLogic
 
 _POLL = timedelta(milliseconds=5)  # how often finished events are looked for while some are in flight
-
-
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # by size: one per process, whatever the flows built in it
 _POOLS_LOCK = threading.Lock()
 
