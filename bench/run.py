@@ -31,6 +31,7 @@ from typing import Callable
 
 from confluent_kafka import Producer
 
+from connectors.kafka import produce_waiting
 from sandbox.broker import EmbeddedBroker, free_port
 from sandbox.job import JobProcess, auto_creator_v2_config, content_auto_creator_config, user_delete_config
 from sandbox.questionsets import question_set
@@ -73,13 +74,7 @@ def produce_timed(bootstrap: str, topic: str, values: list[bytes]) -> dict[tuple
         if err is None:
             stamps[(msg.partition(), msg.offset())] = msg.timestamp()[1] / 1000
     for value in values:
-        while True:
-            try:
-                producer.produce(topic, value, on_delivery=stamp)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        producer.poll(0)
+        produce_waiting(producer, topic, value, on_delivery=stamp)
     producer.flush(60)
     return stamps
 

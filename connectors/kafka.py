@@ -213,8 +213,8 @@ class OffsetCommitter:
     """Commits, per partition, the offset after the last event that reached an outcome.
 
     Callers pass done offsets in partition order (a partition's outcomes leave its window in
-    offset order, always on the same worker), so the highest done offset + 1 is safe to commit. A failed commit
-    is kept and tried again with the next one: a crash in between only repeats events.
+    offset order, always on the same worker), so the highest done offset + 1 is safe to commit.
+    A failed commit is kept and tried again with the next one: a crash in between only repeats events.
     """
 
     def __init__(self, client: dict[str, str], group_id: str, watch: BrokerWatch):
@@ -242,6 +242,18 @@ class OffsetCommitter:
     def close(self) -> None:
         self.commit()
         self._consumer.close()
+
+
+def produce_waiting(producer: Producer, topic: str, value: bytes | None, key: bytes | None = None,
+                    headers: list | None = None, on_delivery: Callable | None = None) -> None:
+    """Queue one record, waiting while the producer's local queue is full."""
+    while True:
+        try:
+            producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+            producer.poll(0)
+            return
+        except BufferError:
+            producer.poll(0.1)  # let deliveries drain
 
 
 @dataclass(frozen=True)
@@ -308,7 +320,8 @@ class FailedTopicWriter:
 
         for record in records:
             try:
-                self._produce(record, reported(record))
+                produce_waiting(self._producer, self._topic, record.value, record.key, record.headers,
+                                reported(record))
             except KafkaException as err:
                 if err.args[0].code() not in _TOO_LARGE:
                     raise
@@ -318,14 +331,6 @@ class FailedTopicWriter:
             errors.append(f"{remaining} still queued after {self._timeout_s:.0f}s")
         return errors
 
-    def _produce(self, record: FailedRecord, on_delivery) -> None:
-        while True:
-            try:
-                self._producer.produce(self._topic, value=record.value, key=record.key,
-                                       headers=record.headers, on_delivery=on_delivery)
-                return
-            except BufferError:
-                self._producer.poll(0.1)  # the local queue is full: let deliveries drain
 
     def close(self) -> None:
         self._producer.flush(self._timeout_s)

@@ -37,6 +37,7 @@ from typing import Callable, Iterable
 
 from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Producer, TopicPartition
 
+from connectors.kafka import produce_waiting
 from flows.event import dumps, parse_object
 
 ADDED_FIELDS = ("jobName", "failInfo")  # what flows/outcome.py failed_record adds to the event
@@ -282,7 +283,7 @@ def replay(options: Options, out=sys.stdout, err=sys.stderr) -> Summary:
                                   "value": (decision.value or b"").decode("utf-8", "replace")},
                                  ensure_ascii=False), file=out)
             else:
-                _produce(producer, decision, delivered)
+                produce_waiting(producer, decision.topic, decision.value, decision.key, on_delivery=delivered)
             if options.limit is not None and taken >= options.limit:
                 break
     finally:
@@ -300,16 +301,6 @@ def replay(options: Options, out=sys.stdout, err=sys.stderr) -> Summary:
 def _source(record: Record) -> str:
     """Where the failed event came from, as ``topic/partition/offset`` (from the headers)."""
     return "/".join(record.headers.get(f"source.{n}", "?") for n in ("topic", "partition", "offset"))
-
-
-def _produce(producer: Producer, replay_of: Replay, on_delivery) -> None:
-    while True:
-        try:
-            producer.produce(replay_of.topic, value=replay_of.value, key=replay_of.key, on_delivery=on_delivery)
-            producer.poll(0)
-            return
-        except BufferError:
-            producer.poll(0.1)  # the local queue is full: let deliveries drain
 
 
 def _property(text: str) -> tuple[str, str]:
