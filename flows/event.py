@@ -8,6 +8,7 @@ clear message instead of crashing the job, as the Flink jobs did).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -31,6 +32,8 @@ def _type_name(value: Any) -> str:
 _NUMBER_SHAPES = bytes.maketrans(b"0123456789,[", b"0000000000::")
 _LONG_NUMBER_START = b":" + b"0" * 19
 _NOT_PARSED = object()
+MAX_DEPTH = 128  # levels of objects and lists; orjson writes at most 255, and no real event comes near
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_object(value: bytes | None) -> dict:
@@ -39,7 +42,11 @@ def parse_object(value: bytes | None) -> dict:
     orjson parses most values; a value with a number of 19 or more digits, or one orjson refuses,
     goes to the standard library parser, which keeps integers of any size exactly (orjson turns
     those beyond 64 bits into floats, which would change the event forwarded or written to the
-    failed topic) and accepts what orjson does not (a BOM, NaN, lone surrogates).
+    failed topic) and accepts what orjson does not (a BOM, NaN).
+
+    A value holding a lone surrogate (not Unicode text: no HTTP call, log line or record could
+    carry it) or nested more than :data:`MAX_DEPTH` levels is refused here, as bad input, rather
+    than failing later where it would be written.
     """
     if value is None:
         raise ValueError("the value is empty (null record)")
@@ -54,9 +61,30 @@ def parse_object(value: bytes | None) -> dict:
             event = json.loads(value)
         except (ValueError, RecursionError) as err:
             raise ValueError(f"the value is not JSON: {err.__class__.__name__}: {err}") from None
+        problem = _unwritable(event)  # orjson refuses lone surrogates itself: only this path may hold them
+    else:
+        problem = _unwritable(event) if value.count(b"{") + value.count(b"[") > MAX_DEPTH else None
+    if problem:
+        raise ValueError(problem)
     if not isinstance(event, dict):
         raise ValueError(f"the value is JSON {_type_name(event)}, not an object")
     return event
+
+
+def _unwritable(document: Any) -> str | None:
+    """Why the parsed value cannot be handled: nested too deep, or text with a lone surrogate."""
+    stack = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"the value is nested more than {MAX_DEPTH} levels deep"
+        items = node.items() if isinstance(node, dict) else ((None, item) for item in node)
+        for key, item in items:
+            if isinstance(item, (dict, list)):
+                stack.append((item, depth + 1))
+            elif (isinstance(item, str) and _SURROGATE.search(item)) or (key is not None and _SURROGATE.search(key)):
+                return "the value holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
+    return None
 
 
 def _may_hold_long_integer(value: bytes) -> bool:
@@ -66,11 +94,16 @@ def _may_hold_long_integer(value: bytes) -> bool:
 
 
 def dumps(document: Any) -> bytes:
-    """JSON bytes; falls back to the standard library for integers beyond 64 bits."""
+    """JSON bytes of any decoded value: the standard library writes integers beyond 64 bits, and
+    text with lone surrogates as ``\\uXXXX`` escapes, which read back the same."""
     try:
         return orjson.dumps(document)
     except TypeError:
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(document, separators=(",", ":")).encode()
 
 
 def lookup(event: dict, path: str) -> Any:

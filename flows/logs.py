@@ -8,6 +8,7 @@ appear as :func:`short_hash`; whole events are never logged.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import sys
 import time
@@ -35,7 +36,16 @@ class JsonFormatter(logging.Formatter):
         line.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+        return json_line(line).decode()
+
+
+def json_line(fields: dict) -> bytes:
+    """One JSON line, whatever the fields hold: text that is not Unicode (a lone surrogate) is
+    written as a ``\\udc80`` escape, anything else not JSON as its ``str``."""
+    try:
+        return orjson.dumps(fields, default=str)
+    except TypeError:
+        return json.dumps(fields, default=str, separators=(",", ":")).encode()
 
 
 def configure(job: str, level: str = "INFO") -> None:
@@ -67,7 +77,7 @@ class OutcomeLines:
             return
         line = {"time": self._now(), "level": logging.getLevelName(level), **self._head, "message": message,
                 **fields}
-        self._lines.append(orjson.dumps(line, default=str))
+        self._lines.append(json_line(line))
 
     def _now(self) -> str:
         """The time in ISO 8601 to the millisecond, formatted once per millisecond."""

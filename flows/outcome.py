@@ -67,5 +67,25 @@ def failed_record(job_name: str, outcome: Outcome) -> FailedRecord:
         ("source.partition", str(message.partition)),
         ("source.offset", str(message.offset)),
     ]
-    return FailedRecord(key=message.key, value=value,
-                        headers=[(name, text.encode()) for name, text in headers])
+    return FailedRecord(key=message.key, value=value, headers=_encoded(headers))
+
+
+def _encoded(headers: list[tuple[str, str]]) -> list[tuple[str, bytes]]:
+    """UTF-8 header values; text that is not Unicode (a lone surrogate) as a ``\\udc80`` escape."""
+    return [(name, text.encode("utf-8", "backslashreplace")) for name, text in headers]
+
+
+def failed_record_or_stand_in(job_name: str, outcome: Outcome) -> FailedRecord:
+    """:func:`failed_record`; when it cannot be written, a small stand-in naming the source offset,
+    where the event still is, so that no event can stop the sink."""
+    try:
+        return failed_record(job_name, outcome)
+    except Exception as err:
+        message = outcome.message
+        error = (f"the failed record could not be written ({err.__class__.__name__}); read the event at its "
+                 f"source offset")
+        value = dumps({"jobName": job_name, "failInfo": {"error": error, "stage": outcome.stage, "status": None}})
+        return FailedRecord(message.key, value, _encoded([
+            ("job", job_name), ("error", error), ("stage", outcome.stage or ""),
+            ("source.topic", message.topic or ""), ("source.partition", str(message.partition)),
+            ("source.offset", str(message.offset)), ("value.omitted", "unwritable")]))

@@ -16,7 +16,7 @@ from connectors.metrics import EVENTS
 from flows.health import Progress
 from flows.job import Job
 from flows.logs import OutcomeLines
-from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, failed_record
+from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, failed_record_or_stand_in
 
 
 def log_fields(job: Job, outcome: Outcome) -> dict:
@@ -61,7 +61,7 @@ class OutcomePartition(StatelessSinkPartition):
         self._counters = {kind: EVENTS.labels(job.name, kind) for kind in (SUCCESS, SKIPPED, FAILED, BAD_INPUT)}
 
     def write_batch(self, outcomes: list[Outcome]) -> None:
-        self._writer.write([failed_record(self._job.name, o) for o in outcomes if o.reported])
+        self._writer.write([failed_record_or_stand_in(self._job.name, o) for o in outcomes if o.reported])
         for kind, count in Counter(outcome.kind for outcome in outcomes).items():
             self._counters[kind].inc(count)
         for outcome in outcomes:

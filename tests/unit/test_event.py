@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.event import BadValue, dumps, is_blank, mapping, parse_object, text, text_list
+from flows.event import MAX_DEPTH, BadValue, dumps, is_blank, mapping, parse_object, text, text_list
 
 
 @pytest.mark.parametrize("value", [b"not json", b"[1, 2]", b'"text"', b"42", b"null", None, b"\xff\xfe", b""])
@@ -60,3 +60,34 @@ def test_typed_access():
 def test_blank():
     assert is_blank(None) and is_blank("") and is_blank("  \t")
     assert not is_blank(" x ")
+
+
+@pytest.mark.parametrize("value", [b'{"mid": "\\udc80"}', b'{"edata": {"userId": "\\ud800x"}}',
+                                   b'{"\\udfff": 1}', b'{"n": 12345678901234567890123, "s": "\\ud83d"}'])
+def test_a_lone_surrogate_is_not_text_and_is_refused(value):
+    with pytest.raises(ValueError, match="surrogate"):
+        parse_object(value)
+
+
+def test_a_surrogate_pair_is_text():
+    assert parse_object(b'{"s": "\\ud83d\\ude00", "n": 12345678901234567890123}')["s"] == "\U0001F600"
+
+
+@pytest.mark.parametrize("opening, closing", [(b'{"a":', b"}"), (b"[", b"]")])
+def test_nesting_deeper_than_the_writer_allows_is_refused(opening, closing):
+    deep = b'{"x":' + opening * 1000 + b"1" + closing * 1000 + b"}"
+    with pytest.raises(ValueError, match="nested"):
+        parse_object(deep)
+    limit = b'{"x":' + opening * (MAX_DEPTH - 1) + b"1" + closing * (MAX_DEPTH - 1) + b"}"
+    assert dumps(parse_object(limit)) == limit.replace(b" ", b"")
+
+
+def test_many_brackets_side_by_side_are_not_deep():
+    wide = b'{"x": [' + b",".join([b"[[{}]]"] * 5000) + b"]}"
+    assert len(parse_object(wide)["x"]) == 5000
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "\u00e9", "\U0001F600", "\ud800", "\udc80", "\udfff"]), max_size=6))
+def test_dumps_writes_json_for_any_decoded_text(value):
+    document = json.loads(json.dumps({"k": value, "n": 2**70}))  # as a parser gives it: pairs joined
+    assert json.loads(dumps(document)) == document

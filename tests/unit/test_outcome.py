@@ -2,7 +2,7 @@ import json
 
 from bytewax.connectors.kafka import KafkaSourceMessage
 
-from flows.outcome import BAD_INPUT, FAILED, Outcome, failed_record, next_iteration
+from flows.outcome import BAD_INPUT, FAILED, Outcome, failed_record, failed_record_or_stand_in, next_iteration
 
 MESSAGE = KafkaSourceMessage(key=b"k", value=b'{"edata":{"iteration":2}}', topic="t", partition=1, offset=7)
 
@@ -31,3 +31,18 @@ def test_iteration_starts_at_one_and_the_event_is_not_changed():
     assert next_iteration(event)["edata"]["iteration"] == 1
     assert next_iteration({})["edata"] == {"iteration": 1}
     assert event == {"edata": {"iteration": "x"}}
+
+
+def test_a_record_with_surrogates_in_event_and_error_is_written():
+    outcome = Outcome(MESSAGE, FAILED, event={"mid": "\udc80", "edata": {"userId": "\ud800"}}, stage="process",
+                      detail="bad id \ud800", status=None)
+    record = failed_record("user-delete", outcome)
+    assert json.loads(record.value)["edata"]["userId"] == "\ud800"
+    assert dict(record.headers)["error"] == b"bad id \\ud800"
+
+
+def test_a_record_that_cannot_be_written_becomes_a_stand_in_naming_the_source():
+    outcome = Outcome(MESSAGE, FAILED, event={"edata": {"x": object()}}, stage="process", detail="x")
+    record = failed_record_or_stand_in("user-delete", outcome)
+    assert "could not be written" in json.loads(record.value)["failInfo"]["error"]
+    assert dict(record.headers)["source.offset"] == b"7" and dict(record.headers)["value.omitted"] == b"unwritable"

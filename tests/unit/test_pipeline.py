@@ -1,5 +1,7 @@
 """The shared pipeline with a made-up job, through bytewax's TestingSource and run_main."""
 
+import json
+import logging
 import random
 import threading
 import time
@@ -189,3 +191,20 @@ def test_the_sink_commits_nothing_when_failed_records_are_not_delivered():
         OutcomePartition(make_job(None), FakeWriter(fail=True), committer).write_batch(
             outcomes_for(SUCCESS, FAILED))
     assert committer.commits == []
+
+
+def test_nothing_an_outcome_holds_raises_out_of_the_sink(capfd, caplog):
+    """Text that is not Unicode, values no writer knows: each outcome still logged, reported, committed."""
+    caplog.set_level(logging.INFO, logger="cokreat.outcome")
+    writer, committer = FakeWriter(), FakeCommitter()
+    odd = [Outcome(message(b"{}", 0), FAILED, event={"mid": "\udc80", "edata": {"userId": "\ud800"}},
+                   entity="\udfff", stage="process", detail="id \ud800"),
+           Outcome(message(b"{}", 1), SKIPPED, event={"mid": "\ud800"}, entity="\ud800", stage="validate",
+                   detail="not for this job \udc80"),
+           Outcome(message(b"{}", 2), FAILED, event={"edata": {"x": object()}}, stage="process", detail="x")]
+    OutcomePartition(make_job(None), writer, committer).write_batch(odd)
+    assert [dict(r.headers)["source.offset"] for r in writer.records] == [b"0", b"2"]
+    assert committer.commits == [{("t", 0): 3}]
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"event ' in line]
+    assert [line["offset"] for line in lines] == [0, 1, 2]
+    assert lines[0]["mid"] == "\udc80"
