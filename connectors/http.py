@@ -16,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -24,11 +25,14 @@ from urllib.parse import quote
 import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
+from connectors.deadline import deadline, pool_manager
 from connectors.metrics import HTTP_REQUESTS, HTTP_SECONDS, RETRIES
 from flows.event import dumps
 from flows.settings import HttpSettings, RetrySettings
 
 RETRYABLE_STATUS = frozenset({408, 425, 429}) | frozenset(range(500, 600))
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_CHUNK = 64 * 1024
 
 
 def path_segment(value: str) -> str:
@@ -50,6 +54,15 @@ class RetriesExhausted(Exception):
     """Every attempt the budget allowed got a retryable answer (or none)."""
 
     def __init__(self, message: str, status: int | None):
+        super().__init__(message)
+        self.status = status
+
+
+class RefusedCall(Exception):
+    """A call that is not made (a header value that would change the request) or whose answer is
+    refused (larger than ``http.max_answer_bytes``): retrying would not change it."""
+
+    def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
 
@@ -93,10 +106,12 @@ class HttpClient:
                  sleep: Callable[[float], None] = time.sleep):
         self._job = job
         self._timeout = urllib3.Timeout(connect=http.connect_timeout_s, read=http.read_timeout_s)
+        self._deadline_s = http.call_deadline_s
+        self._max_answer_bytes = http.max_answer_bytes
         self._headers = {"Content-Type": "application/json", **http.headers}
         self._retry = retry
         self._sleep = sleep
-        self._pool = urllib3.PoolManager(num_pools=32, maxsize=max(http.max_in_flight, 4), retries=False)
+        self._pool = pool_manager(num_pools=32, maxsize=max(http.max_in_flight, 4), retries=False)
 
     def call(self, service: str, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
              form: dict[str, str] | None = None, configured_headers: bool = True) -> Answer:
@@ -106,6 +121,9 @@ class HttpClient:
         ``headers`` are added to (or replace) the configured ones for this call; a call to
         another instance (``configured_headers=False``) gets none of them, so no credential leaks.
         """
+        for name, value in (headers or {}).items():
+            if _CONTROL.search(value):
+                raise RefusedCall(f"{method} {service}: the header {name} holds a control character; not sent")
         started = time.monotonic()
         attempt = 1
         base = self._headers if configured_headers else {"Content-Type": "application/json"}
@@ -130,20 +148,26 @@ class HttpClient:
         if form is not None:  # multipart/form-data text fields, with its own Content-Type
             data, headers["Content-Type"] = urllib3.encode_multipart_formdata(form)
         started = time.monotonic()
-        try:
-            response = self._pool.request(method, url, body=data, headers=headers, timeout=self._timeout,
-                                          redirect=False, retries=False)
-        except TimeoutError as err:
+        with deadline(self._deadline_s) as watch:
+            try:
+                response = self._pool.request(method, url, body=data, headers=headers, timeout=self._timeout,
+                                              redirect=False, retries=False, preload_content=False)
+                try:
+                    content = read_capped(response, self._max_answer_bytes, f"{method} {service}")
+                finally:
+                    response.release_conn()
+            except HTTPError as err:
+                problem = _no_answer(err)
+            else:
+                problem = None
+        if watch.expired:
+            problem = f"no complete answer within {self._deadline_s:g}s"
+        if problem:
             self._count(service, "error", started)
-            if isinstance(err, NewConnectionError):  # urllib3 files "refused" under timeouts too
-                raise _Retryable(f"{method} {service}: no answer (connection refused)", None) from None
-            raise _Retryable(f"{method} {service}: timed out", None) from None
-        except HTTPError as err:
-            self._count(service, "error", started)
-            raise _Retryable(f"{method} {service}: no answer ({err.__class__.__name__})", None) from None
+            raise _Retryable(f"{method} {service}: {problem}", None)
         status = response.status
         self._count(service, str(status), started)
-        parsed = _json_or_none(response.data)
+        parsed = _json_or_none(content)
         if status in RETRYABLE_STATUS:
             raise _Retryable(f"{method} {service}: HTTP {status}", status,
                              retry_after_seconds(response.headers.get("Retry-After")))
@@ -155,6 +179,31 @@ class HttpClient:
     def _count(self, service: str, code: str, started: float) -> None:
         HTTP_REQUESTS.labels(self._job, service, code).inc()
         HTTP_SECONDS.labels(self._job, service).observe(time.monotonic() - started)
+
+
+def _no_answer(err: HTTPError) -> str:
+    if isinstance(err, NewConnectionError):  # urllib3 files "refused" under timeouts too
+        return "no answer (connection refused)"
+    if isinstance(err, TimeoutError):
+        return "timed out"
+    return f"no answer ({err.__class__.__name__})"
+
+
+def read_capped(response: urllib3.BaseHTTPResponse, limit: int, what: str) -> bytes:
+    """The decoded body, read in small steps so that a compressed one cannot inflate past ``limit``;
+    a larger one is a :class:`RefusedCall`."""
+    declared = response.headers.get("Content-Length", "")
+    size, chunks = int(declared) if declared.isdigit() else 0, []
+    if size <= limit:
+        size = 0
+        for chunk in response.stream(_CHUNK, decode_content=True):
+            size += len(chunk)
+            if size > limit:
+                break
+            chunks.append(chunk)
+    if size > limit:
+        raise RefusedCall(f"{what}: the answer is larger than {limit} bytes (http.max_answer_bytes)", response.status)
+    return b"".join(chunks)
 
 
 def _json_or_none(content: bytes) -> Any:

@@ -11,12 +11,12 @@ from typing import Callable
 
 from connectors.download import DownloadError
 from connectors.ecar import EcarError
-from connectors.http import RetriesExhausted
+from connectors.http import RefusedCall, RetriesExhausted
 from connectors.storage import StorageError
 from connectors.sunbird import ApiError
 from flows.job import Done, Fail, Result
 
-EXPECTED = (ApiError, DownloadError, StorageError, RetriesExhausted, EcarError)
+EXPECTED = (ApiError, DownloadError, StorageError, RetriesExhausted, RefusedCall, EcarError)
 
 
 def result_of(work: Callable[[], None]) -> Result:

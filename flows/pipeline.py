@@ -31,10 +31,11 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 from confluent_kafka import KafkaException
 
-from connectors.http import HttpClient, RetriesExhausted
+from connectors.http import HttpClient
 from connectors.kafka import BrokerWatch, ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, partitions_of
 from connectors.metrics import IN_FLIGHT
 from flows.event import BadValue, parse_object
+from flows.failures import EXPECTED
 from flows.health import Health, Progress, serve
 from flows.in_flight import Handlers, PartitionWindow
 from flows.lifecycle import StopSignal, exit_at_start
@@ -111,8 +112,8 @@ def handle_one(job: Job, item: _Pending) -> Outcome:
     IN_FLIGHT.labels(job.name).inc()
     try:
         result = job.handle(item.message.topic, item.event)
-    except RetriesExhausted as err:
-        return _finish(item, FAILED, stage="process", detail=str(err), status=err.status)
+    except EXPECTED as err:
+        return _finish(item, FAILED, stage="process", detail=str(err), status=getattr(err, "status", None))
     except BadValue as err:
         return _finish(item, FAILED, stage="process", detail=str(err))
     except Exception as err:  # a bug or an unforeseen answer must not stop the job

@@ -264,6 +264,8 @@ class HttpSettings:
     read_timeout_s: float
     max_in_flight: int
     headers: dict[str, str]
+    call_deadline_s: float = 120.0  # one exchange (request and whole answer), whatever the host's pace
+    max_answer_bytes: int = 32 * 2**20  # a service answer, once decoded
 
 
 @dataclass(frozen=True)
@@ -307,6 +309,8 @@ class CommonSettings:
                 read_timeout_s=r.number("http.read_timeout_s", 60.0, minimum=0.001),
                 max_in_flight=r.integer("http.max_in_flight", 32, minimum=1),
                 headers=r.strings("http.headers", {}),
+                call_deadline_s=r.number("http.call_deadline_s", 120.0, minimum=0.001),
+                max_answer_bytes=r.integer("http.max_answer_bytes", 32 * 2**20, minimum=1),
             ),
             retry=RetrySettings(
                 max_attempts=r.integer("retry.max_attempts", 5, minimum=1),

@@ -2,47 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-
 import pytest
 import urllib3
 from urllib3.exceptions import HTTPError
 
 from connectors.deadline import connection_pool, deadline, pool_manager
-
-
-class DripServer:
-    """Answers every connection with ``head``, then one byte of ``drip`` every ``interval_s``, for ever."""
-
-    def __init__(self, head: bytes, drip: bytes, interval_s: float = 0.05):
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._head, self._drip, self._interval_s = head, drip, interval_s
-        self._stopped = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
-
-    def _answer(self, connection: socket.socket) -> None:
-        with connection:
-            try:
-                connection.recv(65536)
-                connection.sendall(self._head)
-                while not self._stopped.wait(self._interval_s):
-                    connection.sendall(self._drip)
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self._stopped.set()
-        self._listener.close()
+from sandbox.drip import DripServer
 
 
 def returned_or_raised(call) -> None:
@@ -80,10 +45,6 @@ def test_a_single_host_pool_obeys_the_deadline_too(dripping):
 
 
 def test_an_answer_within_the_deadline_is_untouched():
-    server = DripServer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", b"")
-    try:
-        with deadline(30) as watch:
-            assert pool_manager(retries=False).request("GET", f"http://127.0.0.1:{server.port}/").data == b"{}"
-        assert not watch.expired
-    finally:
-        server.close()
+    with DripServer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", b"") as server, deadline(30) as watch:
+        assert pool_manager(retries=False).request("GET", f"http://127.0.0.1:{server.port}/").data == b"{}"
+    assert not watch.expired

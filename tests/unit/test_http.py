@@ -1,15 +1,20 @@
 """The HTTP caller against the sandbox server over 127.0.0.1."""
 
+import gzip
+import tracemalloc
+
 import pytest
 
-from connectors.http import HttpClient, RetriesExhausted, backoff_seconds, retry_after_seconds
+from connectors.http import HttpClient, RefusedCall, RetriesExhausted, backoff_seconds, retry_after_seconds
 from flows.settings import HttpSettings, RetrySettings
+from sandbox.drip import DripServer
+from sandbox.server import Reply
 
 PATH = "/program/v1/user/u1"
 
 
-def client(sleeps=None, attempts=4, elapsed=60.0, read_timeout=5.0, headers=None):
-    return HttpClient("test", HttpSettings(2.0, read_timeout, 4, headers or {}),
+def client(sleeps=None, attempts=4, elapsed=60.0, read_timeout=5.0, headers=None, deadline=120.0, max_answer=1 << 25):
+    return HttpClient("test", HttpSettings(2.0, read_timeout, 4, headers or {}, deadline, max_answer),
                       RetrySettings(attempts, elapsed, 0.01),
                       sleep=(sleeps.append if sleeps is not None else lambda s: None))
 
@@ -91,3 +96,36 @@ def test_backoff_grows_with_jitter_and_retry_after_parses_dates():
     assert retry_after_seconds("7") == 7.0
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert retry_after_seconds("soon") is None
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("head", [b"HTTP/1.1 200 OK\r\nX-Slow: ", b"HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\n{"])
+def test_a_service_that_drips_its_answer_is_cut_at_the_call_deadline(head):
+    """One byte every 50 ms never trips the read timeout; the wall-clock deadline ends each attempt."""
+    with DripServer(head, b" ") as server, pytest.raises(RetriesExhausted, match="no complete answer within 0.5s"):
+        client(attempts=2, deadline=0.5).call("svc", "GET", f"http://127.0.0.1:{server.port}/")
+
+
+def test_an_answer_past_the_size_cap_is_refused_without_inflating_it(sandbox):
+    bomb = gzip.compress(b"{" + b" " * 200_000_000 + b"}", 9)  # 200 MB of JSON in about 200 KB
+    sandbox.route("GET", "/bomb", lambda call: Reply(200, bomb, {"Content-Type": "application/json",
+                                                                 "Content-Encoding": "gzip"}))
+    tracemalloc.start()
+    try:
+        with pytest.raises(RefusedCall, match="larger than 1048576 bytes") as raised:
+            client(max_answer=1 << 20).call("svc", "GET", f"{sandbox.url}/bomb")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert raised.value.status == 200 and peak < 20_000_000
+    assert sandbox.journal.count("GET", "/bomb") == 1  # not worth retrying
+    sandbox.route("GET", "/small", lambda call: Reply(200, gzip.compress(b'{"a": 1}'), {
+        "Content-Type": "application/json", "Content-Encoding": "gzip"}))
+    assert client(max_answer=1 << 20).call("svc", "GET", f"{sandbox.url}/small").body == {"a": 1}
+
+
+@pytest.mark.parametrize("value", ["a\r\n X-Injected: 1", "a\nb", "a\rb", "a\x00b", "a\x7fb", "\tlead"])
+def test_a_header_value_with_a_control_character_is_not_sent(user, value):
+    with pytest.raises(RefusedCall, match="X-Channel-Id holds a control character"):
+        client().call("svc", "DELETE", user.url + PATH, headers={"X-Channel-Id": value})
+    assert user.journal.count() == 0
