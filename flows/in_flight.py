@@ -23,6 +23,7 @@ from typing import Callable, Iterable
 from bytewax.operators import StatefulBatchLogic
 
 _POLL = timedelta(milliseconds=5)  # how often finished events are looked for while some are in flight
+_WAIT_SLICE_S = 0.5  # a full window waits for its oldest event in slices, to notice a stop
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # by size: one per process, whatever the flows built in it
 _POOLS_LOCK = threading.Lock()
 
@@ -46,7 +47,7 @@ class Handlers:
                  stop_requested: Callable[[], bool] = lambda: False):
         self._handle = handle
         self._pool = _pool(max_in_flight)
-        self._stop_requested = stop_requested
+        self.stop_requested = stop_requested
         self._lock = threading.Lock()
         self._lanes: dict[str, deque] = {}  # entity -> its events waiting behind the one running
 
@@ -65,7 +66,7 @@ class Handlers:
 
     def _run(self, entity: str | None, item: object, future: Future) -> None:
         while True:
-            if self._stop_requested():
+            if self.stop_requested():
                 future.cancel()  # not started before the stop: not reported, so read again after it
                 future.set_running_or_notify_cancel()  # so that wait() sees it done
             else:
@@ -85,7 +86,8 @@ class PartitionWindow(StatefulBatchLogic):
 
     Items that already are outcomes (bad input, skipped) wait only for the events before them.
     At most ``limit`` events of the partition are held; when that many are, taking more waits for
-    the oldest, which bounds memory on a backlog.
+    the oldest, which bounds memory on a backlog. That wait ends at a stop, even if the oldest event
+    hangs: what comes after it is then never started nor reported, and is read again after the restart.
     """
 
     def __init__(self, handlers: Handlers, is_done: Callable[[object], bool], entity_of: Callable[[object], str | None],
@@ -106,11 +108,16 @@ class PartitionWindow(StatefulBatchLogic):
                 self._held.append(item)
             else:
                 if len(self._held) >= self._limit:
-                    wait([self._held[0]])
+                    self._wait_for_oldest()
                     out.extend(self._ready())
                 self._held.append(self._handlers.submit(self._entity_of(item), item))
         out.extend(self._ready())
         return out, StatefulBatchLogic.RETAIN
+
+    def _wait_for_oldest(self) -> None:
+        oldest = self._held[0]
+        while not self._handlers.stop_requested() and not oldest.done():
+            wait([oldest], timeout=_WAIT_SLICE_S)
 
     def on_notify(self) -> tuple[Iterable, bool]:
         return self._ready(), StatefulBatchLogic.RETAIN
