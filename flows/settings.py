@@ -23,8 +23,15 @@ from pyhocon import ConfigFactory, ConfigTree
 
 CONFIG_FILE_ENV = "JOB_CONFIG_FILE"
 _NOT_NAME = re.compile(r"[^A-Z0-9]+")
-_SECRET_WORDS = ("password", "secret", "token", "cred", "authorization", "api_key", "apikey", "private_key",
-                 "http.headers", "cloud_storage_key")
+_SECRET_WORDS = ("pass", "secret", "token", "cred", "authorization", "key", "jaas", "oauthbearer",
+                 "http.headers")
+# librdkafka properties shown in the logged settings; any other (a PEM key, a JAAS or OAuth config, a
+# property added later) is shown as ***.
+_SHOWN_CLIENT_PROPERTIES = re.compile(
+    r"client\.id|client\.rack|security\.protocol|sasl\.mechanisms?|sasl\.username|debug|compression\.type"
+    r"|ssl\.endpoint\.identification\.algorithm|enable\.ssl\.certificate\.verification|broker\.address\.family"
+    r"|ssl\.ca\.location|ssl\.certificate\.location|.*\.(ms|bytes|messages|kbytes)")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
 REDACTED = "***"
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -52,18 +59,36 @@ def is_secret(key: str) -> bool:
     return any(word in lowered for word in _SECRET_WORDS)
 
 
+def without_userinfo(text: str) -> str:
+    """``text`` with the ``user:password@`` of every URL in it replaced by ``***@``."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
 def redacted(tree: ConfigTree, prefix: str = "") -> dict:
-    """The settings as plain data, every secret value replaced by ``***``: safe to log."""
-    plain = {}
+    """The settings as plain data, safe to log: every secret value replaced by ``***``, every
+    ``kafka.client`` property not known to be harmless too, and the user info of every URL."""
+    plain: dict = {}
     for raw_key, value in tree.items():
-        key = f"{prefix}{raw_key}"
-        if is_secret(key):
-            plain[raw_key.strip('"')] = REDACTED
-        elif isinstance(value, ConfigTree):
-            plain[raw_key.strip('"')] = redacted(value, f"{key}.")
+        key, name = f"{prefix}{raw_key}", raw_key.strip('"')
+        if prefix.startswith("kafka.client.") and not isinstance(value, ConfigTree):
+            hidden = not _SHOWN_CLIENT_PROPERTIES.fullmatch(key.removeprefix("kafka.client.").replace('"', ""))
         else:
-            plain[raw_key.strip('"')] = value
+            hidden = is_secret(key)
+        if hidden:
+            plain[name] = REDACTED
+        elif isinstance(value, ConfigTree):
+            plain[name] = redacted(value, f"{key}.")
+        else:
+            plain[name] = _shown_value(value)
     return plain
+
+
+def _shown_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return without_userinfo(value)
+    if isinstance(value, list):
+        return [_shown_value(item) for item in value]
+    return value
 
 
 def _shown(key: str, text: object) -> str:

@@ -63,6 +63,7 @@ def _settings(reader: Reader) -> V2Settings:
                                reader.integer("ecar.max_unpacked_bytes", minimum=1)),
         max_download_bytes=reader.integer("ecar.max_download_bytes", minimum=1),
         link_wait_s=reader.number("link.wait_s", 60.0),
+        max_collection_units=reader.integer("collections.max_units", 100, minimum=1),
     )
 
 

@@ -45,6 +45,7 @@ class V2Settings:
     ecar_limits: EcarLimits
     max_download_bytes: int
     link_wait_s: float
+    max_collection_units: int
 
 
 class AutoCreatorV2:
@@ -66,6 +67,7 @@ class AutoCreatorV2:
         identifier, object_type = rules.identifier(event), text(event, "edata.objectType")
         channel = text(event, "context.channel") or None
         repository = text(event, "edata.repository") or ""
+        collection_units = collections.units(event, self._s.max_collection_units)
         manifest_item, tree = self._read_ecar(identifier, object_type, text(event, "edata.metadata.downloadUrl"))
         self._files.downloader.check(repository)  # an address from the event: same rules as a download
         metadata = {**manifest_item, **self._source.read(repository, object_type)}
@@ -87,7 +89,7 @@ class AutoCreatorV2:
         self._target.review(kind, version, channel, identifier)
         self._target.publish(kind, version, channel, identifier)
         self._await_live(kind, version, channel, identifier)
-        collections.link(self._content, event, identifier)
+        collections.link(self._content, collection_units, identifier)
 
     def _read_ecar(self, identifier: str, object_type: str, url: str) -> tuple[dict, dict]:
         """The object's manifest item ({} if absent) and, for a set, the tree of ``hierarchy.json``."""

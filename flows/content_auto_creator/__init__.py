@@ -68,6 +68,7 @@ def _creator_settings(reader: Reader) -> CreatorSettings:
         ready_timeout_s=reader.number(f"{PREFIX}.ready_timeout_s", 30.0),
         content_folder=reader.text("cloud_storage.folder.content", "content"),
         artifact_folder=reader.text("cloud_storage.folder.artifact", "artifact"),
+        max_collection_units=reader.integer("collections.max_units", 100, minimum=1),
     )
 
 

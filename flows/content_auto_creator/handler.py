@@ -47,6 +47,7 @@ class CreatorSettings:
     ready_timeout_s: float
     content_folder: str
     artifact_folder: str
+    max_collection_units: int
 
 
 class ContentAutoCreator:
@@ -64,6 +65,7 @@ class ContentAutoCreator:
     def _process(self, event: dict) -> None:
         object_id, channel = text(event, "object.id"), text(event, "context.channel")
         metadata = mapping(event, "edata.metadata")
+        collection_units = collections.units(event, self._s.max_collection_units)
         create_metadata, update_metadata = split_metadata(metadata, self._s.removed_props, self._s.create_props)
         target = self._target(event, channel, object_id, metadata)
         calls, link = steps(target.stage, text(event, "edata.stage") or "")
@@ -84,7 +86,7 @@ class ContentAutoCreator:
                 elif call == PUBLISH:
                     self._content.publish(channel, internal_id, metadata.get("lastPublishedBy"))
             if link or target.stage == NA:
-                collections.link(self._content, event, internal_id)
+                collections.link(self._content, collection_units, internal_id)
         except Exception as err:
             if internal_id:
                 self._mark_failed(channel, internal_id, err)

@@ -4,7 +4,8 @@ import pytest
 
 from connectors.http import HttpClient
 from connectors.sunbird import ApiError, ContentService
-from flows.collections import link
+from flows.collections import link, units
+from flows.event import BadValue
 from flows.settings import HttpSettings, RetrySettings
 
 
@@ -16,27 +17,45 @@ def event(*entries):
     return {"edata": {"collection": list(entries)}}
 
 
+def link_all(service, an_event, identifier, limit=100):
+    link(service, units(an_event, limit), identifier)
+
+
 def test_a_unit_of_the_collection_gets_the_object(sandbox):
     sandbox.content.add_collection("do_234", ["do_345"])
-    link(content(sandbox), event({"identifier": "do_234", "unitId": "do_345"}), "do_123")
+    link_all(content(sandbox), event({"identifier": "do_234", "unitId": "do_345"}), "do_123")
     assert sandbox.content.collections["do_234"]["do_345"] == ["do_123"]
 
 
 def test_unknown_units_blank_entries_and_no_collection_are_skipped(sandbox):
     sandbox.content.add_collection("do_234", ["do_345"])
-    link(content(sandbox), event({"identifier": "do_234", "unitId": "do_999"}, {"identifier": " ", "unitId": "u"},
+    link_all(content(sandbox), event({"identifier": "do_234", "unitId": "do_999"}, {"identifier": " ", "unitId": "u"},
                                  {}, "text"), "do_123")
-    link(content(sandbox), {"edata": {}}, "do_123")
+    link_all(content(sandbox), {"edata": {}}, "do_123")
     assert sandbox.journal.count("PATCH") == 0 and sandbox.journal.count("GET") == 1
 
 
 def test_a_missing_collection_fails(sandbox):
     with pytest.raises(ApiError, match="Unable to fetch collection hierarchy for : do_404 | Response Code : 404"):
-        link(content(sandbox), event({"identifier": "do_404", "unitId": "u"}), "do_123")
+        link_all(content(sandbox), event({"identifier": "do_404", "unitId": "u"}), "do_123")
 
 
 def test_a_refused_add_fails(sandbox):
     sandbox.content.add_collection("do_234", ["do_345"])
     sandbox.faults.script("PATCH", "/content/v3/hierarchy/add", [400])
     with pytest.raises(ApiError, match="Hierarchy Update Failed For : do_234"):
-        link(content(sandbox), event({"identifier": "do_234", "unitId": "do_345"}), "do_123")
+        link_all(content(sandbox), event({"identifier": "do_234", "unitId": "do_345"}), "do_123")
+
+
+def test_repeated_entries_are_linked_once_and_each_collection_read_once(sandbox):
+    sandbox.content.add_collection("do_234", ["do_345", "do_346"])
+    entries = [{"identifier": "do_234", "unitId": "do_345"}, {"identifier": "do_234", "unitId": "do_346"}] * 15_000
+    link_all(content(sandbox), event(*entries), "do_123")
+    assert sandbox.journal.count("GET") == 1 and sandbox.journal.count("PATCH") == 2
+
+
+def test_more_distinct_units_than_allowed_fail_before_any_call(sandbox):
+    entries = [{"identifier": f"do_{i}", "unitId": "u"} for i in range(30_000)]
+    with pytest.raises(BadValue, match="at most 100 distinct collection units"):
+        link_all(content(sandbox), event(*entries), "do_123")
+    assert sandbox.journal.count() == 0

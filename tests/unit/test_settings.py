@@ -124,3 +124,26 @@ def test_secrets_are_redacted_and_never_echoed_in_errors():
     with pytest.raises(ConfigError) as raised:
         load_config("token_ttl = 5", {"TOKEN_TTL": "s3cr3t"})
     assert "s3cr3t" not in str(raised.value)
+
+
+def test_the_logged_settings_show_no_credential_of_any_form():
+    from flows.settings import redacted
+
+    config = load_config(BASE + '''
+kafka.client {
+  "ssl.key.pem" = "-----BEGIN PRIVATE KEY-----K3Y"
+  "sasl.oauthbearer.config" = "clientId=c clientSecret=0auth"
+  "sasl.jaas.config" = "org.apache.kafka.common.security.plain.PlainLoginModule required password=\\"j4as\\";"
+  "ssl.keystore.password" = "k3ystore"
+  "some.future.property" = "unkn0wn"
+  "client.id" = "me"
+  "security.protocol" = "SASL_SSL"
+  sasl.password = "n3sted"
+}
+program-service-baseUrl = "http://svc:pa55@program:8080/x"
+hosts = ["https://u:l1st@h/", "http://plain/"]
+''', {})
+    shown = str(redacted(config))
+    for secret in ("n3sted", "K3Y", "0auth", "j4as", "k3ystore", "unkn0wn", "pa55", "l1st"):
+        assert secret not in shown, secret
+    assert "'me'" in shown and "SASL_SSL" in shown and "http://***@program:8080/x" in shown and "http://plain/" in shown
