@@ -20,9 +20,33 @@ from tests.conftest import EVENTS_DIR, run_flow, wait_for
 
 TRICKY_TEXT = st.sampled_from(["", " ", "..", ".", "../../etc/passwd", "a/b", "%2e%2e", "50%", "?x=1#y",
                                "\u202eevil", "\x00", "😀" * 3, "Ω≈ç√", "x" * 5000, "http://127.0.0.1:1/a.ecar",
-                               "file:///etc/passwd", "do_1.img"])
+                               "file:///etc/passwd", "do_1.img", "\ud800", "a\udc80", "\udfff.ecar", "DO_1", "..!",
+                               "a\r\n X-Injected: 1", "x\ny", "http://127.0.0.1:1\\@8.8.8.8/a.ecar",
+                               "http://u:p@127.0.0.1:1/a.ecar", "http://a..b/a.ecar", "http://100.100.100.200/a.ecar",
+                               "http://[::ffff:127.0.0.1]:1/a.ecar", "http://2130706433/a.ecar", "http://0x7f.1/a.ecar",
+                               "https://drive.google.com/uc?export=download&id=..%2F..%2Finternal",
+                               "https://drive.google.com.evil.example/uc?export=download&id=1",
+                               "http://127.0.0.1:1/files/../admin/a.ecar"])
+
+
+def _nested(depth: int):
+    """Objects and lists alternately ``depth`` levels deep: past the 128 levels a job accepts."""
+    value: object = 1
+    for level in range(depth):
+        value = [value] if level % 2 else {"x": value}
+    return value
+
+
+DEEP = st.integers(min_value=100, max_value=600).map(_nested)
+
+
+def with_deep_value(event: dict, depth: int) -> bytes:
+    """The event with ``edata.deep`` nested ``depth`` levels (written by hand: json.dumps would recurse)."""
+    deep = b'{"x":[' * (depth // 2) + b"1" + b"]}" * (depth // 2)
+    return json.dumps(set_path(event, "edata.deep", "DEEP")).encode().replace(b'"DEEP"', deep)
 VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.integers(min_value=2**64) | st.floats() | TRICKY_TEXT | st.text(),
+    st.none() | st.booleans() | st.integers() | st.integers(min_value=2**64) | st.floats() | TRICKY_TEXT | st.text()
+    | DEEP,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4) | TRICKY_TEXT, inner,
                                                                 max_size=3),
     max_leaves=6)
@@ -122,18 +146,29 @@ def test_the_running_job_stays_up_on_poison_and_reports_each_one(broker, sandbox
     delete_topic, transfer_topic, failed_topic = names("d"), names("t"), names("f")
     broker.create_topics([delete_topic, transfer_topic, failed_topic])
     example = json.loads(USER_EVENTS[0])
-    values = [b"not json", b"[" * 50_000, b"\xff\xfe", b"null", b'{"edata": 7}', b"x" * 999_850,
+    ordinary = [json.dumps(set_path(example, "edata.userId", f"ok-{i}")).encode() for i in range(3)]
+    for i in range(3):
+        sandbox.contribution.add_user(f"ok-{i}")
+    not_for_the_job = set_path(example, "edata.action", "something-else")
+    poison = [b"not json", b"[" * 50_000, b"\xff\xfe", b"null", b'{"edata": 7}', b"x" * 999_850,
               json.dumps(set_path(example, "edata.userId", "x" * 900_000)).encode(),
               json.dumps(set_path(example, "edata.userId", "../../program/v1/user/transfer")).encode(),
               json.dumps(set_path(example, "edata.userId", 12345)).encode(),
               json.dumps(set_path(example, "edata", [1])).encode(),
-              json.dumps(set_path(example, "edata.userId", "\u202e😀%2e%2e?#")).encode(), USER_EVENTS[0]]
+              json.dumps(set_path(example, "edata.userId", "\u202e😀%2e%2e?#")).encode(),
+              json.dumps(set_path(not_for_the_job, "mid", "\udc80")).encode(),
+              json.dumps(set_path(example, "edata.userId", "\ud800")).encode(),
+              with_deep_value(example, 1000), with_deep_value(not_for_the_job, 300)]
+    values = [ordinary[0], *poison[:8], ordinary[1], *poison[8:], ordinary[2]]
     produce(broker.bootstrap, delete_topic, values)
     job = jobs("flows.user_delete", user_delete_config(broker.bootstrap, sandbox.url, names("g"), delete_topic,
                                                        transfer_topic, failed_topic, "retry.max_attempts = 1"))
     outcomes = wait_for(lambda: len(job.outcomes()) == len(values) and job.outcomes(), 60, "an outcome for each")
     assert sorted(o["offset"] for o in outcomes) == list(range(len(values)))
+    by_offset = {o["offset"]: o["outcome"] for o in outcomes}
+    assert [by_offset[values.index(v)] for v in ordinary] == ["success"] * 3
     reported = sum(o["outcome"] in ("failed", "bad_input") for o in outcomes)
+    assert [by_offset[values.index(v)] for v in poison[-4:]] == ["bad_input"] * 4  # surrogates, 1,000 levels
     records = wait_for(lambda: len(read_all(broker.bootstrap, failed_topic)) == reported
                        and read_all(broker.bootstrap, failed_topic), 30, "a failed record for each failure")
     assert len({dict(r.headers())["source.offset"] for r in records}) == reported
