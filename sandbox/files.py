@@ -71,10 +71,12 @@ class FileServer:
                                            drip_headers=headers)
         return f"{self._url}/drip/{name}"
 
-    def add_drive(self, file_id: str, name: str, data: bytes, mime_type: str) -> str:
-        """Host a Drive file; its ``uc?export=download`` link."""
+    def add_drive(self, file_id: str, name: str, data: bytes, mime_type: str, location: str | None = None) -> str:
+        """Host a Drive file; its ``uc?export=download`` link. With ``location``, the link answers a
+        redirect there (as Drive sends downloads to ``drive.usercontent.google.com``)."""
+        headers = (("Location", location),) if location else ()
         with self._lock:
-            self._drive[file_id] = HostedFile(data, mime_type, name)
+            self._drive[file_id] = HostedFile(data, mime_type, name, status=302 if location else 200, headers=headers)
         return f"{self._url}/uc?export=download&id={file_id}"
 
     def redirect(self, url: str, hops: int = 1) -> str:
@@ -119,6 +121,8 @@ class FileServer:
         hosted = self._drive.get(call.query.get("id", ""))
         if call.query.get("export") != "download" or hosted is None:
             return Reply(404, "<html><body>Google Drive - file not found</body></html>")
+        if hosted.status != 200:
+            return Reply(hosted.status, "", dict(hosted.headers))
         return Reply(200, hosted.data, {"Content-Type": hosted.content_type,
                                         "Content-Disposition": f'attachment; filename="{hosted.name}"'})
 
