@@ -222,7 +222,8 @@ class Downloader:
                     attempt += 1
 
     @contextmanager
-    def open(self, url: str, pace: Pace, allowed: tuple[str, ...] = ()) -> Iterator[tuple[urllib3.BaseHTTPResponse, str]]:
+    def open(self, url: str, pace: Pace,
+             allowed: tuple[str, ...] = ()) -> Iterator[tuple[urllib3.BaseHTTPResponse, str]]:
         """A GET of ``url`` after following redirects, each checked as ``url`` is: the answer and its URL.
         The answer is released afterwards."""
         for _ in range(_MAX_REDIRECTS + 1):
