@@ -2,12 +2,17 @@
 URLs and hosts."""
 
 import gzip
+import posixpath
 import socket
 import time
 import tracemalloc
+import urllib.parse
 import zlib
 
 import pytest
+import urllib3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.download import Downloader, DownloadError, DownloadPolicy, allowed_source, file_name, slug
 from flows.settings import RetrySettings
@@ -292,3 +297,22 @@ def test_connections_are_kept_for_the_next_download(sandbox, tmp_path, monkeypat
     for n in range(3):
         assert shared.fetch(f"http://files.test:{sandbox.port}/files/a.pdf", tmp_path / str(n)).read_bytes() == b"%PDF"
     assert network.lookups == ["files.test"] * 3 and network.connected == [("127.0.0.1", sandbox.port)]
+
+
+PATH_PARTS = ["files", "files-evil", "admin", "..", ".", "%2e%2e", "%2E.", "..%2f", "..%5c", "%2f", "%2F..%2F", "a.pdf",
+              "", "%66iles", "Files", ";x", "%00"]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(host=st.sampled_from(["host", "HOST", "host.", "host.evil", "evil", "host@evil", "evil@host"]),
+       port=st.sampled_from(["", ":443", ":8443"]), scheme=st.sampled_from(["https", "http"]),
+       path=st.lists(st.sampled_from(PATH_PARTS), max_size=5).map("/".join))
+def test_an_allowed_url_is_inside_its_entry_however_it_is_written(host, port, scheme, path):
+    url = f"{scheme}://{host}{port}/{path}"
+    if not allowed_source(url, ("https://host/files",)):
+        return
+    parts = urllib3.util.parse_url(url)
+    assert (parts.scheme, parts.host, parts.port or 443, parts.auth) == ("https", "host", 443, None)
+    for form in (parts.path, urllib.parse.unquote(parts.path).replace("\\", "/")):
+        resolved = posixpath.normpath(form)
+        assert resolved == "/files" or resolved.startswith("/files/"), (url, form)
