@@ -1,37 +1,45 @@
-"""Fetching artifact and icon files from other hosts, safely.
+"""Fetching artifact, icon and ECAR files from other hosts, safely.
 
-Only http(s); hosts on the allow-list (when one is set); no private, loopback or
-link-local addresses unless allowed; every redirect checked by the same rules; connect
-and read timeouts; a size cap enforced while streaming, so a huge file is cut off rather
-than stored. Answers that may change (5xx, timeouts) are retried within the retry budget::
+Every URL, and every redirect (at most 5), goes through :mod:`connectors.address` (read by the
+parser that connects, resolved once, public addresses only unless allowed) and through the
+allow-list when one is set. A download has a size cap counted in decoded bytes (a compressed body
+cannot inflate past it), a wall-clock deadline for all of it (redirects, headers and retries
+included), and a minimum average rate for the body after a grace period: a host that drips is cut
+off. What may pass (no answer, 5xx, a DNS failure) is retried within the retry budget; every
+other failure is a :class:`DownloadError` with one line::
 
     downloader = Downloader(policy, retry)
-    path = downloader.fetch("https://host/a/My File.pdf", workdir)   # workdir / "my-file.pdf"
+    path = downloader.fetch("https://host/a/My%20File.pdf", workdir)   # workdir / "my-file.pdf"
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-import threading
+import re
 import time
 import unicodedata
-import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from typing import Callable, Iterator, TypeVar
+from urllib.parse import unquote, urljoin
 
-import requests
+import urllib3
+from urllib3.exceptions import DecodeError, HTTPError, LocationParseError, SSLError
+from urllib3.util import Url, parse_url
 
+from connectors.address import AddressRefused, NameNotResolved, PublicConnections, loggable_url, parse, port_of
+from connectors.deadline import Watch, deadline
 from connectors.http import RETRYABLE_STATUS, backoff_seconds
 from flows.settings import RetrySettings
 
 _CHUNK = 64 * 1024
 _MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+T = TypeVar("T")
 
 
 class DownloadError(Exception):
-    """The file cannot be had: refused by policy, missing, or too large. Not worth retrying."""
+    """The file cannot be had: refused by policy, missing, too large, too slow. Not worth retrying."""
 
 
 class _Retryable(Exception):
@@ -43,150 +51,278 @@ class DownloadPolicy:
     allow_private_networks: bool = False
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
+    deadline_s: float = 3600.0  # all of one download: redirects, headers, body, retries
+    min_rate_bytes_s: float = 10240.0  # the body's average rate, checked ...
+    min_rate_grace_s: float = 30.0  # ... once this long after its first byte
+    max_connections: int = 8  # kept open per host
 
 
 def slug(name: str) -> str:
-    """The original's file-name slug: decoded, accents dropped, spaces to ``-``, only ``[\\w.-]``, lower case."""
+    """The original's file-name slug: decoded, accents dropped, spaces to ``-``, only ``[\\w.-]``, lower
+    case; "" for a name of dots only (``.`` and ``..`` name a folder, not a file)."""
     text = unicodedata.normalize("NFKD", unquote(name))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = re.sub(r"\s+", "-", text.strip())
     text = re.sub(r"[^\w.-]", "", text, flags=re.ASCII)
-    return re.sub(r"-{2,}", "-", text).lower()
+    text = re.sub(r"-{2,}", "-", text).lower()
+    return "" if set(text) <= {"."} else text
 
 
 def file_name(url: str) -> str:
-    """The slug of the URL's last path segment (the query ignored)."""
-    return slug(urlsplit(url).path.rsplit("/", 1)[-1])
+    """The slug of the URL's last path segment (the query ignored); "" when it has none."""
+    try:
+        path = parse_url(url).path or ""
+    except (LocationParseError, ValueError, UnicodeError):
+        return ""
+    return slug(path.rsplit("/", 1)[-1])
 
 
 def allowed_source(url: str, allowed: tuple[str, ...]) -> bool:
-    """Whether ``url`` matches an entry: a host (exactly), or a URL prefix (an entry with ``://``).
+    """Whether ``url`` matches an entry of the allow-list (any URL does when it is empty).
 
-    An entry is never matched as a substring anywhere in the URL, so
-    ``https://evil.example/?drive.google.com`` does not pass ``drive.google.com``.
+    An entry is a host (``drive.google.com``: any port), a host and a path (``host/files``), or a
+    URL (``https://host:8443/files/``). Scheme, host and port match exactly where the entry has
+    them; the path on a ``/`` boundary, both as sent (dot segments removed) and percent-decoded. So
+    ``https://drive.google.com`` does not pass ``drive.google.com.evil.com`` or
+    ``drive.google.com@evil.com``, and ``host/files`` does not pass ``/files-evil/`` or ``/files/%2e%2e/admin``.
     """
     if not allowed:
         return True
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    for entry in allowed:
-        entry = entry.strip()
-        if "://" in entry:
-            if url.startswith(entry):
-                return True
-        elif "/" in entry:
-            if f"{host}{parts.path}".startswith(entry.lower()):
-                return True
-        elif entry and host == entry.lower():
-            return True
-    return False
-
-
-def _refused_address(host: str) -> str | None:
-    """Why connecting to ``host`` is refused: it resolves to a private/loopback/link-local address."""
     try:
-        infos = socket.getaddrinfo(host, None)
-    except socket.gaierror as err:
-        raise _Retryable(f"cannot resolve {host}: {err}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
-                or address.is_multicast or address.is_unspecified):
-            return f"{host} resolves to a private, loopback or link-local address"
-    return None
+        parts = parse(url)
+    except AddressRefused:
+        return False
+    return any(_matches(parts, entry) for entry in allowed)
+
+
+def _matches(parts: Url, entry: str) -> bool:
+    entry = entry.strip()
+    try:
+        rule = parse_url(entry if "://" in entry else f"//{entry}")
+    except (LocationParseError, ValueError, UnicodeError):
+        return False
+    if not rule.host or rule.host != parts.host or (rule.scheme and rule.scheme != parts.scheme):
+        return False
+    port = port_of(rule) if rule.scheme else rule.port
+    if port is not None and port != port_of(parts):
+        return False
+    return _inside(parts.path or "/", rule.path or "")
+
+
+def _inside(path: str, prefix: str) -> bool:
+    """Whether ``path`` is ``prefix`` or below it, as sent and percent-decoded (``\\`` read as ``/``)."""
+    sent_prefix = _without_dot_segments(prefix).rstrip("/")
+    decoded_prefix = _without_dot_segments(unquote(prefix).replace("\\", "/")).rstrip("/")
+    decoded = _without_dot_segments(unquote(path).replace("\\", "/"))
+    return _below(_without_dot_segments(path), sent_prefix) and _below(decoded, decoded_prefix)
+
+
+def _below(path: str, prefix: str) -> bool:
+    return not prefix or path == prefix or path.startswith(prefix + "/")
+
+
+def _without_dot_segments(path: str) -> str:
+    kept: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if len(kept) > 1:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+    return "/".join(kept)
+
+
+class Pace:
+    """The time rules of one download: its deadline, and its body's minimum average rate."""
+
+    def __init__(self, policy: DownloadPolicy, watch: Watch):
+        self._policy = policy
+        self._watch = watch
+
+    @property
+    def expired(self) -> bool:
+        return self._watch.expired or time.monotonic() >= self._watch.at
+
+    def on_time(self) -> None:
+        """Refuse to go on past the deadline (an answer cut there may look complete: it is not)."""
+        if self.expired:
+            raise DownloadError(f"the download took longer than download.deadline_s ({self._policy.deadline_s:g} s)")
+
+    def steady(self, received: int, since: float) -> None:
+        """On time, and ``received`` body bytes since ``since`` are enough once the grace period is over."""
+        self.on_time()
+        elapsed = time.monotonic() - since
+        if elapsed > self._policy.min_rate_grace_s and received < self._policy.min_rate_bytes_s * elapsed:
+            raise DownloadError(f"the download is too slow: {received} bytes in {elapsed:.1f} s, less than "
+                                f"download.min_rate_bytes_s ({self._policy.min_rate_bytes_s:g} bytes/s)")
 
 
 class Downloader:
+    """Thread-safe: the handler threads share its connections."""
+
     def __init__(self, policy: DownloadPolicy, retry: RetrySettings):
         self._policy = policy
         self._retry = retry
-        self._sessions = threading.local()
+        self._timeout = urllib3.Timeout(connect=policy.connect_timeout_s, read=policy.read_timeout_s)
+        self.connections = PublicConnections(policy.allow_private_networks, policy.max_connections)
 
-    def session(self) -> requests.Session:
-        """This thread's session: connections to a file host are kept open between downloads.
-
-        One per handler thread, as a ``requests.Session`` is not made to be shared by threads.
-        """
-        session = getattr(self._sessions, "session", None)
-        if session is None:
-            session = self._sessions.session = requests.Session()
-        return session
+    def screen(self, url: str, allowed: tuple[str, ...] = ()) -> str:
+        """The host of ``url`` if its form and the allow-list (when given) allow it; no DNS yet."""
+        with _address_errors():
+            host = parse(url).host
+        if not allowed_source(url, allowed):
+            raise DownloadError(f"Artifact Source is not from allowed one | url: {loggable_url(url)} | "
+                                f"Allowed Sources : {list(allowed)}")
+        return host
 
     def check(self, url: str, allowed: tuple[str, ...] = ()) -> None:
-        """Refuse a URL the policy does not allow: scheme, allow-list (when given), address."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise DownloadError(f"only http and https URLs are downloaded, not {url[:200]!r}")
-        if not allowed_source(url, allowed):
-            raise DownloadError(f"Artifact Source is not from allowed one | url: {url[:200]} | Allowed Sources : "
-                                f"{list(allowed)}")
-        if not self._policy.allow_private_networks:
-            problem = _refused_address(parts.hostname)
-            if problem:
-                raise DownloadError(f"refused to download {url[:200]}: {problem}")
+        """Refuse a URL the policy does not allow: its form, the allow-list (when given), its address.
+        A DNS failure is retried within the retry budget."""
+        self.screen(url, allowed)
+
+        def resolve(_pace: Pace) -> None:
+            with _address_errors():
+                self.connections.check(url)
+
+        self.retrying(resolve)
 
     def fetch(self, url: str, directory: Path, max_bytes: int | None = None, allowed: tuple[str, ...] = ()) -> Path:
         """Download ``url`` into ``directory`` (file name: :func:`file_name`); the path of the file."""
-        self.check(url, allowed)
-        target_name = file_name(url)
-        if not target_name:
-            raise DownloadError(f"Invalid fileUrl received | fileUrl : {url[:200]}")
+        self.screen(url, allowed)
+        name = file_name(url)
+        if not name:
+            raise DownloadError(f"Invalid fileUrl received | fileUrl : {loggable_url(url)}")
         directory.mkdir(parents=True, exist_ok=True)
-        target = directory / target_name
-        started, attempt = time.monotonic(), 1
-        while True:
-            try:
-                self._fetch_once(url, target, max_bytes, allowed)
-                return target
-            except _Retryable as err:
-                delay = min(backoff_seconds(attempt, self._retry.initial_backoff_s), self._retry.max_backoff_s)
-                if attempt >= self._retry.max_attempts or time.monotonic() - started + delay > self._retry.max_elapsed_s:
-                    target.unlink(missing_ok=True)
-                    raise DownloadError(f"download failed after {attempt} attempts: {err}") from None
-                time.sleep(delay)
-                attempt += 1
+        target = directory / name
 
-    def open(self, url: str, allowed: tuple[str, ...] = ()) -> requests.Response:
-        """A streaming GET of ``url`` after following checked redirects; the caller closes it."""
+        def attempt(pace: Pace) -> Path:
+            with self.open(url, pace, allowed) as (response, final_url):
+                check_status(response, final_url)
+                save(response, target, max_bytes, pace)
+            return target
+
+        return self.retrying(attempt)
+
+    def retrying(self, work: Callable[[Pace], T]) -> T:
+        """``work(pace)``, again after what may pass (:class:`_Retryable`) within the retry budget, all of
+        it within ``download.deadline_s``."""
+        started, attempt = time.monotonic(), 1
+        with deadline(self._policy.deadline_s) as watch:
+            pace = Pace(self._policy, watch)
+            while True:
+                try:
+                    return work(pace)
+                except _Retryable as err:
+                    pace.on_time()
+                    delay = min(backoff_seconds(attempt, self._retry.initial_backoff_s), self._retry.max_backoff_s)
+                    if (attempt >= self._retry.max_attempts
+                            or time.monotonic() - started + delay > self._retry.max_elapsed_s):
+                        raise DownloadError(f"download failed after {attempt} attempts: {err}") from None
+                    time.sleep(delay)
+                    attempt += 1
+
+    @contextmanager
+    def open(self, url: str, pace: Pace,
+             allowed: tuple[str, ...] = ()) -> Iterator[tuple[urllib3.BaseHTTPResponse, str]]:
+        """A GET of ``url`` after following redirects, each checked as ``url`` is: the answer and its URL.
+        The answer is released afterwards."""
         for _ in range(_MAX_REDIRECTS + 1):
-            self.check(url, allowed)
+            response = self.request(url, pace, allowed)
+            location = response.headers.get("Location")
+            if response.status not in _REDIRECTS or not location:
+                try:
+                    yield response, url
+                finally:
+                    release(response)
+                return
+            release(response)
             try:
-                response = self.session().get(url, stream=True, allow_redirects=False,
-                                              timeout=(self._policy.connect_timeout_s, self._policy.read_timeout_s))
-            except requests.RequestException as err:
-                raise _Retryable(f"no answer from {urlsplit(url).hostname} ({err.__class__.__name__})") from None
-            if response.is_redirect and response.headers.get("Location"):
-                url = urljoin(url, response.headers["Location"])
-                response.close()
-                continue
-            return response
+                url = urljoin(url, location)
+            except ValueError:
+                raise DownloadError(f"a redirect to what is not a valid URL: {loggable_url(location)}") from None
         raise DownloadError(f"more than {_MAX_REDIRECTS} redirects")
 
-    def _fetch_once(self, url: str, target: Path, max_bytes: int | None, allowed: tuple[str, ...]) -> None:
-        with self.open(url, allowed) as response:
-            if response.status_code in RETRYABLE_STATUS:
-                raise _Retryable(f"HTTP {response.status_code} from {urlsplit(url).hostname}")
-            if response.status_code != 200:
-                raise DownloadError(f"HTTP {response.status_code} for {url[:200]}")
-            save(response, target, max_bytes)
+    def request(self, url: str, pace: Pace, allowed: tuple[str, ...] = (),
+                headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
+        """One checked GET of ``url``, no redirect followed; the caller releases the answer."""
+        host = self.screen(url, allowed)
+        try:
+            with _address_errors():
+                response = self.connections.request("GET", url, headers=headers, timeout=self._timeout)
+        except SSLError as err:
+            raise DownloadError(f"no trusted TLS connection to {host}: {' '.join(str(err).split())[:200]}") from None
+        except HTTPError as err:
+            pace.on_time()
+            raise _Retryable(f"no answer from {host} ({err.__class__.__name__})") from None
+        if pace.expired:
+            release(response)
+            pace.on_time()
+        return response
 
 
-def save(response: requests.Response, target: Path, max_bytes: int | None) -> None:
-    """Stream the body to ``target``, stopping as soon as it passes ``max_bytes``."""
-    declared = response.headers.get("Content-Length")
-    if max_bytes is not None and declared and declared.isdigit() and int(declared) > max_bytes:
-        raise DownloadError(f"File Size is larger than allowed file size: {int(declared)} bytes > {max_bytes}")
-    written = 0
+@contextmanager
+def _address_errors() -> Iterator[None]:
+    """A refused address is final; a name that did not resolve may resolve later."""
+    try:
+        yield
+    except AddressRefused as err:
+        raise DownloadError(str(err)) from None
+    except NameNotResolved as err:
+        raise _Retryable(str(err)) from None
+
+
+def check_status(response: urllib3.BaseHTTPResponse, url: str) -> None:
+    """Retry what may pass (408, 425, 429, 5xx); refuse anything else but 200."""
+    if response.status in RETRYABLE_STATUS:
+        raise _Retryable(f"HTTP {response.status} from {loggable_url(url)}")
+    if response.status != 200:
+        raise DownloadError(f"HTTP {response.status} for {loggable_url(url)}")
+
+
+def save(response: urllib3.BaseHTTPResponse, target: Path, max_bytes: int | None, pace: Pace) -> None:
+    """Stream the body to ``target``; nothing is left there if it fails (:func:`body`)."""
     try:
         with open(target, "wb") as out:
-            for chunk in response.iter_content(_CHUNK):
-                written += len(chunk)
-                if max_bytes is not None and written > max_bytes:
-                    raise DownloadError(f"File Size is larger than allowed file size: more than {max_bytes} bytes")
+            for chunk in body(response, max_bytes, pace):
                 out.write(chunk)
-    except requests.RequestException as err:
-        target.unlink(missing_ok=True)
-        raise _Retryable(f"download interrupted ({err.__class__.__name__})") from None
-    except DownloadError:
+    except BaseException:
         target.unlink(missing_ok=True)
         raise
+
+
+def read_body(response: urllib3.BaseHTTPResponse, max_bytes: int, pace: Pace) -> bytes:
+    """The whole (small) body in memory, with the checks of :func:`body`."""
+    return b"".join(body(response, max_bytes, pace))
+
+
+def body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, pace: Pace) -> Iterator[bytes]:
+    """The decoded body in small reads, checked after each: the size cap (decoded bytes, so a
+    compressed body cannot inflate past it), the deadline and the minimum rate."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    declared = response.headers.get("Content-Length", "").strip()
+    if (max_bytes is not None and encoding in ("", "identity") and declared.isascii() and declared.isdigit()
+            and int(declared) > max_bytes):
+        raise DownloadError(f"File Size is larger than allowed file size: {int(declared)} bytes > {max_bytes}")
+    received, since = 0, time.monotonic()
+    while True:
+        try:
+            chunk = response.read1(_CHUNK)
+        except DecodeError:
+            raise DownloadError(f"the body is not valid {encoding[:40]} (Content-Encoding)") from None
+        except HTTPError as err:
+            pace.on_time()
+            raise _Retryable(f"download interrupted ({err.__class__.__name__})") from None
+        pace.steady(received + len(chunk), since)
+        if not chunk:
+            return
+        received += len(chunk)
+        if max_bytes is not None and received > max_bytes:
+            raise DownloadError(f"File Size is larger than allowed file size: more than {max_bytes} bytes")
+        yield chunk
+
+
+def release(response: urllib3.BaseHTTPResponse) -> None:
+    """The connection back to its pool: kept open if the body was read to its end, else closed."""
+    if not response.closed:
+        response.close()
+    response.release_conn()

@@ -1,29 +1,41 @@
-"""Google Drive links (``.../uc?export=download&id=<ID>``), as the bulk uploads use them.
+"""Google Drive links (``https://drive.google.com/uc?export=download&id=<ID>``), as the bulk uploads use them.
 
-With a service-account credential (``g_service_acct_cred``) the file is read through the
-Drive API v3: its metadata first (name and MIME type, which must fit the content's
-``mimeType`` by the spec's §3.6.2 mapping), then its media. Without one it is a direct
-download of the link, checked the same way against the answer's ``Content-Type``.
-Google answers 403 when a quota is used up: that is retried with a growing wait, a
-bounded number of times, and then the download fails (the original looped forever).
+Only links on a Drive host (``content_auto_creator.gdrive.hosts``) are Drive links, and only an id
+of ``[A-Za-z0-9_-]`` characters is taken: the id goes into a Drive API path, with the service
+account's token, so it must name a file and nothing else. With a service-account credential
+(``g_service_acct_cred``) the file is read through the Drive API v3: its metadata first (name
+and MIME type, which must fit the content's ``mimeType`` by the spec's §3.6.2 mapping), then its
+media; neither follows a redirect, so the token goes nowhere else. Without one it is a direct
+download of the link (redirects checked as for any download), checked the same way against the
+answer's ``Content-Type``. Google answers 403 when a quota is used up: a 403 from Google (a Drive
+host, the API host, ``*.google.com``, ``*.googleusercontent.com``) is retried with a growing wait,
+a bounded number of times, and then the download fails (the original looped forever); a 403 from
+any other host is a plain failure.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import requests
 
-from connectors.download import Downloader, DownloadError, save, slug
+from connectors.address import AddressRefused, loggable_url, parse
+from connectors.download import Downloader, DownloadError, Pace, check_status, read_body, release, save, slug
+from connectors.http import RETRYABLE_STATUS, path_segment
 
 SCOPES = ["https://www.googleapis.com/auth/drive.file", "https://www.googleapis.com/auth/drive",
           "https://www.googleapis.com/auth/drive.metadata"]
 ICON = "image"  # the expected MIME type the original passes for icons: not checked
+DRIVE_HOSTS = ("drive.google.com", "docs.google.com")
+_FILE_ID = re.compile(r"[A-Za-z0-9_-]+")
+_MAX_METADATA_BYTES = 1 << 20
 
 # A content's mimeType -> the Drive MIME types that are the same thing.
 _SAME_AS = {
@@ -34,13 +46,20 @@ _SAME_AS = {
 }
 
 
-def drive_file_id(url: str) -> str | None:
-    """The file id of a ``uc?export=download&id=`` link, else None."""
-    parts = urlsplit(url)
-    query = parse_qs(parts.query)
-    if not parts.path.endswith("/uc") or query.get("export") != ["download"] or not query.get("id"):
+def drive_file_id(url: str, hosts: tuple[str, ...] = DRIVE_HOSTS) -> str | None:
+    """The file id of a ``uc?export=download&id=`` link on one of ``hosts``, else None (not a Drive link).
+
+    The id is returned as given ("" for several): :meth:`DriveDownloader.fetch` refuses one that is
+    not ``[A-Za-z0-9_-]+``."""
+    try:
+        parts = parse(url)
+    except AddressRefused:
         return None
-    return query["id"][0]
+    query = parse_qs(parts.query or "", keep_blank_values=True)
+    if (parts.host not in hosts or not (parts.path or "").endswith("/uc") or query.get("export") != ["download"]
+            or not query.get("id")):
+        return None
+    return query["id"][0] if len(query["id"]) == 1 else ""
 
 
 def mime_fits(content_mime: str, drive_mime: str) -> bool:
@@ -71,25 +90,40 @@ class _QuotaExceeded(Exception):
 
 class DriveDownloader:
     def __init__(self, downloader: Downloader, credential_json: str, api_base_url: str, backoff: Backoff,
-                 sleep: Callable[[float], None] = time.sleep):
+                 hosts: tuple[str, ...] = DRIVE_HOSTS, sleep: Callable[[float], None] = time.sleep):
         self._downloader = downloader
         self._credentials = _credentials(credential_json) if credential_json.strip() else None
+        self._token_lock = threading.Lock()
         self._api = api_base_url.rstrip("/")
+        try:
+            api_host = parse(self._api).host
+        except AddressRefused as err:
+            raise ValueError(f"not a usable Drive API URL: {err}") from None
+        self._hosts = tuple(host.strip().lower() for host in hosts)
+        self._google = {*self._hosts, api_host}
         self._backoff = backoff
         self._sleep = sleep
+
+    def is_link(self, url: str) -> bool:
+        """Whether ``url`` is a Drive download link (on a Drive host)."""
+        return drive_file_id(url, self._hosts) is not None
 
     def fetch(self, url: str, directory: Path, expected_mime: str, max_bytes: int | None,
               allowed: tuple[str, ...] = ()) -> Path:
         """Download the Drive file; ``allowed`` is checked against the link, as for any download."""
-        self._downloader.check(url, allowed)
-        file_id = drive_file_id(url)
+        self._downloader.screen(url, allowed)
+        file_id = drive_file_id(url, self._hosts)
         if file_id is None:
-            raise DownloadError(f"Invalid fileUrl received | fileUrl : {url[:200]}")
+            raise DownloadError(f"Invalid fileUrl received | fileUrl : {loggable_url(url)}")
+        if not _FILE_ID.fullmatch(file_id):
+            raise DownloadError(f"not a Google Drive file id (letters, digits, - and _ only): {file_id[:100]!r}")
         for wait in [*self._backoff.waits(), None]:
             try:
                 if self._credentials is None:
-                    return self._direct(url, directory, expected_mime, max_bytes, allowed)
-                return self._through_api(file_id, directory, expected_mime, max_bytes)
+                    return self._downloader.retrying(
+                        lambda pace: self._direct(url, file_id, directory, expected_mime, max_bytes, allowed, pace))
+                return self._downloader.retrying(
+                    lambda pace: self._through_api(file_id, directory, expected_mime, max_bytes, pace))
             except _QuotaExceeded:
                 if wait is None:
                     break
@@ -97,61 +131,78 @@ class DriveDownloader:
         raise DownloadError(f"Google Drive kept answering 403 for file Id : {file_id}; gave up after "
                             f"{len(self._backoff.waits()) + 1} attempts")
 
-    def _direct(self, url: str, directory: Path, expected_mime: str, max_bytes: int | None,
-                allowed: tuple[str, ...]) -> Path:
-        with self._downloader.open(url, allowed) as response:
-            self._check_status(response, url)
-            name = _name_from_disposition(response.headers.get("Content-Disposition")) or drive_file_id(url)
-            self._check_mime(drive_file_id(url), response.headers.get("Content-Type", ""), expected_mime)
-            target = _target(directory, name)
-            save(response, target, max_bytes)
+    def _direct(self, url: str, file_id: str, directory: Path, expected_mime: str, max_bytes: int | None,
+                allowed: tuple[str, ...], pace: Pace) -> Path:
+        with self._downloader.open(url, pace, allowed) as (response, final_url):
+            self._check_status(response, final_url)
+            self._check_mime(file_id, response.headers.get("Content-Type", ""), expected_mime)
+            target = _target(directory, _name_from_disposition(response.headers.get("Content-Disposition")), file_id)
+            save(response, target, max_bytes, pace)
             return target
 
-    def _through_api(self, file_id: str, directory: Path, expected_mime: str, max_bytes: int | None) -> Path:
+    def _through_api(self, file_id: str, directory: Path, expected_mime: str, max_bytes: int | None,
+                     pace: Pace) -> Path:
         headers = {"Authorization": f"Bearer {self._token()}"}
-        meta_url = f"{self._api}/drive/v3/files/{file_id}?fields=id,name,size,mimeType&supportsAllDrives=true"
+        url = f"{self._api}/drive/v3/files/{path_segment(file_id)}"
+        meta_url = f"{url}?fields=id,name,size,mimeType&supportsAllDrives=true"
+        response = self._downloader.request(meta_url, pace, headers=headers)
         try:
-            with self._downloader.session().get(meta_url, headers=headers, timeout=(10, 60)) as response:
-                self._check_status(response, meta_url)
-                meta = response.json()
-        except (requests.RequestException, ValueError) as err:
+            self._check_status(response, meta_url)
+            meta = json.loads(read_body(response, _MAX_METADATA_BYTES, pace))
+        except (ValueError, RecursionError):
             raise DownloadError(f"Invalid Response Received From Google API for file Id : {file_id} | Error is : "
-                                f"{err.__class__.__name__}") from None
+                                f"the metadata is not JSON") from None
+        finally:
+            release(response)
+        if not isinstance(meta, dict):
+            raise DownloadError(f"Invalid Response Received From Google API for file Id : {file_id} | Error is : "
+                                f"the metadata is not a JSON object")
         self._check_mime(file_id, str(meta.get("mimeType", "")), expected_mime)
-        target = _target(directory, str(meta.get("name") or file_id))
-        media_url = f"{self._api}/drive/v3/files/{file_id}?alt=media&supportsAllDrives=true"
+        target = _target(directory, str(meta.get("name") or ""), file_id)
+        media_url = f"{url}?alt=media&supportsAllDrives=true"
+        response = self._downloader.request(media_url, pace, headers=headers)
         try:
-            with self._downloader.session().get(media_url, headers=headers, stream=True, timeout=(10, 60)) as response:
-                self._check_status(response, media_url)
-                save(response, target, max_bytes)
-        except requests.RequestException as err:
-            raise DownloadError(f"Invalid Response Received From Google API for file Id : {file_id} | Error is : "
-                                f"{err.__class__.__name__}") from None
+            self._check_status(response, media_url)
+            save(response, target, max_bytes, pace)
+        finally:
+            release(response)
         return target
 
     def _token(self) -> str:
         from google.auth.transport.requests import Request
 
-        if not self._credentials.valid:
-            try:
-                self._credentials.refresh(Request())
-            except Exception as err:  # google-auth raises several types for a refused grant
-                raise DownloadError(f"Google service account sign-in failed: {err.__class__.__name__}") from None
-        return self._credentials.token
+        with self._token_lock:
+            if not self._credentials.valid:
+                session = requests.Session()
+                session.trust_env = False  # no ~/.netrc credentials, no proxy from the environment
+                try:
+                    self._credentials.refresh(Request(session))
+                except Exception as err:  # google-auth raises several types for a refused grant
+                    raise DownloadError(f"Google service account sign-in failed: {err.__class__.__name__}") from None
+                finally:
+                    session.close()
+            return self._credentials.token
 
-    @staticmethod
-    def _check_status(response: requests.Response, url: str) -> None:
-        if response.status_code == 403:
+    def _check_status(self, response, url: str) -> None:
+        if response.status == 403 and self._is_google(url):
             raise _QuotaExceeded()
-        if response.status_code != 200:
-            raise DownloadError(f"Invalid Response Received From Google API | HTTP {response.status_code} "
-                                f"for {url[:200]}")
+        if response.status != 200 and response.status not in RETRYABLE_STATUS:
+            raise DownloadError(f"Invalid Response Received From Google API | HTTP {response.status} "
+                                f"for {loggable_url(url)}")
+        check_status(response, url)  # retries what may pass
+
+    def _is_google(self, url: str) -> bool:
+        """Whether the answer came from Google, whose 403 means a quota used up."""
+        host = parse(url).host
+        return (host in self._google or host == "google.com"
+                or host.endswith((".google.com", ".googleusercontent.com")))
 
     @staticmethod
-    def _check_mime(file_id: str | None, drive_mime: str, expected_mime: str) -> None:
+    def _check_mime(file_id: str, drive_mime: str, expected_mime: str) -> None:
         if expected_mime != ICON and not mime_fits(expected_mime, drive_mime):
             raise DownloadError(f"Invalid File Url! File MimeType Is Not Same As Object MimeType for File Id : "
-                                f"{file_id} | File MimeType is : {drive_mime} | Node MimeType is : {expected_mime}")
+                                f"{file_id} | File MimeType is : {' '.join(drive_mime.split())[:100]} | "
+                                f"Node MimeType is : {expected_mime[:100]}")
 
 
 def _credentials(credential_json: str):
@@ -164,15 +215,13 @@ def _credentials(credential_json: str):
         raise ValueError(f"not a Google service-account key: {err.__class__.__name__}") from None
 
 
-def _name_from_disposition(value: str | None) -> str | None:
+def _name_from_disposition(value: str | None) -> str:
     if not value or "filename=" not in value:
-        return None
-    return value.split("filename=", 1)[1].split(";")[0].strip().strip('"') or None
+        return ""
+    return value.split("filename=", 1)[1].split(";")[0].strip().strip('"')
 
 
-def _target(directory: Path, name: str) -> Path:
-    clean = slug(name)
-    if not clean:
-        raise DownloadError("the Drive file has no usable name")
+def _target(directory: Path, name: str, file_id: str) -> Path:
+    """Where the file goes: its name made safe, or its id when nothing of the name is left (``..``)."""
     directory.mkdir(parents=True, exist_ok=True)
-    return directory / clean
+    return directory / (slug(name) or slug(file_id))

@@ -10,10 +10,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from connectors.download import DownloadError, Downloader
-from connectors.gdrive import ICON, DriveDownloader, drive_file_id
+from connectors.download import DownloadError, Downloader, DownloadPolicy
+from connectors.gdrive import ICON, DriveDownloader
 from connectors.storage import Storage, StorageError
-from flows.settings import ConfigError, Reader
+from flows.settings import CommonSettings, ConfigError, Reader
 
 
 class Rehoster:
@@ -32,7 +32,7 @@ class Rehoster:
         """The file at ``url``, in ``directory``; Drive links checked against ``mime_type``."""
         what = "appIcon" if mime_type == ICON else "sourceUrl"
         try:
-            if self._drive is not None and drive_file_id(url):
+            if self._drive is not None and self._drive.is_link(url):
                 return self._drive.fetch(url, directory, mime_type, limit, allowed)
             return self.downloader.fetch(url, directory, limit, allowed)
         except DownloadError as err:
@@ -45,10 +45,24 @@ class Rehoster:
             raise StorageError(f"file upload to cloud storage failed for {folder}")
         return url
 
-    def copy(self, url: str, owner: str, folder: str, mime_type: str = ICON, limit: int | None = None) -> str:
+    def copy(self, url: str, owner: str, folder: str, mime_type: str = ICON, limit: int | None = None,
+             allowed: tuple[str, ...] = ()) -> str:
         """Download ``url`` and store it under ``folder``; the new public URL."""
         with self.workdir(owner) as directory:
-            return self.store(self.download(url, directory, mime_type, limit), folder)
+            return self.store(self.download(url, directory, mime_type, limit, allowed), folder)
+
+
+def downloader_from(reader: Reader, common: CommonSettings) -> Downloader:
+    """The downloader the ``download.*`` keys describe, with the jobs' HTTP timeouts and retry budget."""
+    return Downloader(DownloadPolicy(
+        allow_private_networks=reader.boolean("download.allow_private_networks", False),
+        connect_timeout_s=common.http.connect_timeout_s,
+        read_timeout_s=common.http.read_timeout_s,
+        deadline_s=reader.number("download.deadline_s", 3600.0, minimum=0.001),
+        min_rate_bytes_s=reader.number("download.min_rate_bytes_s", 10240.0),
+        min_rate_grace_s=reader.number("download.min_rate_grace_s", 30.0),
+        max_connections=max(common.http.max_in_flight, 4),
+    ), common.retry)
 
 
 def storage_from(reader: Reader) -> Storage:

@@ -1,7 +1,10 @@
 """Files to download, as artifact and icon hosts and Google Drive serve them.
 
 * ``/files/<name>``: files added with :meth:`FileServer.add` (any size, optional delay per
-  answer, a status other than 200); unknown names answer 404;
+  answer, a status other than 200, extra headers such as ``Content-Encoding`` or ``Location``);
+  unknown names answer 404;
+* ``/drip/<name>``: a hostile host (:meth:`FileServer.drip`) sending its answer one byte at a time,
+  the body only or the status line and headers too;
 * ``/redirect/<n>?to=<url>``: ``n`` redirects, then to ``url``;
 * ``/uc?export=download&id=<id>``: a Drive download link, with the file's MIME type and name;
 * ``/drive/v3/files/<id>`` (metadata) and ``?alt=media``: the Drive API v3, for a bearer
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from sandbox.server import Call, Reply
+from sandbox.server import Call, Raw, Reply
 
 if TYPE_CHECKING:
     from sandbox.server import SunbirdSandbox
@@ -33,6 +36,9 @@ class HostedFile:
     name: str
     delay_s: float = 0.0
     status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+    drip_s: float = 0.0  # /drip/: the wait between two bytes
+    drip_headers: bool = False  # /drip/: the status line and headers drip too
 
 
 class FileServer:
@@ -43,6 +49,7 @@ class FileServer:
         self._drive: dict[str, HostedFile] = {}
         self.storage_dir: Path | None = None
         server.route("GET", r"/files/(?P<name>[^/]+)", self._file)
+        server.route("GET", r"/drip/(?P<name>[^/]+)", self._drip)
         server.route("GET", r"/redirect/(?P<hops>\d+)", self._redirect)
         server.route("GET", r"/uc", self._drive_link)
         server.route("GET", r"/drive/v3/files/(?P<id>[^/]+)", self._drive_api)
@@ -50,16 +57,26 @@ class FileServer:
         server.route("GET", r"/storage/(?P<key>.+)", self._stored)
 
     def add(self, name: str, data: bytes, content_type: str = "application/octet-stream", delay_s: float = 0.0,
-            status: int = 200) -> str:
-        """Host a file; its URL."""
+            status: int = 200, headers: dict[str, str] | None = None) -> str:
+        """Host a file; its URL. ``headers`` are sent as given (a ``Content-Encoding`` for ``data``
+        already compressed, a ``Location`` with a 3xx status)."""
         with self._lock:
-            self._files[name] = HostedFile(data, content_type, name, delay_s, status)
+            self._files[name] = HostedFile(data, content_type, name, delay_s, status, tuple((headers or {}).items()))
         return f"{self._url}/files/{name}"
 
-    def add_drive(self, file_id: str, name: str, data: bytes, mime_type: str) -> str:
-        """Host a Drive file; its ``uc?export=download`` link."""
+    def drip(self, name: str, data: bytes, every_s: float, headers: bool = False) -> str:
+        """Host a file sent one byte every ``every_s`` (with ``headers``: from the status line on); its URL."""
         with self._lock:
-            self._drive[file_id] = HostedFile(data, mime_type, name)
+            self._files[name] = HostedFile(data, "application/octet-stream", name, drip_s=every_s,
+                                           drip_headers=headers)
+        return f"{self._url}/drip/{name}"
+
+    def add_drive(self, file_id: str, name: str, data: bytes, mime_type: str, location: str | None = None) -> str:
+        """Host a Drive file; its ``uc?export=download`` link. With ``location``, the link answers a
+        redirect there (as Drive sends downloads to ``drive.usercontent.google.com``)."""
+        headers = (("Location", location),) if location else ()
+        with self._lock:
+            self._drive[file_id] = HostedFile(data, mime_type, name, status=302 if location else 200, headers=headers)
         return f"{self._url}/uc?export=download&id={file_id}"
 
     def redirect(self, url: str, hops: int = 1) -> str:
@@ -76,7 +93,23 @@ class FileServer:
             return Reply(404, "<html><body>Not Found</body></html>")
         if hosted.delay_s:
             time.sleep(hosted.delay_s)
-        return Reply(hosted.status, hosted.data, {"Content-Type": hosted.content_type})
+        return Reply(hosted.status, hosted.data, {"Content-Type": hosted.content_type, **dict(hosted.headers)})
+
+    def _drip(self, call: Call) -> Reply:
+        hosted = self._files.get(unquote(call.match["name"]))
+        if hosted is None or not hosted.drip_s:
+            return Reply(404, "<html><body>Not Found</body></html>")
+        head = (f"HTTP/1.1 200 OK\r\nContent-Type: {hosted.content_type}\r\n"
+                f"Content-Length: {len(hosted.data)}\r\n\r\n").encode()
+
+        def write(wfile) -> None:
+            if not hosted.drip_headers:
+                wfile.write(head)
+            for byte in (head if hosted.drip_headers else b"") + hosted.data:
+                time.sleep(hosted.drip_s)
+                wfile.write(bytes([byte]))  # raises once the client has hung up
+
+        return Reply(200, Raw(write))
 
     def _redirect(self, call: Call) -> Reply:
         hops = int(call.match["hops"])
@@ -88,6 +121,8 @@ class FileServer:
         hosted = self._drive.get(call.query.get("id", ""))
         if call.query.get("export") != "download" or hosted is None:
             return Reply(404, "<html><body>Google Drive - file not found</body></html>")
+        if hosted.status != 200:
+            return Reply(hosted.status, "", dict(hosted.headers))
         return Reply(200, hosted.data, {"Content-Type": hosted.content_type,
                                         "Content-Disposition": f'attachment; filename="{hosted.name}"'})
 

@@ -72,6 +72,7 @@ service.content_service.basePath = "{sandbox_url}"
 service.search.basePath = "{sandbox_url}"
 content_auto_creator.temp_file_location = "{temp_dir}"
 content_auto_creator.gdrive.api_base_url = "{sandbox_url}"
+content_auto_creator.gdrive.hosts = ["127.0.0.1"]   # the sandbox's Drive links
 {extra}
 """
 

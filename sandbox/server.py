@@ -34,8 +34,16 @@ from sandbox.broker import free_port
 @dataclass(frozen=True)
 class Reply:
     status: int
-    body: Any  # a JSON document, str for an HTML page, or bytes (served as the Content-Type header says)
+    body: Any  # a JSON document, str for an HTML page, bytes (served as the Content-Type header says), or Raw
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Raw:
+    """An answer written byte by byte by ``write(wfile)``, status line and headers included: for hosts
+    that break HTTP (dripping, lying, cut short). The connection is closed afterwards."""
+
+    write: Callable[[Any], None]
 
 
 @dataclass(frozen=True)
@@ -298,6 +306,9 @@ def _handler_class(sandbox: SunbirdSandbox) -> type:
             return Reply(404, {"error": f"no control {path}"})
 
         def _send(self, reply: Reply) -> None:
+            if isinstance(reply.body, Raw):
+                self.close_connection = True
+                return reply.body.write(self.wfile)
             if isinstance(reply.body, bytes):
                 payload, kind = reply.body, "application/octet-stream"
             elif isinstance(reply.body, str):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from connectors.download import Downloader, DownloadPolicy
 from connectors.ecar import EcarLimits
 from connectors.http import HttpClient
 from connectors.sunbird import AssessmentService, ContentService, SourceService
@@ -19,7 +18,7 @@ from flows.auto_creator_v2 import rules
 from flows.auto_creator_v2.handler import AutoCreatorV2, V2Settings
 from flows.job import Job
 from flows.pipeline import job_flow
-from flows.rehost import Rehoster, storage_from
+from flows.rehost import Rehoster, downloader_from, storage_from
 from flows.settings import CommonSettings, Reader
 
 JOB_NAME = "auto-creator-v2"
@@ -29,9 +28,8 @@ DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
 def make_job(reader: Reader, client: HttpClient) -> Job:
     """The job's rules and handler, from its settings."""
     common = CommonSettings.read(reader)
-    downloader = Downloader(DownloadPolicy(reader.boolean("download.allow_private_networks", False),
-                                           common.http.connect_timeout_s, common.http.read_timeout_s), common.retry)
-    rehoster = Rehoster(downloader, None, storage_from(reader), Path(reader.text("temp_file_location")))
+    rehoster = Rehoster(downloader_from(reader, common), None, storage_from(reader),
+                        Path(reader.text("temp_file_location")))
     children = ThreadPoolExecutor(reader.integer("children_in_flight", 32, minimum=1), thread_name_prefix="children")
     creator = AutoCreatorV2(
         _settings(reader),
@@ -62,6 +60,7 @@ def _settings(reader: Reader) -> V2Settings:
         ecar_limits=EcarLimits(reader.integer("ecar.max_entries", minimum=1),
                                reader.integer("ecar.max_unpacked_bytes", minimum=1)),
         max_download_bytes=reader.integer("ecar.max_download_bytes", minimum=1),
+        max_image_bytes=reader.integer("image.max_bytes", 52428800, minimum=1),
         link_wait_s=reader.number("link.wait_s", 60.0),
         max_collection_units=reader.integer("collections.max_units", 100, minimum=1),
     )

@@ -44,6 +44,7 @@ class V2Settings:
     leaves: tuple[str, ...]
     ecar_limits: EcarLimits
     max_download_bytes: int
+    max_image_bytes: int
     link_wait_s: float
     max_collection_units: int
 
@@ -128,7 +129,8 @@ class AutoCreatorV2:
 
     def _write(self, kind: str, version: str, channel: str | None, identifier: str, object_type: str,
                metadata: dict, repository: str) -> None:
-        images = {key: self._files.copy(metadata[key].strip(), slug(identifier), f"{object_type.lower()}/{identifier}")
+        images = {key: self._files.copy(metadata[key].strip(), slug(identifier), f"{object_type.lower()}/{identifier}",
+                                        limit=self._s.max_image_bytes)
                   for key in IMAGES if key in self._s.cloud_props
                   and isinstance(metadata.get(key), str) and metadata[key].strip()}
         body = write_body(identifier, {**metadata, **images}, repository, self._s.publish_props)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.download import Downloader, DownloadPolicy
-from connectors.gdrive import Backoff, DriveDownloader
+from connectors.download import Downloader
+from connectors.gdrive import DRIVE_HOSTS, Backoff, DriveDownloader
 from connectors.http import HttpClient
 from connectors.sunbird import ContentService, SearchService
 from flows.content_auto_creator import rules
 from flows.content_auto_creator.handler import ContentAutoCreator, CreatorSettings
 from flows.event import text
 from flows.job import Job
-from flows.rehost import Rehoster, storage_from
+from flows.rehost import Rehoster, downloader_from, storage_from
 from flows.pipeline import job_flow
 from flows.settings import CommonSettings, ConfigError, Reader
 
@@ -36,8 +36,7 @@ def make_job(reader: Reader, client: HttpClient) -> Job:
         allowed_stages=tuple(reader.texts(f"{PREFIX}.allowed_content_stages")),
         mandatory_fields=tuple(reader.texts(f"{PREFIX}.content_mandatory_fields", [])),
     )
-    downloader = Downloader(DownloadPolicy(reader.boolean("download.allow_private_networks", False),
-                                           common.http.connect_timeout_s, common.http.read_timeout_s), common.retry)
+    downloader = downloader_from(reader, common)
     rehoster = Rehoster(downloader, _drive(reader, downloader), storage_from(reader),
                         Path(reader.text(f"{PREFIX}.temp_file_location", "/tmp/content")))
     creator = ContentAutoCreator(
@@ -61,7 +60,8 @@ def _creator_settings(reader: Reader) -> CreatorSettings:
         create_props=tuple(reader.texts(f"{PREFIX}.content_create_props", [])),
         search_exists=reader.texts("search_exists_fields", ["originData"]),
         search_fields=reader.texts("search_fields"),
-        unlimited_mime_types=tuple(reader.texts(f"{PREFIX}.bulk_upload_mime_types", [])),
+        bulk_upload_mime_types=tuple(reader.texts(f"{PREFIX}.bulk_upload_mime_types", [])),
+        max_bulk_upload_bytes=reader.integer(f"{PREFIX}.bulk_upload_max_size", 2147483648, minimum=1),
         max_artifact_bytes=reader.integer(f"{PREFIX}.artifact_upload_max_size", minimum=1),
         allowed_sources=tuple(reader.texts(f"{PREFIX}.artifact_upload_allowed_source", [])),
         api_call_delay_s=reader.number(f"{PREFIX}.api_call_delay", 0.0),
@@ -79,7 +79,8 @@ def _drive(reader: Reader, downloader: Downloader) -> DriveDownloader:
                       reader.number(f"{PREFIX}.increment_backoff_delay", 2))
     try:
         return DriveDownloader(downloader, reader.optional_text(key),
-                               reader.url(f"{PREFIX}.gdrive.api_base_url", "https://www.googleapis.com"), backoff)
+                               reader.url(f"{PREFIX}.gdrive.api_base_url", "https://www.googleapis.com"), backoff,
+                               tuple(reader.texts(f"{PREFIX}.gdrive.hosts", list(DRIVE_HOSTS))))
     except ValueError as err:
         raise ConfigError(key, str(err)) from None
 

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from connectors.address import loggable_url
 from connectors.download import DownloadError, allowed_source, slug
 from connectors.gdrive import ICON
 from connectors.sunbird import ApiError, ContentService, SearchService
@@ -40,7 +41,8 @@ class CreatorSettings:
     create_props: tuple[str, ...]
     search_exists: list[str]
     search_fields: list[str]
-    unlimited_mime_types: tuple[str, ...]
+    bulk_upload_mime_types: tuple[str, ...]  # capped at max_bulk_upload_bytes instead of max_artifact_bytes
+    max_bulk_upload_bytes: int
     max_artifact_bytes: int
     allowed_sources: tuple[str, ...]
     api_call_delay_s: float
@@ -107,7 +109,7 @@ class ContentAutoCreator:
         icon_url = ""
         if isinstance(icon, str) and icon.strip():
             icon_url = self._files.copy(icon.strip(), slug(internal_id), self._folder(internal_id), ICON,
-                                        self._s.max_artifact_bytes)
+                                        self._s.max_artifact_bytes, self._s.allowed_sources)
         self._content.update(channel, internal_id, {**update_metadata, "versionKey": version_key, "appIcon": icon_url})
 
     def _upload(self, channel: str, internal_id: str, metadata: dict) -> None:
@@ -115,11 +117,12 @@ class ContentAutoCreator:
         url = url.strip() if isinstance(url, str) else ""
         if url and not allowed_source(url, self._s.allowed_sources):
             raise DownloadError(f"Artifact Source is not from allowed one for : {internal_id} | artifactUrl: "
-                                f"{url[:200]} | Allowed Sources : {list(self._s.allowed_sources)}")
+                                f"{loggable_url(url)} | Allowed Sources : {list(self._s.allowed_sources)}")
         if not url:
             raise DownloadError(f"Artifact Source is not available for content : {internal_id}")
         mime_type = str(metadata.get("mimeType") or "")
-        limit = None if mime_type in self._s.unlimited_mime_types else self._s.max_artifact_bytes
+        bulk = mime_type in self._s.bulk_upload_mime_types
+        limit = self._s.max_bulk_upload_bytes if bulk else self._s.max_artifact_bytes
         with self._files.workdir(slug(internal_id)) as directory:
             artifact = self._files.download(url, directory, mime_type, limit, self._s.allowed_sources)
             file_url = self._files.store(artifact, self._folder(internal_id))

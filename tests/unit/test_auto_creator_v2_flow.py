@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import zipfile
@@ -168,3 +169,24 @@ def test_a_single_question_event(creator):
 def test_invalid_events_are_skipped_without_calls(creator):
     outcomes = creator.run(EXAMPLES[2])
     assert outcomes[0].kind == SKIPPED and creator.sandbox.journal.count() == 0
+
+
+def test_images_are_copied_within_a_cap_even_compressed(sandbox, tmp_path):
+    """A 20 KB gzip answer inflating to 20 MB: the copy stops at image.max_bytes."""
+    creator = Creator(sandbox, tmp_path, IMAGE_MAX_BYTES="100000")
+    bomb = sandbox.files.add("bomb.png", gzip.compress(b"\0" * 20_000_000), "image/png",
+                             headers={"Content-Encoding": "gzip"})
+    event, _ = question_set(sandbox, extra_root={"appIcon": bomb})
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and "larger than allowed" in outcome.detail
+    assert not list(creator.storage.rglob("bomb.png")) and list(creator.tmp.rglob("*.*")) == []
+
+
+def test_a_dripping_ecar_host_fails_the_event_at_the_configured_deadline(sandbox, tmp_path):
+    creator = Creator(sandbox, tmp_path, DOWNLOAD_DEADLINE_S="1")
+    event, _ = question_set(sandbox)
+    event["edata"]["metadata"]["downloadUrl"] = sandbox.files.drip("set.ecar", b"PK" * 1000, every_s=0.05,
+                                                                  headers=True)
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and "download.deadline_s (1 s)" in outcome.detail
+    assert not creator.sandbox.questions.objects

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import time
 
 import pytest
 
@@ -272,3 +273,30 @@ def test_validation_skips_without_calls(creator):
     event["edata"]["iteration"] = 2
     outcomes = creator.run(event)
     assert outcomes[0].kind == SKIPPED and creator.calls() == []
+
+
+def test_the_icon_is_held_to_the_allow_list_too(sandbox, tmp_path):
+    only_the_artifact = Creator(sandbox, tmp_path, CONTENT_AUTO_CREATOR_ARTIFACT_UPLOAD_ALLOWED_SOURCE=(
+        f'["{sandbox.url}/files/lesson.mp4"]'))
+    event = repository_event(only_the_artifact, identifier="do_icon")
+    outcome = only_the_artifact.run(event)[0]
+    assert outcome.kind == FAILED and "not from allowed one" in outcome.detail and "icon.png" in outcome.detail
+    assert not sandbox.journal.matching("GET", "/files/icon.png")
+
+
+def test_bulk_upload_types_have_their_own_cap(sandbox, tmp_path):
+    capped = Creator(sandbox, tmp_path, CONTENT_AUTO_CREATOR_ARTIFACT_UPLOAD_MAX_SIZE="1000",
+                     CONTENT_AUTO_CREATOR_BULK_UPLOAD_MAX_SIZE="1500")
+    outcome = capped.run(repository_event(capped, identifier="do_mp4"))[0]  # 2 KB of video/mp4
+    assert outcome.kind == FAILED and "larger than allowed" in outcome.detail
+    assert not list((tmp_path / "storage").rglob("lesson.mp4"))
+
+
+def test_a_dripping_artifact_host_fails_the_event_at_the_configured_rate(sandbox, tmp_path):
+    creator = Creator(sandbox, tmp_path, DOWNLOAD_MIN_RATE_BYTES_S="1000", DOWNLOAD_MIN_RATE_GRACE_S="0.3")
+    event = repository_event(creator, identifier="do_drip")
+    event["edata"]["metadata"]["artifactUrl"] = sandbox.files.drip("lesson.mp4", MP4, every_s=0.05)
+    started = time.monotonic()
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and "too slow" in outcome.detail and "download.min_rate_bytes_s" in outcome.detail
+    assert time.monotonic() - started < 10  # the configured 0.3 s grace, not the default 30 s

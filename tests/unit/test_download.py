@@ -1,9 +1,22 @@
-"""Downloads: schemes, allow-list, private addresses, redirects, size cap, retries, file names."""
+"""Downloads: schemes, allow-list, private addresses, redirects, size cap, retries, file names, and hostile
+URLs and hosts."""
+
+import gzip
+import posixpath
+import socket
+import time
+import tracemalloc
+import urllib.parse
+import zlib
 
 import pytest
+import urllib3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.download import Downloader, DownloadError, DownloadPolicy, allowed_source, file_name, slug
 from flows.settings import RetrySettings
+from tests.fake_network import FakeNetwork
 
 
 def downloader(private=True, attempts=3):
@@ -26,6 +39,28 @@ def test_slug_like_the_original():
     ("https://store.blob.core.windows.net/other/a.mp4", ("https://store.blob.core.windows.net/content/",), False),
     ("https://store.blob.core.windows.net/content/a.mp4", ("store.blob.core.windows.net/content",), True),
     ("https://anything/a", (), True),
+    # an entry matches scheme, host and port exactly, and a path on a "/" boundary after normalising it
+    ("https://drive.google.com.evil.com/uc", ("https://drive.google.com",), False),
+    ("https://drive.google.com@evil.com/uc", ("https://drive.google.com",), False),
+    ("https://drive.google.com\\@evil.com/uc", ("https://drive.google.com",), False),
+    ("https://drive.google.com/uc", ("https://drive.google.com",), True),
+    ("https://drive.google.com:443/uc", ("https://drive.google.com",), True),
+    ("https://drive.google.com:8443/uc", ("https://drive.google.com",), False),
+    ("http://drive.google.com/uc", ("https://drive.google.com",), False),
+    ("https://host/files-evil/a", ("host/files",), False),
+    ("https://host/files/../admin", ("host/files",), False),
+    ("https://host/files/%2e%2e/admin", ("host/files",), False),
+    ("https://host/files/..%2fadmin", ("host/files",), False),
+    ("https://host/files/..%5cadmin", ("host/files",), False),
+    ("https://host/files%2f..%2fadmin", ("host/files",), False),
+    ("https://host/files/a/../b.pdf", ("host/files",), True),
+    ("https://host/files", ("host/files/",), True),
+    ("https://host/files/a.pdf", ("host/files",), True),
+    ("https://host:8080/files/a.pdf", ("host/files",), True),
+    ("https://host:8080/files/a.pdf", ("host:8081/files",), False),
+    ("https://HOST/files/a.pdf", ("https://host/files/",), True),
+    ("https://host./files/a.pdf", ("host",), False),
+    ("https://host/Files/a.pdf", ("host/files",), False),
 ])
 def test_allow_list_entries_are_hosts_or_prefixes(url, entries, allowed):
     assert allowed_source(url, entries) is allowed
@@ -77,3 +112,207 @@ def test_a_slow_host_times_out(sandbox, tmp_path):
     url = sandbox.files.add("slow.pdf", b"%PDF", delay_s=3)
     with pytest.raises(DownloadError, match="download failed after 1 attempts"):
         downloader(attempts=1).fetch(url, tmp_path)
+
+
+# Hostile event producers and file hosts (the independent review's findings, each reproduced here).
+
+def strict(attempts=1, **policy):
+    """A downloader with private networks refused, as in production."""
+    return Downloader(DownloadPolicy(allow_private_networks=False, read_timeout_s=2, **policy),
+                      RetrySettings(attempts, 10, 0.01))
+
+
+def test_a_url_two_parsers_read_differently_is_refused(sandbox, tmp_path, monkeypatch):
+    """urllib.parse reads the host of this URL as 8.8.8.8; urllib3, which connects, as 127.0.0.1."""
+    network = FakeNetwork(monkeypatch)
+    for url in (f"http://127.0.0.1:{sandbox.port}\\@8.8.8.8/files/a.pdf",
+                f"http://127.0.0.1:{sandbox.port}\\\\@8.8.8.8/files/a.pdf",
+                f"http://8.8.8.8\\@127.0.0.1:{sandbox.port}/files/a.pdf"):
+        with pytest.raises(DownloadError, match="backslash"):
+            strict().fetch(url, tmp_path)
+    assert sandbox.journal.arrived == 0 and network.connected == []
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("http://user:secret@127.0.0.1:{port}/files/a.pdf", "user name"),
+    ("http://user@127.0.0.1:{port}/files/a.pdf", "user name"),
+    ("http://@127.0.0.1:{port}/files/a.pdf", "user name"),
+    ("http://127.0.0.1:{port}/files/a .pdf", "white space or control character"),
+    ("http://127.0.0.1:{port}/files/a.pdf\t", "white space or control character"),
+    ("http://127.0.0.1:{port}/files/a.pdf\r\nX-Injected: 1", "white space or control character"),
+    ("http://127.0.0.1:{port}/files/a\x00.pdf", "white space or control character"),
+    ("http://127.0.0.1:{port}/files/a\x7f.pdf", "white space or control character"),
+    ("http://127.0.0.1:{port}/files/a\u2028.pdf", "white space or control character"),
+])
+def test_user_info_white_space_and_control_characters_are_refused(sandbox, tmp_path, url, problem):
+    sandbox.files.add("a.pdf", b"%PDF")
+    with pytest.raises(DownloadError, match=problem):
+        downloader(private=True).fetch(url.format(port=sandbox.port), tmp_path)
+    assert sandbox.journal.arrived == 0
+
+
+def test_the_name_is_resolved_once_and_the_checked_address_is_the_one_connected(sandbox, tmp_path, monkeypatch):
+    """DNS rebinding: a public answer for the check, 127.0.0.1 for the connection."""
+    sandbox.files.add("a.pdf", b"%PDF")
+    network = FakeNetwork(monkeypatch, {"rebind.test": ["8.8.8.8", "127.0.0.1"]})
+    with pytest.raises(DownloadError):
+        strict().fetch(f"http://rebind.test:{sandbox.port}/files/a.pdf", tmp_path)
+    assert network.lookups == ["rebind.test"]
+    assert network.connected == [("8.8.8.8", sandbox.port)]
+    assert sandbox.journal.arrived == 0
+
+
+def test_every_redirect_hop_is_resolved_once_and_sent_with_its_name(sandbox, tmp_path, monkeypatch):
+    network = FakeNetwork(monkeypatch, {"files.test": ["127.0.0.1"]})
+    base = f"http://files.test:{sandbox.port}"
+    sandbox.files.add("a.pdf", b"%PDF")
+    sandbox.files.add("hop2", b"", status=302, headers={"Location": f"{base}/files/a.pdf"})
+    sandbox.files.add("hop1", b"", status=302, headers={"Location": "/files/hop2"})
+    assert downloader().fetch(f"{base}/files/hop1", tmp_path).name == "hop1"
+    assert network.lookups == ["files.test"] * 3
+    assert [r.headers.get("Host") for r in sandbox.journal.all()] == [f"files.test:{sandbox.port}"] * 3
+
+
+@pytest.mark.parametrize("address", [
+    "127.0.0.1", "10.1.2.3", "169.254.169.254", "0.0.0.0", "::1", "fe80::1", "fc00::1", "::",
+    "100.64.0.1", "100.100.100.200", "100.127.255.254", "192.0.0.9", "192.0.0.170", "224.0.0.1", "ff02::1",
+    "fec0::1", "feff::1",
+    "2002:7f00:1::", "2002:a9fe:a9fe::1", "2002:6440:1::",  # 6to4 around 127.0.0.1, 169.254.169.254, 100.64.0.1
+    "2001:0:7f00:1:0:0:0:1", "2001:0:808:808:0:0:80ff:fffe",  # Teredo: server 127.0.0.1; client 127.0.0.1
+    "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::ffff:100.100.100.200",  # IPv4-mapped
+    "::127.0.0.1", "::a9fe:a9fe",  # IPv4-compatible
+    "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b::6464:64c8", "64:ff9b:1::808:808",  # NAT64
+])
+def test_addresses_that_are_not_public_are_refused(address, monkeypatch):
+    FakeNetwork(monkeypatch, {"host.test": [address]})
+    with pytest.raises(DownloadError, match="not a public address"):
+        strict().check("http://host.test/a.pdf")
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::1",
+                                     "::ffff:8.8.8.8"])
+def test_public_addresses_pass_the_check(address, monkeypatch):
+    FakeNetwork(monkeypatch, {"host.test": [address]})
+    strict().check("http://host.test/a.pdf")
+
+
+def test_a_name_that_resolves_to_one_private_address_among_public_ones_is_refused(monkeypatch):
+    FakeNetwork(monkeypatch, {"mixed.test": ["8.8.8.8"]})
+    real = socket.getaddrinfo
+
+    def both(host, *args, **kwargs):
+        answers = real(host, *args, **kwargs)
+        if host == "mixed.test":
+            answers = answers + [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.1", 80))]
+        return answers
+
+    monkeypatch.setattr(socket, "getaddrinfo", both)
+    with pytest.raises(DownloadError, match="10.0.0.1, which is not a public address"):
+        strict().check("http://mixed.test/a.pdf")
+
+
+@pytest.mark.parametrize("url", ["http://a..b/x.pdf", "http://" + "a" * 64 + ".example/x.pdf", "http://[::1/x.pdf",
+                                 "http://h:99999/x.pdf", "http://[fe80::1%25lo]/x.pdf"])
+def test_host_names_that_cannot_be_resolved_or_parsed_fail_cleanly(url, tmp_path, monkeypatch):
+    FakeNetwork(monkeypatch)
+    for private in (False, True):
+        with pytest.raises(DownloadError):
+            downloader(private=private).fetch(url, tmp_path)
+
+
+def test_dns_failures_are_retried_within_the_budget_then_fail_cleanly(tmp_path, monkeypatch):
+    network = FakeNetwork(monkeypatch)
+    with pytest.raises(DownloadError, match="cannot resolve nowhere.test"):
+        strict(attempts=3).check("http://nowhere.test/a.pdf")
+    assert network.lookups == ["nowhere.test"] * 3
+    with pytest.raises(DownloadError, match="cannot resolve nowhere.test"):
+        strict(attempts=2).fetch("http://nowhere.test/a.pdf", tmp_path)
+    assert network.lookups == ["nowhere.test"] * 5
+
+
+@pytest.mark.parametrize("url", ["https://h/..%21", "https://h/.%2e", "https://h/a/%2E%2E", "https://h/..",
+                                 "https://h/a/.%00."])
+def test_a_file_name_is_never_a_dot_or_dot_dot(url, tmp_path):
+    assert file_name(url) not in (".", "..")
+    assert slug("..") == slug(".") == slug("...") == ""
+    with pytest.raises(DownloadError, match="Invalid fileUrl"):
+        downloader().fetch(url, tmp_path / "work")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_body_that_drips_fails_at_the_minimum_rate(sandbox, tmp_path):
+    url = sandbox.files.drip("slow.pdf", b"x" * 1000, every_s=0.05)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="too slow"):
+        Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2, min_rate_bytes_s=1000,
+                                  min_rate_grace_s=0.5), RetrySettings(3, 10, 0.01)).fetch(url, tmp_path)
+    assert time.monotonic() - started < 3
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("headers", [False, True])
+def test_a_drip_in_the_headers_or_the_body_fails_at_the_deadline(sandbox, tmp_path, headers):
+    url = sandbox.files.drip("slow.pdf", b"x" * 1000, every_s=0.05, headers=headers)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="took longer than"):
+        Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2, deadline_s=1, min_rate_bytes_s=0),
+                   RetrySettings(3, 10, 0.01)).fetch(url, tmp_path)
+    assert time.monotonic() - started < 3
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("encoding, compress", [("gzip", gzip.compress), ("deflate", zlib.compress)])
+def test_a_compressed_body_cannot_inflate_past_the_cap(sandbox, tmp_path, encoding, compress):
+    bomb = compress(b"\0" * 50_000_000)
+    url = sandbox.files.add("bomb.pdf", bomb, headers={"Content-Encoding": encoding})
+    tracemalloc.start()
+    try:
+        with pytest.raises(DownloadError, match="larger than allowed"):
+            downloader().fetch(url, tmp_path, max_bytes=1_000_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8_000_000
+    assert list(tmp_path.iterdir()) == []
+    small = sandbox.files.add("small.pdf", compress(b"%PDF" * 100), headers={"Content-Encoding": encoding})
+    assert downloader().fetch(small, tmp_path, max_bytes=400).read_bytes() == b"%PDF" * 100
+
+
+def test_redirects_to_hostile_locations_are_refused(sandbox, tmp_path, monkeypatch):
+    network = FakeNetwork(monkeypatch, {"public.test": ["8.8.8.8"]})
+    for location, problem in [(f"http://127.0.0.1:{sandbox.port}\\@8.8.8.8/", "backslash"),
+                              (f"http://u:p@127.0.0.1:{sandbox.port}/files/a.pdf", "user name"),
+                              ("http://[::1/", "not a valid URL"), ("http://a..b/", "not a valid host name"),
+                              ("ftp://public.test/a", "only http and https")]:
+        url = sandbox.files.add("moved.pdf", b"", status=302, headers={"Location": location})
+        with pytest.raises(DownloadError, match=problem):
+            downloader().fetch(url, tmp_path)
+    assert {address for address, _ in network.connected} == {"127.0.0.1"}
+
+
+def test_connections_are_kept_for_the_next_download(sandbox, tmp_path, monkeypatch):
+    network = FakeNetwork(monkeypatch, {"files.test": ["127.0.0.1"]})
+    sandbox.files.add("a.pdf", b"%PDF")
+    shared = downloader()
+    for n in range(3):
+        assert shared.fetch(f"http://files.test:{sandbox.port}/files/a.pdf", tmp_path / str(n)).read_bytes() == b"%PDF"
+    assert network.lookups == ["files.test"] * 3 and network.connected == [("127.0.0.1", sandbox.port)]
+
+
+PATH_PARTS = ["files", "files-evil", "admin", "..", ".", "%2e%2e", "%2E.", "..%2f", "..%5c", "%2f", "%2F..%2F", "a.pdf",
+              "", "%66iles", "Files", ";x", "%00"]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(host=st.sampled_from(["host", "HOST", "host.", "host.evil", "evil", "host@evil", "evil@host"]),
+       port=st.sampled_from(["", ":443", ":8443"]), scheme=st.sampled_from(["https", "http"]),
+       path=st.lists(st.sampled_from(PATH_PARTS), max_size=5).map("/".join))
+def test_an_allowed_url_is_inside_its_entry_however_it_is_written(host, port, scheme, path):
+    url = f"{scheme}://{host}{port}/{path}"
+    if not allowed_source(url, ("https://host/files",)):
+        return
+    parts = urllib3.util.parse_url(url)
+    assert (parts.scheme, parts.host, parts.port or 443, parts.auth) == ("https", "host", 443, None)
+    for form in (parts.path, urllib.parse.unquote(parts.path).replace("\\", "/")):
+        resolved = posixpath.normpath(form)
+        assert resolved == "/files" or resolved.startswith("/files/"), (url, form)

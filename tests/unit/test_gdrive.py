@@ -1,11 +1,15 @@
-"""Google Drive links: the MIME mapping, direct downloads, the Drive API with a service account, the back-off bound."""
+"""Google Drive links: the MIME mapping, direct downloads, the Drive API with a service account, the back-off bound,
+and hostile links and answers."""
 
 import pytest
 
 from connectors.download import Downloader, DownloadError, DownloadPolicy
-from connectors.gdrive import ICON, Backoff, DriveDownloader, drive_file_id, mime_fits
+from connectors.gdrive import DRIVE_HOSTS, ICON, Backoff, DriveDownloader, drive_file_id, mime_fits
+from sandbox.files import TOKEN
+from sandbox.server import SunbirdSandbox
 from flows.settings import RetrySettings
 from tests.conftest import service_account
+from tests.fake_network import FakeNetwork
 
 H5P, PDF = "application/vnd.ekstep.h5p-archive", "application/pdf"
 
@@ -33,9 +37,9 @@ def test_the_backoff_is_bounded():
     assert len(Backoff(1, 10**9, 1).waits()) == 32  # a factor of 1 still ends
 
 
-def drive(sandbox, credential="", backoff=Backoff(0.01, 0.04, 2), sleeps=None):
+def drive(sandbox, credential="", backoff=Backoff(0.01, 0.04, 2), sleeps=None, hosts=("127.0.0.1",), api=None):
     downloader = Downloader(DownloadPolicy(allow_private_networks=True), RetrySettings(2, 5, 0.01))
-    return DriveDownloader(downloader, credential, sandbox.url, backoff,
+    return DriveDownloader(downloader, credential, api or sandbox.url, backoff, hosts=hosts,
                            sleep=sleeps.append if sleeps is not None else (lambda s: None))
 
 
@@ -77,3 +81,95 @@ def test_the_size_cap_applies_to_drive_files(sandbox, tmp_path):
     with pytest.raises(DownloadError, match="larger than allowed"):
         drive(sandbox).fetch(link, tmp_path, PDF, 1000)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_only_links_on_a_drive_host_are_drive_links():
+    assert drive_file_id("https://evil.example/uc?export=download&id=1ZAW5") is None
+    assert drive_file_id("https://drive.google.com.evil.example/uc?export=download&id=1ZAW5") is None
+    assert drive_file_id("https://docs.google.com/uc?export=download&id=1ZAW5") == "1ZAW5"
+    assert drive_file_id("http://127.0.0.1:8/uc?export=download&id=1ZAW5", ("127.0.0.1",)) == "1ZAW5"
+    assert drive_file_id("https://drive.google.com\\@evil.example/uc?export=download&id=1ZAW5") is None
+
+
+def test_a_link_elsewhere_is_a_plain_download(sandbox, tmp_path):
+    link = sandbox.files.add_drive("f9", "a.pdf", b"%PDF", PDF)
+    downloader = drive(sandbox, hosts=DRIVE_HOSTS)
+    assert not downloader.is_link(link)
+    with pytest.raises(DownloadError, match="Invalid fileUrl"):
+        downloader.fetch(link, tmp_path, PDF, None)
+    assert sandbox.journal.count() == 0
+
+
+@pytest.mark.parametrize("file_id", ["..%2F..%2Ftoken", "..", "a/b", "a%3Fx=1", "f3%23", "a%20b", "", "f3&id=f4"])
+def test_an_id_that_is_not_a_drive_file_id_is_refused_before_any_call(sandbox, tmp_path, file_id):
+    sandbox.files.add_drive("f3", "a.pdf", b"%PDF", PDF)
+    link = f"{sandbox.url}/uc?export=download&id={file_id}"
+    for credential in ("", service_account(f"{sandbox.url}/token")):
+        with pytest.raises(DownloadError, match="not a Google Drive file id|Invalid fileUrl"):
+            drive(sandbox, credential=credential).fetch(link, tmp_path, PDF, None)
+    assert sandbox.journal.count() == 0
+
+
+def test_a_403_from_a_host_that_is_not_google_is_a_plain_failure(sandbox, tmp_path, monkeypatch):
+    FakeNetwork(monkeypatch, {"drive.test": ["127.0.0.1"], "files.test": ["127.0.0.1"],
+                              "doc-0.drive.googleusercontent.com": ["127.0.0.1"]})
+    sandbox.files.add("quota", b"", status=403)
+    port, sleeps = sandbox.port, []
+    link = sandbox.files.add_drive("f6", "a.pdf", b"%PDF", PDF, location=f"http://files.test:{port}/files/quota")
+    link = link.replace("127.0.0.1", "drive.test")
+    with pytest.raises(DownloadError, match="HTTP 403"):
+        drive(sandbox, hosts=("drive.test",), sleeps=sleeps).fetch(link, tmp_path, PDF, None)
+    assert sleeps == []
+    for google in ("drive.test", "doc-0.drive.googleusercontent.com"):
+        sandbox.files.add_drive("f6", "a.pdf", b"%PDF", PDF, location=f"http://{google}:{port}/files/quota")
+        with pytest.raises(DownloadError, match="kept answering 403"):
+            drive(sandbox, hosts=("drive.test",), sleeps=sleeps).fetch(link, tmp_path, PDF, None)
+    assert sleeps == [0.01, 0.02, 0.04] * 2
+
+
+def test_a_drive_host_that_does_not_resolve_fails_cleanly_after_retries(tmp_path, monkeypatch):
+    network = FakeNetwork(monkeypatch)
+    downloader = DriveDownloader(Downloader(DownloadPolicy(), RetrySettings(3, 5, 0.01)), "", "https://api.test",
+                                 Backoff(0.01, 0.04, 2), sleep=lambda s: None)
+    with pytest.raises(DownloadError, match="cannot resolve drive.google.com"):
+        downloader.fetch("https://drive.google.com/uc?export=download&id=f1", tmp_path, PDF, None)
+    assert network.lookups == ["drive.google.com"] * 3
+
+
+def test_drive_file_names_stay_inside_their_directory(sandbox, tmp_path):
+    for credential in ("", service_account(f"{sandbox.url}/token")):
+        for file_id, name in (("dots", ".."), ("dot", "."), ("slash", "../../x"), ("empty", "")):
+            link = sandbox.files.add_drive(file_id, name, b"%PDF", PDF)
+            path = drive(sandbox, credential=credential).fetch(link, tmp_path / "work", PDF, None)
+            assert path.parent == tmp_path / "work" and path.read_bytes() == b"%PDF", (name, path)
+            path.unlink()
+
+
+def test_the_metadata_read_is_capped(sandbox, tmp_path):
+    link = sandbox.files.add_drive("f7", "n" * 2_000_000 + ".pdf", b"%PDF", PDF)
+    with pytest.raises(DownloadError, match="larger than"):
+        drive(sandbox, credential=service_account(f"{sandbox.url}/token")).fetch(link, tmp_path, PDF, None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_netrc_credentials_and_no_proxy_from_the_environment(sandbox, tmp_path, monkeypatch):
+    """requests reads ~/.netrc and *_PROXY: a planted .netrc sent its credentials to the file host."""
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login planted password planted-secret\n"
+                                     "default login planted password planted-secret\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with SunbirdSandbox() as proxy:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+            monkeypatch.setenv(name, proxy.url)
+        for name in ("NO_PROXY", "no_proxy", "NETRC"):
+            monkeypatch.delenv(name, raising=False)
+        plain = sandbox.files.add("a.pdf", b"%PDF")
+        downloader = Downloader(DownloadPolicy(allow_private_networks=True), RetrySettings(1, 5, 0.01))
+        assert downloader.fetch(plain, tmp_path / "plain").read_bytes() == b"%PDF"
+        link = sandbox.files.add_drive("f8", "b.pdf", b"%PDF-b", PDF)
+        assert drive(sandbox).fetch(link, tmp_path / "direct", PDF, None).read_bytes() == b"%PDF-b"
+        api = drive(sandbox, credential=service_account(f"{sandbox.url}/token"))
+        assert api.fetch(link, tmp_path / "api", PDF, None).read_bytes() == b"%PDF-b"
+        assert proxy.journal.arrived == 0
+    sent = [(r.path, r.headers.get("Authorization")) for r in sandbox.journal.all()]
+    assert len(sent) == 5 and all(auth in (None, f"Bearer {TOKEN}") for _, auth in sent), sent
