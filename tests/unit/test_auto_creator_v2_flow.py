@@ -141,6 +141,14 @@ def test_a_hostile_ecar_fails_the_event_and_leaves_nothing(creator, entries):
     assert list(creator.tmp.rglob("*.*")) == [] and not creator.sandbox.questions.objects
 
 
+def test_the_json_documents_of_the_ecar_are_capped(creator):
+    event, _ = question_set(creator.sandbox)
+    creator.env["ECAR_MAX_JSON_BYTES"] = "100"
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and outcome.detail == "manifest.json in the ECAR has more than 100 bytes"
+    assert not creator.sandbox.questions.objects
+
+
 def test_a_set_not_live_in_time_is_not_linked(sandbox, tmp_path):
     creator = Creator(sandbox, tmp_path, LINK_WAIT_S="0.3")
     sandbox.questions.publish_s = 5
