@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import urllib.request
 import zipfile
 
 import pytest
 
+from connectors.http import path_segment
+from connectors.storage import key_segment
 from flows.auto_creator_v2 import DEFAULTS, make_job
 from flows.outcome import FAILED, SKIPPED, SUCCESS
 from sandbox.questionsets import EXAMPLES, question_set
@@ -176,3 +179,18 @@ def test_a_single_question_event(creator):
 def test_invalid_events_are_skipped_without_calls(creator):
     outcomes = creator.run(EXAMPLES[2])
     assert outcomes[0].kind == SKIPPED and creator.sandbox.journal.count() == 0
+
+
+@pytest.mark.parametrize("identifier", ["../../x", "..", "/abs", "a\\b", "DO_1", "é ~%2F"])
+def test_an_identifier_is_one_folder_inside_the_container(creator, tmp_path, identifier):
+    event, _ = question_set(creator.sandbox, identifier=identifier)
+    quoted = path_segment(identifier)  # the source's URLs, as a real one would quote the id
+    event["edata"]["metadata"]["downloadUrl"] = f"{creator.sandbox.url}/ecar/{quoted}.ecar"
+    event["edata"]["repository"] = f"{creator.sandbox.url}/api/questionset/v1/read/{quoted}"
+    outcome = creator.run(event)[0]
+    assert outcome.kind == SUCCESS, outcome.detail
+    icon = creator.sandbox.questions.objects[identifier]["appIcon"]
+    assert icon == f"{creator.env['CLOUD_STORAGE_PUBLIC_BASE_URL']}/questionset/{key_segment(identifier)}/set-icon.png"
+    with urllib.request.urlopen(icon, timeout=10) as answer:
+        assert answer.read() == b"\x89PNG set"
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and creator.storage not in p.parents] == []
