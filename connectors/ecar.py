@@ -62,11 +62,13 @@ def read_ecar(path: Path, limits: EcarLimits) -> tuple[dict, dict | None]:
     except zipfile.BadZipFile as err:
         raise EcarError(f"the ECAR is not a zip archive: {_line(err)}") from None
     except _DAMAGED as err:
-        raise EcarError(f"the ECAR cannot be read: {err.__class__.__name__}: {_line(err)}") from None
+        raise EcarError(f"the ECAR cannot be read: {_line(err, err.__class__.__name__)}") from None
 
 
-def _line(err: Exception) -> str:
-    return " ".join(str(err).split())[:300]
+def _line(err: Exception, kind: str = "") -> str:
+    """The error as one short line, after ``kind`` when given."""
+    text = " ".join(str(err).split())[:300]
+    return f"{kind}: {text}" if kind and text else kind or text
 
 
 def _check_end_record(file: BinaryIO, limits: EcarLimits) -> None:
