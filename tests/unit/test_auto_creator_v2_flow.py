@@ -183,7 +183,7 @@ def test_invalid_events_are_skipped_without_calls(creator):
 
 @pytest.mark.parametrize("identifier", ["../../x", "..", "/abs", "a\\b", "DO_1", "é ~%2F"])
 def test_an_identifier_is_one_folder_inside_the_container(creator, tmp_path, identifier):
-    event, _ = question_set(creator.sandbox, identifier=identifier)
+    event, _ = question_set(creator.sandbox, identifier=identifier, prefix=f"{identifier}/")  # questions too
     quoted = path_segment(identifier)  # the source's URLs, as a real one would quote the id
     event["edata"]["metadata"]["downloadUrl"] = f"{creator.sandbox.url}/ecar/{quoted}.ecar"
     event["edata"]["repository"] = f"{creator.sandbox.url}/api/questionset/v1/read/{quoted}"
@@ -193,4 +193,6 @@ def test_an_identifier_is_one_folder_inside_the_container(creator, tmp_path, ide
     assert icon == f"{creator.env['CLOUD_STORAGE_PUBLIC_BASE_URL']}/questionset/{key_segment(identifier)}/set-icon.png"
     with urllib.request.urlopen(icon, timeout=10) as answer:
         assert answer.read() == b"\x89PNG set"
+    question_icon = creator.sandbox.questions.objects[f"{identifier}/q2"]["appIcon"]
+    assert question_icon.endswith(f"/storage/question/{key_segment(identifier + '/q2')}/q2-icon.png")
     assert [p for p in tmp_path.rglob("*") if p.is_file() and creator.storage not in p.parents] == []
