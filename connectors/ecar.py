@@ -74,7 +74,7 @@ def _line(err: Exception, kind: str = "") -> str:
 def _check_end_record(file: BinaryIO, limits: EcarLimits) -> None:
     """Refuse a central directory too large to list: ``zipfile.ZipFile()`` parses all of it before
     anything can be counted (looping on its size, not its declared count)."""
-    # zipfile's own end record reader (private, unchanged since Python 2.6; it follows Zip64 records).
+    # zipfile's own end record reader: private, but long stable, and it follows Zip64 end records.
     end = zipfile._EndRecData(file)
     if end is None:
         raise EcarError("the ECAR is not a zip archive: no end of central directory record")
