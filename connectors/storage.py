@@ -6,7 +6,11 @@ Configured with the original keys (``cloud_storage_type``, ``cloud_storage_key``
 (required for ``local``, where the container is a directory)::
 
     storage = Storage.from_settings("local", "", "", "/srv/files", None, "http://files.example")
-    storage.put(Path("/tmp/a.pdf"), "content/do_1/artifact/a.pdf")  # "http://files.example/content/do_1/artifact/a.pdf"
+    storage.put(Path("/tmp/a.pdf"), f"content/{key_segment('do_1')}/artifact/a.pdf")
+    # "http://files.example/content/do_1/artifact/a.pdf"
+
+Ids from events become key segments (and temporary folder names) only through :func:`key_segment`;
+:meth:`Storage.put` refuses any key that could leave the container.
 
 ``aws`` (and S3-compatible ``oci``/``cephs3`` with an endpoint) needs ``s3fs``, ``azure``
 needs ``adlfs``, ``gcloud`` needs ``gcsfs``: fsspec names the missing package when the
@@ -15,13 +19,35 @@ job starts.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
 _S3_LIKE = ("aws", "s3", "oci", "cephs3")
+_KEPT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+_MAX_SEGMENT = 200  # file systems allow 255 bytes per name
+
+
+def key_segment(value: str) -> str:
+    """``value`` as one URL-safe storage key segment or folder name, different for different values.
+
+    ``[A-Za-z0-9_-]`` and ``.`` (except a leading one) are kept, so Sunbird ids (``do_1134...``) are
+    unchanged; every other UTF-8 byte, ``~`` included, becomes ``~XX``. So ``..``, ``/``, ``\\`` and
+    NUL cannot act, and ``DO_1``, ``do_1`` and ``..!`` stay apart. A segment over 200 characters is cut
+    to 134 and ends with ``~~`` and the SHA-256 of the value (``~~`` appears in no other segment).
+    """
+    data = value.encode("utf-8", "surrogatepass")
+    segment = "".join(chr(byte) if byte in _KEPT and (i or byte != ord(".")) else f"~{byte:02X}"
+                      for i, byte in enumerate(data))
+    if len(segment) > _MAX_SEGMENT:
+        segment = f"{segment[:_MAX_SEGMENT - 66]}~~{hashlib.sha256(data).hexdigest()}"
+    return segment
 
 
 class StorageError(Exception):
@@ -62,8 +88,21 @@ class Storage:
 
     def put(self, local_file: Path, key: str) -> str:
         """Store the file under ``key``; the public URL of the stored object."""
+        _check_key(key)
+        target = f"{self.root}/{key}"
+        if isinstance(self.filesystem, LocalFileSystem) and Path(self.root) not in Path(target).resolve().parents:
+            raise StorageError(f"the storage key {key[:200]!r} leads outside the container (a link)")
         try:
-            self.filesystem.put_file(str(local_file), f"{self.root}/{key}")
+            self.filesystem.put_file(str(local_file), target)
         except Exception as err:  # every backend has its own error types
             raise StorageError(f"Error while uploading the File. ({err.__class__.__name__})") from None
-        return f"{self.public_base_url}/{key}"
+        return f"{self.public_base_url}/{quote(key)}"
+
+
+def _check_key(key: str) -> None:
+    """Refuse a key that a file system or an object store would read as another place."""
+    segments = key.split("/")
+    if any(s in ("", ".", "..") for s in segments) or "\\" in key \
+            or any(unicodedata.category(c) == "Cc" for c in key):
+        raise StorageError(f"the storage key {key[:200]!r} is refused: it has an empty, '.' or '..' segment, "
+                           "a leading '/', a backslash or a control character")

@@ -58,7 +58,8 @@ def _settings(reader: Reader) -> V2Settings:
         leaves=tuple(q for q in reader.texts("non_expandable_objects", ["Question"])
                      if q in reader.texts("graph_enabled_objecttypes", ["Question"])),
         ecar_limits=EcarLimits(reader.integer("ecar.max_entries", minimum=1),
-                               reader.integer("ecar.max_unpacked_bytes", minimum=1)),
+                               reader.integer("ecar.max_unpacked_bytes", minimum=1),
+                               reader.integer("ecar.max_json_bytes", minimum=1)),
         max_download_bytes=reader.integer("ecar.max_download_bytes", minimum=1),
         max_image_bytes=reader.integer("image.max_bytes", 52428800, minimum=1),
         link_wait_s=reader.number("link.wait_s", 60.0),

@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from connectors.download import slug
 from connectors.ecar import EcarError, EcarLimits, read_ecar
 from connectors.http import path_segment
+from connectors.storage import key_segment
 from connectors.sunbird import ApiError, AssessmentService, ContentService, SourceService
 from flows import collections
 from flows.auto_creator_v2 import rules
@@ -94,7 +94,7 @@ class AutoCreatorV2:
 
     def _read_ecar(self, identifier: str, object_type: str, url: str) -> tuple[dict, dict]:
         """The object's manifest item ({} if absent) and, for a set, the tree of ``hierarchy.json``."""
-        with self._files.workdir(slug(identifier)) as directory:
+        with self._files.workdir(key_segment(identifier)) as directory:
             ecar = self._files.downloader.fetch(url, directory, self._s.max_download_bytes)
             manifest, hierarchy = read_ecar(ecar, self._s.ecar_limits)
         archive = manifest.get("archive")
@@ -129,7 +129,8 @@ class AutoCreatorV2:
 
     def _write(self, kind: str, version: str, channel: str | None, identifier: str, object_type: str,
                metadata: dict, repository: str) -> None:
-        images = {key: self._files.copy(metadata[key].strip(), slug(identifier), f"{object_type.lower()}/{identifier}",
+        folder = key_segment(identifier)
+        images = {key: self._files.copy(metadata[key].strip(), folder, f"{object_type.lower()}/{folder}",
                                         limit=self._s.max_image_bytes)
                   for key in IMAGES if key in self._s.cloud_props
                   and isinstance(metadata.get(key), str) and metadata[key].strip()}

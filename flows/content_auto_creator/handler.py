@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from connectors.address import loggable_url
-from connectors.download import DownloadError, allowed_source, slug
+from connectors.download import DownloadError, allowed_source
 from connectors.gdrive import ICON
+from connectors.storage import key_segment
 from connectors.sunbird import ApiError, ContentService, SearchService
 from flows import collections
 from flows.content_auto_creator.plan import (CREATE, NA, PUBLISH, REVIEW, UPDATE, UPLOAD, Target, split_metadata,
@@ -108,7 +109,7 @@ class ContentAutoCreator:
         icon = update_metadata.get("appIcon")
         icon_url = ""
         if isinstance(icon, str) and icon.strip():
-            icon_url = self._files.copy(icon.strip(), slug(internal_id), self._folder(internal_id), ICON,
+            icon_url = self._files.copy(icon.strip(), key_segment(internal_id), self._folder(internal_id), ICON,
                                         self._s.max_artifact_bytes, self._s.allowed_sources)
         self._content.update(channel, internal_id, {**update_metadata, "versionKey": version_key, "appIcon": icon_url})
 
@@ -123,15 +124,15 @@ class ContentAutoCreator:
         mime_type = str(metadata.get("mimeType") or "")
         bulk = mime_type in self._s.bulk_upload_mime_types
         limit = self._s.max_bulk_upload_bytes if bulk else self._s.max_artifact_bytes
-        with self._files.workdir(slug(internal_id)) as directory:
+        with self._files.workdir(key_segment(internal_id)) as directory:
             artifact = self._files.download(url, directory, mime_type, limit, self._s.allowed_sources)
             file_url = self._files.store(artifact, self._folder(internal_id))
         composed_h5p = mime_type == H5P and artifact.suffix.lower() != ".h5p"
         self._content.upload(channel, internal_id, file_url, composed_h5p)
 
     def _folder(self, internal_id: str) -> str:
-        """``content/<id>/artifact``: where the content's files are stored (§3.6.3)."""
-        return f"{self._s.content_folder}/{slug(internal_id)}/{self._s.artifact_folder}"
+        """``content/<id>/artifact``: where the content's files are stored (§3.6.3), the id as one key segment."""
+        return f"{self._s.content_folder}/{key_segment(internal_id)}/{self._s.artifact_folder}"
 
     def _await(self, channel: str, internal_id: str, ready: Callable[[dict], bool]) -> None:
         """Wait until the content service shows the last call's effect, instead of a fixed sleep."""

@@ -5,10 +5,13 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import urllib.request
 import zipfile
 
 import pytest
 
+from connectors.http import path_segment
+from connectors.storage import key_segment
 from flows.auto_creator_v2 import DEFAULTS, make_job
 from flows.outcome import FAILED, SKIPPED, SUCCESS
 from sandbox.questionsets import EXAMPLES, question_set
@@ -142,6 +145,14 @@ def test_a_hostile_ecar_fails_the_event_and_leaves_nothing(creator, entries):
     assert list(creator.tmp.rglob("*.*")) == [] and not creator.sandbox.questions.objects
 
 
+def test_the_json_documents_of_the_ecar_are_capped(creator):
+    event, _ = question_set(creator.sandbox)
+    creator.env["ECAR_MAX_JSON_BYTES"] = "100"
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and outcome.detail == "manifest.json in the ECAR has more than 100 bytes"
+    assert not creator.sandbox.questions.objects
+
+
 def test_a_set_not_live_in_time_is_not_linked(sandbox, tmp_path):
     creator = Creator(sandbox, tmp_path, LINK_WAIT_S="0.3")
     sandbox.questions.publish_s = 5
@@ -190,3 +201,20 @@ def test_a_dripping_ecar_host_fails_the_event_at_the_configured_deadline(sandbox
     outcome = creator.run(event)[0]
     assert outcome.kind == FAILED and "download.deadline_s (1 s)" in outcome.detail
     assert not creator.sandbox.questions.objects
+
+
+@pytest.mark.parametrize("identifier", ["../../x", "..", "/abs", "a\\b", "DO_1", "é ~%2F"])
+def test_an_identifier_is_one_folder_inside_the_container(creator, tmp_path, identifier):
+    event, _ = question_set(creator.sandbox, identifier=identifier, prefix=f"{identifier}/")  # questions too
+    quoted = path_segment(identifier)  # the source's URLs, as a real one would quote the id
+    event["edata"]["metadata"]["downloadUrl"] = f"{creator.sandbox.url}/ecar/{quoted}.ecar"
+    event["edata"]["repository"] = f"{creator.sandbox.url}/api/questionset/v1/read/{quoted}"
+    outcome = creator.run(event)[0]
+    assert outcome.kind == SUCCESS, outcome.detail
+    icon = creator.sandbox.questions.objects[identifier]["appIcon"]
+    assert icon == f"{creator.env['CLOUD_STORAGE_PUBLIC_BASE_URL']}/questionset/{key_segment(identifier)}/set-icon.png"
+    with urllib.request.urlopen(icon, timeout=10) as answer:
+        assert answer.read() == b"\x89PNG set"
+    question_icon = creator.sandbox.questions.objects[f"{identifier}/q2"]["appIcon"]
+    assert question_icon.endswith(f"/storage/question/{key_segment(identifier + '/q2')}/q2-icon.png")
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and creator.storage not in p.parents] == []

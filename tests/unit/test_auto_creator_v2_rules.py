@@ -1,12 +1,7 @@
-"""auto-creator-v2's pure parts: validation (§3), the tree (§4.6), write bodies, and safe ECAR reading."""
-
-import json
-import stat
-import zipfile
+"""auto-creator-v2's pure parts: validation (§3), the tree (§4.6) and write bodies (ECAR reading: test_ecar.py)."""
 
 import pytest
 
-from connectors.ecar import EcarError, EcarLimits, read_ecar
 from flows.auto_creator_v2.rules import identifier, skip_reason
 from flows.auto_creator_v2.tree import accepted, api_version, hierarchy_request, questions_of, write_body
 from flows.event import BadValue
@@ -96,61 +91,3 @@ def test_write_body_keeps_the_source_identity_and_drops_what_publish_makes():
 def test_api_version():
     assert api_version({"schemaVersion": "1.1"}) == "v5" and api_version({"schemaVersion": "1.0"}) == "v4"
     assert api_version({}) == "v4"
-
-
-def ecar(tmp_path, entries: dict, links: tuple = ()) -> str:
-    path = tmp_path / "x.ecar"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-        for name in links:
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            archive.writestr(info, "/etc/passwd")
-    return path
-
-
-MANIFEST = json.dumps({"archive": {"items": [{"identifier": "do_1"}]}})
-LIMITS = EcarLimits(max_entries=10, max_bytes=100_000)
-
-
-def test_a_good_ecar(tmp_path):
-    manifest, hierarchy = read_ecar(ecar(tmp_path, {"manifest.json": MANIFEST,
-                                                    "hierarchy.json": '{"questionset": {}}',
-                                                    "do_1/assets/a.png": b"png"}), LIMITS)
-    assert manifest["archive"]["items"][0]["identifier"] == "do_1" and hierarchy == {"questionset": {}}
-    assert read_ecar(ecar(tmp_path, {"manifest.json": MANIFEST}), LIMITS)[1] is None
-
-
-@pytest.mark.parametrize("entries, links, problem", [
-    ({"manifest.json": MANIFEST, "../evil.sh": "x"}, (), "outside the archive"),
-    ({"manifest.json": MANIFEST, "a/../../evil.sh": "x"}, (), "outside the archive"),
-    ({"manifest.json": MANIFEST, "/etc/cron.d/x": "x"}, (), "outside the archive"),
-    ({"manifest.json": MANIFEST}, ("link",), "is a link"),
-    ({"manifest.json": MANIFEST, **{f"f{n}": "x" for n in range(11)}}, (), "entries"),
-    ({"manifest.json": MANIFEST, "bomb.bin": b"\0" * 200_000}, (), "more than 100000 bytes"),
-    ({"hierarchy.json": "{}"}, (), "no manifest.json"),
-    ({"manifest.json": "[1]"}, (), "not a JSON object"),
-])
-def test_hostile_or_broken_ecars_are_refused(tmp_path, entries, links, problem):
-    with pytest.raises(EcarError, match=problem):
-        read_ecar(ecar(tmp_path, entries, links), LIMITS)
-
-
-def test_an_archive_that_lies_about_its_sizes_is_refused(tmp_path):
-    path = ecar(tmp_path, {"manifest.json": "{" + " " * 300_000 + "}"})
-    data = bytearray(path.read_bytes())
-    for header in (b"PK\x03\x04", b"PK\x01\x02"):  # rewrite the declared uncompressed size to 10 bytes
-        at = data.find(header)
-        offset = at + (22 if header == b"PK\x03\x04" else 24)
-        data[offset:offset + 4] = (10).to_bytes(4, "little")
-    path.write_bytes(bytes(data))
-    with pytest.raises(EcarError):
-        read_ecar(path, LIMITS)
-
-
-def test_not_a_zip(tmp_path):
-    path = tmp_path / "x.ecar"
-    path.write_bytes(b"<html>not found</html>")
-    with pytest.raises(EcarError, match="not a zip"):
-        read_ecar(path, LIMITS)

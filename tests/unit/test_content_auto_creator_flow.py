@@ -6,9 +6,11 @@ import copy
 import json
 import re
 import time
+import urllib.request
 
 import pytest
 
+from connectors.storage import key_segment
 from flows.content_auto_creator import DEFAULTS, make_job
 from flows.outcome import FAILED, SKIPPED, SUCCESS
 from tests.conftest import EVENTS_DIR, run_flow
@@ -300,3 +302,23 @@ def test_a_dripping_artifact_host_fails_the_event_at_the_configured_rate(sandbox
     outcome = creator.run(event)[0]
     assert outcome.kind == FAILED and "too slow" in outcome.detail and "download.min_rate_bytes_s" in outcome.detail
     assert time.monotonic() - started < 10  # the configured 0.3 s grace, not the default 30 s
+
+
+@pytest.mark.parametrize("identifier", ["..!", "../../x", "/abs", "a\\b", "DO_1", "é ~%2F"])
+def test_an_identifier_is_one_folder_inside_the_container(creator, tmp_path, identifier):
+    event = repository_event(creator, identifier=identifier)
+    outcome = creator.run(event)[0]
+    assert outcome.kind == SUCCESS, outcome.detail
+    content = creator.sandbox.content.contents[identifier]
+    folder = f"{creator.env['CLOUD_STORAGE_PUBLIC_BASE_URL']}/content/{key_segment(identifier)}/artifact"
+    assert content["artifactUrl"] == f"{folder}/lesson.mp4" and content["appIcon"] == f"{folder}/icon.png"
+    with urllib.request.urlopen(content["artifactUrl"], timeout=10) as answer:
+        assert answer.read() == MP4
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and creator.storage not in p.parents] == []
+
+
+def test_ids_that_differ_only_in_case_have_their_own_folders(creator):
+    for identifier, data in (("DO_1", MP4), ("do_1", MP4 + b"lower")):
+        assert creator.run(repository_event(creator, data=data, identifier=identifier))[0].kind == SUCCESS
+    assert (creator.storage / "content" / "DO_1" / "artifact" / "lesson.mp4").read_bytes() == MP4
+    assert (creator.storage / "content" / "do_1" / "artifact" / "lesson.mp4").read_bytes() == MP4 + b"lower"

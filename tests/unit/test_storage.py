@@ -1,8 +1,13 @@
 """Re-hosting through fsspec: a local directory for real, and the cloud back ends' public URLs."""
 
-import pytest
+import re
+import urllib.request
 
-from connectors.storage import Storage
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors.storage import Storage, StorageError, key_segment
 
 
 def test_local_storage_writes_under_the_container_and_answers_the_public_url(tmp_path):
@@ -33,3 +38,77 @@ def test_cloud_back_ends_and_their_public_urls(kind, secret, endpoint, expected)
 def test_an_unknown_type_is_refused():
     with pytest.raises(ValueError, match="unknown cloud_storage_type"):
         Storage.from_settings("ftp", "", "", "bucket", None, None)
+
+
+@pytest.fixture
+def local(tmp_path, sandbox):
+    """A local storage whose container the sandbox serves under ``/storage``, and a file to store."""
+    source = tmp_path / "a.pdf"
+    source.write_bytes(b"%PDF")
+    container = tmp_path / "bucket"
+    return Storage.from_settings("local", "", "", str(container), None, sandbox.files.serve_directory(container)), source
+
+
+@pytest.mark.parametrize("key", ["../x.pdf", "content/../../x.pdf", "content/./x.pdf", "content//x.pdf", "/tmp/x.pdf",
+                                 "content/a\\..\\..\\x.pdf", "content/a\0b/x.pdf", "content/a\nb/x.pdf",
+                                 "content/a\x7fb/x.pdf", "content/", "", ".", "..", "content/.."])
+def test_keys_that_could_leave_the_container_are_refused(local, tmp_path, key):
+    storage, source = local
+    with pytest.raises(StorageError, match="storage key"):
+        storage.put(source, key)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.pdf", "bucket"]
+
+
+def test_a_link_in_the_container_is_not_followed_out_of_it(local, tmp_path):
+    storage, source = local
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "bucket" / "content").symlink_to(tmp_path / "outside")
+    with pytest.raises(StorageError, match="outside"):
+        storage.put(source, "content/x.pdf")
+    assert list((tmp_path / "outside").iterdir()) == []
+
+
+@pytest.mark.parametrize("identifier", ["do_1", "DO_1", "..", "../../x", "/abs", "a\\b", "a b%20~é", "\ud800"])
+def test_the_public_url_addresses_the_stored_object(local, identifier):
+    storage, source = local
+    url = storage.put(source, f"content/{key_segment(identifier)}/artifact/a.pdf")
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.read() == b"%PDF"
+
+
+def test_a_key_that_is_not_url_safe_is_still_addressed(local):
+    storage, source = local
+    url = storage.put(source, "content folder/do_1/a.pdf")  # a folder from the configuration
+    assert url.endswith("/content%20folder/do_1/a.pdf")
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.read() == b"%PDF"
+
+
+def decoded(segment: str) -> str:
+    """The inverse of key_segment (for segments it did not shorten)."""
+    return re.sub(rb"~([0-9A-F]{2})", lambda m: bytes.fromhex(m[1].decode()), segment.encode()).decode(
+        "utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize("value, segment", [
+    ("do_113244425048121344131", "do_113244425048121344131"), ("do_1.v2-A", "do_1.v2-A"),
+    ("DO_1", "DO_1"), (".", "~2E"), ("..", "~2E."), ("../../x", "~2E.~2F..~2Fx"), ("/abs", "~2Fabs"),
+    ("a\\b", "a~5Cb"), ("a\0b", "a~00b"), ("%2F", "~252F"), ("~7E", "~7E7E"), ("é", "~C3~A9"),
+    ("..!", "~2E.~21"), ("\ud800", "~ED~A0~80"), ("", ""),
+])
+def test_key_segment_keeps_sunbird_ids_and_escapes_the_rest(value, segment):
+    assert key_segment(value) == segment
+
+
+@given(st.text(max_size=80))
+def test_key_segment_is_injective_and_safe(value):
+    segment = key_segment(value)
+    assert re.fullmatch(r"[A-Za-z0-9_.~-]*", segment) and not segment.startswith(".") and len(segment) <= 200
+    if "~~" not in segment:  # not shortened
+        assert decoded(segment) == value
+
+
+def test_long_ids_are_shortened_with_their_hash():
+    first, second = key_segment("é" * 300 + "a"), key_segment("é" * 300 + "b")
+    assert first != second and len(first) <= 200 and "~~" in first
+    assert len(key_segment("x" * 200)) == 200 and "~~" not in key_segment("x" * 200)
