@@ -25,6 +25,7 @@ from urllib.parse import quote
 import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
+from connectors.address import AddressRefused, NameNotResolved, PublicConnections
 from connectors.deadline import deadline, pool_manager
 from connectors.metrics import HTTP_REQUESTS, HTTP_SECONDS, RETRIES
 from flows.event import dumps
@@ -103,33 +104,35 @@ class HttpClient:
     """
 
     def __init__(self, job: str, http: HttpSettings, retry: RetrySettings,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, public: PublicConnections | None = None):
+        """``public``: a client for another Sunbird instance, at URLs that may come from events: it
+        calls only the addresses ``public`` allows, each name resolved once, and sends none of the
+        configured ``http.headers``, so no credential leaks."""
         self._job = job
         self._timeout = urllib3.Timeout(connect=http.connect_timeout_s, read=http.read_timeout_s)
         self._deadline_s = http.call_deadline_s
         self._max_answer_bytes = http.max_answer_bytes
-        self._headers = {"Content-Type": "application/json", **http.headers}
+        self._headers = {"Content-Type": "application/json", **({} if public else http.headers)}
         self._retry = retry
         self._sleep = sleep
+        self._public = public
         self._pool = pool_manager(num_pools=32, maxsize=max(http.max_in_flight, 4), retries=False)
 
     def call(self, service: str, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
-             form: dict[str, str] | None = None, configured_headers: bool = True) -> Answer:
+             form: dict[str, str] | None = None) -> Answer:
         """The first final answer, after retrying retryable ones within the budget.
 
         ``body`` is sent as JSON; ``form`` as ``multipart/form-data`` text fields instead.
-        ``headers`` are added to (or replace) the configured ones for this call; a call to
-        another instance (``configured_headers=False``) gets none of them, so no credential leaks.
+        ``headers`` are added to (or replace) the configured ones for this call.
         """
         for name, value in (headers or {}).items():
             if _CONTROL.search(value):
                 raise RefusedCall(f"{method} {service}: the header {name} holds a control character; not sent")
         started = time.monotonic()
         attempt = 1
-        base = self._headers if configured_headers else {"Content-Type": "application/json"}
         while True:
             try:
-                return self._attempt(service, method, url, body, {**base, **(headers or {})}, form)
+                return self._attempt(service, method, url, body, {**self._headers, **(headers or {})}, form)
             except _Retryable as err:
                 delay = min(backoff_seconds(attempt, self._retry.initial_backoff_s), self._retry.max_backoff_s)
                 if err.retry_after_s is not None:
@@ -150,8 +153,7 @@ class HttpClient:
         started = time.monotonic()
         with deadline(self._deadline_s) as watch:
             try:
-                response = self._pool.request(method, url, body=data, headers=headers, timeout=self._timeout,
-                                              redirect=False, retries=False, preload_content=False)
+                response = self._send(method, url, data, headers, service)
                 try:
                     content = read_capped(response, self._max_answer_bytes, f"{method} {service}")
                 finally:
@@ -175,6 +177,18 @@ class HttpClient:
             kind = response.headers.get("Content-Type", "no content type")
             raise _Retryable(f"{method} {service}: HTTP {status} with a body that is not JSON ({kind})", status)
         return Answer(status, parsed)
+
+    def _send(self, method: str, url: str, data: bytes | None, headers: dict[str, str],
+              service: str) -> urllib3.BaseHTTPResponse:
+        if self._public is None:
+            return self._pool.request(method, url, body=data, headers=headers, timeout=self._timeout,
+                                      redirect=False, retries=False, preload_content=False)
+        try:
+            return self._public.request(method, url, headers=headers, body=data, timeout=self._timeout)
+        except AddressRefused as err:
+            raise RefusedCall(f"{method} {service}: {err}") from None
+        except NameNotResolved as err:
+            raise _Retryable(f"{method} {service}: {err}", None) from None
 
     def _count(self, service: str, code: str, started: float) -> None:
         HTTP_REQUESTS.labels(self._job, service, code).inc()

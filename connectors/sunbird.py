@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.address import loggable_url
 from connectors.http import Answer, HttpClient, path_segment
 from flows.event import dumps
 
@@ -153,16 +154,18 @@ def already_exists(answer: Answer) -> bool:
 
 
 class SourceService:
-    """Reads from the sourcing instance, which is another Sunbird: none of our configured headers go there."""
+    """Reads from the sourcing instance, which is another Sunbird, at URLs from events: ``client`` is
+    made with ``public=`` (see :class:`~connectors.http.HttpClient`)."""
 
     def __init__(self, client: HttpClient):
         self._client = client
 
     def read(self, url: str, object_type: str) -> dict:
         """``result.<objecttype lower-case>`` of ``GET url`` (200 only)."""
-        answer = self._client.call(SOURCE, "GET", url, configured_headers=False)
+        answer = self._client.call(SOURCE, "GET", url)
         if answer.status != 200:
-            raise ApiError(f"Invalid object read url for fetching metadata: {url}{details(answer)}", answer.status)
+            raise ApiError(f"Invalid object read url for fetching metadata: {loggable_url(url)}{details(answer)}",
+                           answer.status)
         found = _result(answer).get(object_type.lower())
         return found if isinstance(found, dict) else {}
 

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from connectors.ecar import EcarLimits
+from connectors.address import PublicConnections
 from connectors.http import HttpClient
 from connectors.sunbird import AssessmentService, ContentService, SourceService
 from flows.auto_creator_v2 import rules
@@ -33,7 +34,8 @@ def make_job(reader: Reader, client: HttpClient) -> Job:
     children = ThreadPoolExecutor(reader.integer("children_in_flight", 32, minimum=1), thread_name_prefix="children")
     creator = AutoCreatorV2(
         _settings(reader),
-        SourceService(client),
+        SourceService(HttpClient(JOB_NAME, common.http, common.retry, public=PublicConnections(
+            reader.boolean("download.allow_private_networks", False), max(common.http.max_in_flight, 4)))),
         AssessmentService(client, reader.url("service.assessment.basePath")),
         ContentService(client, reader.url("service.content.basePath")),
         rehoster,

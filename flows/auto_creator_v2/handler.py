@@ -70,7 +70,6 @@ class AutoCreatorV2:
         repository = text(event, "edata.repository") or ""
         collection_units = collections.units(event, self._s.max_collection_units)
         manifest_item, tree = self._read_ecar(identifier, object_type, text(event, "edata.metadata.downloadUrl"))
-        self._files.downloader.check(repository)  # an address from the event: same rules as a download
         metadata = {**manifest_item, **self._source.read(repository, object_type)}
         process_id = text(event, "edata.metadata.processId")
         if not is_blank(process_id):

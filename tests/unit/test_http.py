@@ -5,10 +5,12 @@ import tracemalloc
 
 import pytest
 
+from connectors.address import PublicConnections
 from connectors.http import HttpClient, RefusedCall, RetriesExhausted, backoff_seconds, retry_after_seconds
 from flows.settings import HttpSettings, RetrySettings
 from sandbox.drip import DripServer
 from sandbox.server import Reply
+from tests.fake_network import FakeNetwork
 
 PATH = "/program/v1/user/u1"
 
@@ -129,3 +131,36 @@ def test_a_header_value_with_a_control_character_is_not_sent(user, value):
     with pytest.raises(RefusedCall, match="X-Channel-Id holds a control character"):
         client().call("svc", "DELETE", user.url + PATH, headers={"X-Channel-Id": value})
     assert user.journal.count() == 0
+
+
+def test_a_public_only_client_resolves_once_and_connects_to_the_checked_address(sandbox, monkeypatch):
+    """``edata.repository`` comes from an event: DNS rebinding must not move the read inside the network."""
+    network = FakeNetwork(monkeypatch, {"rebind.test": ["8.8.8.8", "127.0.0.1"]})
+    public = HttpClient("test", HttpSettings(0.5, 5, 4, {"Authorization": "Bearer ours"}), RetrySettings(1, 5, 0.01),
+                        public=PublicConnections(allow_private_networks=False))
+    with pytest.raises(RetriesExhausted, match="no answer"):
+        public.call("source", "GET", f"http://rebind.test:{sandbox.port}/api/questionset/v1/read/do_1")
+    assert network.lookups == ["rebind.test"] and network.connected == [("8.8.8.8", sandbox.port)]
+    assert sandbox.journal.arrived == 0
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("http://127.0.0.1:{port}/api/x", "not a public address"),
+    ("http://127.0.0.1:{port}\\@8.8.8.8/api/x", "backslash"),
+    ("http://u:p@8.8.8.8/api/x", "user name or password"),
+    ("", "only http and https"),
+    ("http://a..b/api/x", "not a valid host name")])
+def test_a_public_only_client_refuses_what_a_download_refuses(sandbox, url, problem):
+    public = HttpClient("test", HttpSettings(0.5, 5, 4, {}), RetrySettings(3, 5, 0.01),
+                        public=PublicConnections(allow_private_networks=False))
+    with pytest.raises(RefusedCall, match=problem):
+        public.call("source", "GET", url.format(port=sandbox.port))
+    assert sandbox.journal.arrived == 0
+
+
+def test_a_public_only_client_sends_none_of_the_configured_headers(sandbox):
+    sandbox.route("GET", "/api/read", lambda call: Reply(200, {"headers": dict(call.headers)}))
+    public = HttpClient("test", HttpSettings(0.5, 5, 4, {"Authorization": "Bearer ours"}), RetrySettings(1, 5, 0.01),
+                        public=PublicConnections(allow_private_networks=True))
+    sent = public.call("source", "GET", f"{sandbox.url}/api/read").body["headers"]
+    assert "Authorization" not in sent and sent["Host"] == f"127.0.0.1:{sandbox.port}"
