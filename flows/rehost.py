@@ -24,8 +24,9 @@ class Rehoster:
         self._temp_dir = temp_dir
 
     def workdir(self, owner: str) -> "Workdir":
-        """A fresh directory under ``temp_dir/<owner>``, removed afterwards whatever happens."""
-        return Workdir(self._temp_dir / owner)
+        """A fresh directory ``temp_dir/<owner>_<random>``, removed afterwards whatever happens, so
+        that nothing is left behind, not even an empty folder per id."""
+        return Workdir(self._temp_dir, owner)
 
     def download(self, url: str, directory: Path, mime_type: str, limit: int | None,
                  allowed: tuple[str, ...] = ()) -> Path:
@@ -79,13 +80,14 @@ def storage_from(reader: Reader) -> Storage:
 
 
 class Workdir:
-    def __init__(self, parent: Path):
+    def __init__(self, parent: Path, owner: str):
         self._parent = parent
+        self._owner = owner
         self._directory: tempfile.TemporaryDirectory | None = None
 
     def __enter__(self) -> Path:
         self._parent.mkdir(parents=True, exist_ok=True)
-        self._directory = tempfile.TemporaryDirectory(prefix="_temp_", dir=self._parent)
+        self._directory = tempfile.TemporaryDirectory(prefix=f"{self._owner}_", dir=self._parent)
         return Path(self._directory.name)
 
     def __exit__(self, *exc) -> None:

@@ -121,7 +121,7 @@ def test_content_auto_creator_poison(sandbox, tmp_path, values):
     outcomes = run_flow(content_auto_creator.DEFAULTS, content_auto_creator.make_job, "content-auto-creator", env,
                         [("in", value) for value in values])
     check_every_input_has_one_outcome(values, outcomes)
-    assert not [path for path in (tmp_path / "t").rglob("*") if path.is_file()]  # temporary files removed
+    assert not list((tmp_path / "t").rglob("*"))  # temporary files and folders removed
 
 
 V2_PATHS = ["edata", "edata.action", "edata.objectType", "edata.repository", "edata.metadata",
@@ -139,7 +139,7 @@ def test_auto_creator_v2_poison(sandbox, tmp_path, values):
     outcomes = run_flow(auto_creator_v2.DEFAULTS, auto_creator_v2.make_job, "auto-creator-v2", env,
                         [("in", value) for value in values])
     check_every_input_has_one_outcome(values, outcomes)
-    assert not [path for path in (tmp_path / "t").rglob("*") if path.is_file()]  # temporary files removed
+    assert not list((tmp_path / "t").rglob("*"))  # temporary files and folders removed
 
 
 def test_the_running_job_stays_up_on_poison_and_reports_each_one(broker, sandbox, names, jobs):

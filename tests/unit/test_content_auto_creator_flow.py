@@ -89,7 +89,7 @@ def test_example_a_goes_from_create_to_publish_and_is_linked(creator):
     assert "contentType" not in content and "posterImage" not in content
     collection = creator.sandbox.content.collections[event["edata"]["collection"][0]["identifier"]]
     assert collection[event["edata"]["collection"][0]["unitId"]] == [event["object"]["id"]]
-    assert list(creator.tmp.rglob("*.*")) == []  # temporary files removed
+    assert list(creator.tmp.rglob("*")) == []  # temporary files and folders removed
 
 
 def test_the_http_contracts(creator):
@@ -322,3 +322,12 @@ def test_ids_that_differ_only_in_case_have_their_own_folders(creator):
         assert creator.run(repository_event(creator, data=data, identifier=identifier))[0].kind == SUCCESS
     assert (creator.storage / "content" / "DO_1" / "artifact" / "lesson.mp4").read_bytes() == MP4
     assert (creator.storage / "content" / "do_1" / "artifact" / "lesson.mp4").read_bytes() == MP4 + b"lower"
+
+
+@pytest.mark.parametrize("channel", ["in.ekstep\r\n X-Injected: 1", "in.ekstep\nX-Injected: 1", "a\x00b"])
+def test_a_channel_that_would_fold_into_another_header_fails_the_event_before_any_call(creator, channel):
+    event = repository_event(creator)
+    event["context"]["channel"] = channel
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and "X-Channel-Id holds a control character" in outcome.detail
+    assert not any("X-Injected" in str(request.headers) for request in creator.sandbox.journal.all())
