@@ -64,14 +64,18 @@ class NameNotResolved(Exception):
     """The host name did not resolve (a DNS failure, which may pass): worth retrying."""
 
 
+_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*:)?//[^/?#\s]*@")
+
+
+def without_userinfo(text: str) -> str:
+    """``text`` with the user info (``user:password@``) of every URL in it removed."""
+    return _USERINFO.sub(lambda found: f"{found.group(1) or ''}//", text)
+
+
 def loggable_url(url: str, limit: int = 200) -> str:
     """``url`` for an error message: without user info (``user:password@``), control characters
     escaped, at most ``limit`` characters."""
-    text = str(url)
-    authority = re.match(r"^[^/?#]*//([^/?#]*)", text)
-    if authority and "@" in authority.group(1):
-        start, end = authority.span(1)
-        text = text[:start] + authority.group(1).rsplit("@", 1)[1] + text[end:]
+    text = without_userinfo(str(url))
     text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}"
                    for ch in text[:limit])
     return text[:limit]

@@ -21,6 +21,8 @@ from typing import Any, Iterator, Mapping
 
 from pyhocon import ConfigFactory, ConfigTree
 
+from connectors.address import without_userinfo
+
 CONFIG_FILE_ENV = "JOB_CONFIG_FILE"
 _NOT_NAME = re.compile(r"[^A-Z0-9]+")
 _SECRET_WORDS = ("pass", "secret", "token", "cred", "authorization", "key", "jaas", "oauthbearer",
@@ -31,7 +33,6 @@ _SHOWN_CLIENT_PROPERTIES = re.compile(
     r"client\.id|client\.rack|security\.protocol|sasl\.mechanisms?|sasl\.username|debug|compression\.type"
     r"|ssl\.endpoint\.identification\.algorithm|enable\.ssl\.certificate\.verification|broker\.address\.family"
     r"|ssl\.ca\.location|ssl\.certificate\.location|.*\.(ms|bytes|messages|kbytes)")
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
 REDACTED = "***"
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -57,11 +58,6 @@ def is_secret(key: str) -> bool:
     """Whether the key's value must never be shown (in logs, errors or a printed config)."""
     lowered = key.lower()
     return any(word in lowered for word in _SECRET_WORDS)
-
-
-def without_userinfo(text: str) -> str:
-    """``text`` with the ``user:password@`` of every URL in it replaced by ``***@``."""
-    return _USERINFO.sub(r"\1***@", text)
 
 
 def redacted(tree: ConfigTree, prefix: str = "") -> dict:

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from urllib3.exceptions import SSLError
 
 import connectors.address
-from connectors.address import AddressRefused, NameNotResolved, PublicConnections, is_public, loggable_url
+from connectors.address import AddressRefused, NameNotResolved, PublicConnections, is_public, loggable_url,
+                                without_userinfo
 from connectors.download import Downloader, DownloadError, DownloadPolicy, allowed_source, file_name
 from flows.settings import RetrySettings
 from tests.fake_network import FakeNetwork
@@ -210,3 +211,8 @@ def test_a_hostile_url_is_refused_or_allowed_never_an_other_error_and_never_reac
         assert path.parent == tmp_path / "lax" and path.read_bytes() == b"%PDF"
     except DownloadError as err:
         assert str(err) and "\n" not in str(err)
+
+
+def test_user_info_is_removed_from_every_url_in_a_text():
+    text = "read http://svc:pa55@h:1/a, then //u@h/b and https://a@b@c/x; keep http://h/p@q"
+    assert without_userinfo(text) == "read http://h:1/a, then //h/b and https://c/x; keep http://h/p@q"
