@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from urllib3.exceptions import SSLError
 
 import connectors.address
-from connectors.address import AddressRefused, NameNotResolved, PublicConnections, is_public, loggable_url,
-                                without_userinfo
+from connectors.address import (AddressRefused, NameNotResolved, PublicConnections, is_public, loggable_url,
+                                without_userinfo)
 from connectors.download import Downloader, DownloadError, DownloadPolicy, allowed_source, file_name
 from flows.settings import RetrySettings
 from tests.fake_network import FakeNetwork
