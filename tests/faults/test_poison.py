@@ -5,16 +5,19 @@ input ends in exactly one outcome."""
 from __future__ import annotations
 
 import copy
+import io
 import json
+import zipfile
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows import auto_creator_v2, content_auto_creator, user_delete
 from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS
-from sandbox.job import user_delete_config
+from sandbox.job import auto_creator_v2_config, user_delete_config
 from sandbox.kafka_tools import produce, read_all
 from sandbox.questionsets import EXAMPLES as QUESTION_SET_EVENTS
+from sandbox.questionsets import question_set
 from sandbox.user_events import EXAMPLES as USER_EVENTS
 from tests.conftest import EVENTS_DIR, run_flow, wait_for
 
@@ -175,3 +178,56 @@ def test_the_running_job_stays_up_on_poison_and_reports_each_one(broker, sandbox
     assert any(dict(r.headers()).get("value.omitted") == b"too large" for r in records)
     assert all(r.path.startswith("/program/v1/user/") and r.path.count("/") == 4 for r in sandbox.journal.all())
     assert job.running() and job.stop() == 0
+
+
+def bzip2_ecar() -> bytes:
+    """A small ECAR whose manifest is compressed with bzip2, a method that inflates without bound."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_BZIP2) as archive:
+        archive.writestr("manifest.json", json.dumps({"archive": {"items": []}}))
+    return buffer.getvalue()
+
+
+def test_the_running_auto_creator_stays_up_on_hostile_urls_files_and_values(broker, sandbox, names, jobs, tmp_path):
+    topic, failed_topic, group = names("object.import.request"), names("failed"), names("g")
+    broker.create_topics([topic, failed_topic])
+    storage, temp = tmp_path / "storage", tmp_path / "tmp"
+    config = auto_creator_v2_config(broker.bootstrap, sandbox.url, group, topic, failed_topic, storage,
+                                    sandbox.files.serve_directory(storage), temp,
+                                    "retry { initial_backoff_s = 0.05, max_attempts = 2 }\nlink.wait_s = 10\n"
+                                    "download { deadline_s = 2, min_rate_grace_s = 1 }")
+    ordinary = [question_set(sandbox, identifier=f"do_ok{i}", prefix=f"ok{i}_")[0] for i in range(3)]
+    base, _ = question_set(sandbox, identifier="do_base", prefix="base_")
+
+    def poisoned(path: str, value) -> bytes:
+        return json.dumps(set_path(base, path, value)).encode()
+
+    port = sandbox.port
+    poison = [
+        poisoned("edata.metadata.downloadUrl", f"http://127.0.0.1:{port}\\@8.8.8.8/files/a.ecar"),
+        poisoned("edata.metadata.downloadUrl", f"http://u:p@127.0.0.1:{port}/files/a.ecar"),
+        poisoned("edata.metadata.downloadUrl", sandbox.files.add("bz.ecar", bzip2_ecar())),
+        poisoned("edata.metadata.downloadUrl", sandbox.files.drip("drip.ecar", b"PK" * 1000, every_s=0.05,
+                                                                 headers=True)),
+        poisoned("edata.repository", "http://a..b/api/questionset/v1/read/do_base"),
+        poisoned("context.channel", "in.ekstep\r\n X-Injected: 1"),
+        poisoned("edata.collection", [{"identifier": f"do_c{i}", "unitId": "u"} for i in range(20_000)]),
+        poisoned("mid", "\udc80"),
+        with_deep_value(base, 1000),
+    ]
+    values = [json.dumps(ordinary[0]).encode(), *poison[:5], json.dumps(ordinary[1]).encode(), *poison[5:],
+              json.dumps(ordinary[2]).encode()]
+    produce(broker.bootstrap, topic, values)
+    job = jobs("flows.auto_creator_v2", config)
+    outcomes = wait_for(lambda: len(job.outcomes()) == len(values) and job.outcomes(), 120, "an outcome for each")
+    by_offset = {o["offset"]: o for o in outcomes}
+    assert sorted(by_offset) == list(range(len(values)))
+    assert [by_offset[values.index(json.dumps(e).encode())]["outcome"] for e in ordinary] == ["success"] * 3
+    assert [by_offset[values.index(v)]["outcome"] for v in poison] == ["failed"] * 7 + ["bad_input"] * 2, \
+        [by_offset[values.index(v)].get("error") for v in poison]
+    records = wait_for(lambda: len(read_all(broker.bootstrap, failed_topic)) == len(poison)
+                       and read_all(broker.bootstrap, failed_topic), 30, "a failed record for each poison value")
+    assert len({dict(r.headers())["source.offset"] for r in records}) == len(poison)
+    assert not any("X-Injected" in str(r.headers) for r in sandbox.journal.all())
+    assert not sandbox.journal.matching("GET", "/content/v3/hierarchy/do_c")
+    assert not list(temp.rglob("*")) and job.running() and job.stop() == 0
