@@ -80,7 +80,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²", which isdigit() takes and float() refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value).timestamp()
@@ -207,8 +207,10 @@ def read_capped(response: urllib3.BaseHTTPResponse, limit: int, what: str) -> by
     """The decoded body, read in small steps so that a compressed one cannot inflate past ``limit``;
     a larger one is a :class:`RefusedCall`."""
     declared = response.headers.get("Content-Length", "")
-    size, chunks = int(declared) if declared.isdigit() else 0, []
-    if declared.isdigit() and size <= limit and not response.headers.get("Content-Encoding"):
+    if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):  # "²", or too long for int()
+        declared = ""
+    size, chunks = int(declared) if declared else 0, []
+    if declared and size <= limit and not response.headers.get("Content-Encoding"):
         return response.read()  # the usual answer: its declared bytes, no more, in one step
     if size <= limit:
         size = 0

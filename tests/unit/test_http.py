@@ -9,7 +9,7 @@ from connectors.address import PublicConnections
 from connectors.http import HttpClient, RefusedCall, RetriesExhausted, backoff_seconds, retry_after_seconds
 from flows.settings import HttpSettings, RetrySettings
 from sandbox.drip import DripServer
-from sandbox.server import Reply
+from sandbox.server import Raw, Reply
 from tests.fake_network import FakeNetwork
 
 PATH = "/program/v1/user/u1"
@@ -164,3 +164,18 @@ def test_a_public_only_client_sends_none_of_the_configured_headers(sandbox):
                         public=PublicConnections(allow_private_networks=True))
     sent = public.call("source", "GET", f"{sandbox.url}/api/read").body["headers"]
     assert "Authorization" not in sent and sent["Host"] == f"127.0.0.1:{sandbox.port}"
+
+
+@pytest.mark.parametrize("value", ["\xb2", "\xb9\xb3"])  # superscript digits: str.isdigit() says yes, float() no
+def test_a_retry_after_of_digits_that_are_not_numbers_is_ignored(user, value):
+    assert retry_after_seconds(value) is None
+    user.faults.script("DELETE", PATH, [503], retry_after=value)
+    assert client().call("svc", "DELETE", user.url + PATH).status == 200
+
+
+@pytest.mark.parametrize("length", ["\xb2", "9" * 5000])  # not a number to int(): past its 4,300 digits too
+def test_an_answer_whose_content_length_is_not_a_number_is_read_within_the_cap(sandbox, length):
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    sandbox.route("GET", "/odd", lambda call: Reply(200, Raw(lambda out: out.write(head.encode("latin-1") + b'{"a": 1}'))))
+    answer = client(attempts=1).call("svc", "GET", f"{sandbox.url}/odd")
+    assert answer.body == {"a": 1}
