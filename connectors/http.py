@@ -205,7 +205,7 @@ def _no_answer(err: HTTPError) -> str:
 
 def read_capped(response: urllib3.BaseHTTPResponse, limit: int, what: str) -> bytes:
     """The decoded body, read in small steps so that a compressed one cannot inflate past ``limit``;
-    a larger one is a :class:`RefusedCall`."""
+    a larger one is a :class:`RefusedCall`, and its connection is closed."""
     declared = response.headers.get("Content-Length", "")
     if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):  # "²", or too long for int()
         declared = ""
@@ -220,6 +220,7 @@ def read_capped(response: urllib3.BaseHTTPResponse, limit: int, what: str) -> by
                 break
             chunks.append(chunk)
     if size > limit:
+        response.close()  # and its connection: the unread rest must not meet the next call on it
         raise RefusedCall(f"{what}: the answer is larger than {limit} bytes (http.max_answer_bytes)", response.status)
     return b"".join(chunks)
 

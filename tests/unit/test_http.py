@@ -1,6 +1,7 @@
 """The HTTP caller against the sandbox server over 127.0.0.1."""
 
 import gzip
+import time
 import tracemalloc
 
 import pytest
@@ -179,3 +180,18 @@ def test_an_answer_whose_content_length_is_not_a_number_is_read_within_the_cap(s
     sandbox.route("GET", "/odd", lambda call: Reply(200, Raw(lambda out: out.write(head.encode("latin-1") + b'{"a": 1}'))))
     answer = client(attempts=1).call("svc", "GET", f"{sandbox.url}/odd")
     assert answer.body == {"a": 1}
+
+
+def test_a_refused_answer_does_not_leave_its_rest_on_a_pooled_connection(user):
+    """The connection of an answer refused as too large still holds its unread body: the next call must
+    not be sent on it (it failed with "no answer (ProtocolError)" once the host had paused)."""
+    def large_then_pause(out):
+        out.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{")
+        out.flush()
+        time.sleep(2)
+    user.route("GET", "/large", lambda call: Reply(200, Raw(large_then_pause)))
+    calls = client(attempts=1, max_answer=1000)
+    with pytest.raises(RefusedCall, match="larger than 1000 bytes"):
+        calls.call("svc", "GET", f"{user.url}/large")
+    assert calls.call("svc", "DELETE", user.url + PATH).status == 200
+
