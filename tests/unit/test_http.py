@@ -1,10 +1,13 @@
 """The HTTP caller against the sandbox server over 127.0.0.1."""
 
+import contextlib
 import gzip
+import threading
 import time
 import tracemalloc
 
 import pytest
+import urllib3
 
 from connectors.address import PublicConnections
 from connectors.http import HttpClient, RefusedCall, RetriesExhausted, backoff_seconds, retry_after_seconds
@@ -195,3 +198,32 @@ def test_a_refused_answer_does_not_leave_its_rest_on_a_pooled_connection(user):
         calls.call("svc", "GET", f"{user.url}/large")
     assert calls.call("svc", "DELETE", user.url + PATH).status == 200
 
+
+
+
+def test_a_deadline_passing_after_an_answer_does_not_cut_the_next_call_on_its_connection(user, monkeypatch):
+    """urllib3 returns a connection to its pool as soon as the answer is read, inside the call's deadline: a
+    deadline that passes then must not shut the socket another thread is using by then."""
+    user.route("GET", "/quick", lambda call: Reply(200, {"ok": True}))
+    user.faults.latency(0.25, "DELETE", PATH)
+    calls = client(attempts=1, deadline=0.3)
+    release, other = urllib3.response.HTTPResponse.release_conn, {}
+
+    def call_again() -> None:  # on the connection just released, 0.1 s later: in flight when the first deadline passes
+        time.sleep(0.1)
+        try:
+            other["answer"] = calls.call("svc", "DELETE", user.url + PATH).status
+        except RetriesExhausted as err:
+            other["answer"] = str(err)
+
+    def release_and_pause(response):
+        release(response)
+        if threading.current_thread() is threading.main_thread() and not other:
+            other["thread"] = threading.Thread(target=call_again)
+            other["thread"].start()
+            time.sleep(0.4)  # the first call's deadline passes meanwhile
+    monkeypatch.setattr(urllib3.response.HTTPResponse, "release_conn", release_and_pause)
+    with contextlib.suppress(RetriesExhausted):  # its own deadline passed in the pause: it may count as failed
+        calls.call("svc", "GET", f"{user.url}/quick")
+    other["thread"].join()
+    assert other["answer"] == 200
