@@ -2,9 +2,10 @@
 
 A socket timeout bounds each read, not the exchange: a host that sends one byte every half second,
 in its headers or its body, keeps a call alive for ever. Inside ``with deadline(seconds) as watch:``,
-every connection the thread uses from a pool made here is shut down once the deadline passes, so a
-blocked read returns. The call then fails, or (headers cut short parse as complete ones) returns an
-answer that must not be trusted: check ``watch.expired`` after the call either way::
+every connection the thread uses from a pool made here is shut down once the deadline passes (unless
+it is back in its pool by then, where another call may have taken it), so a blocked read returns.
+The call then fails, or (headers cut short parse as complete ones) returns an answer that must not
+be trusted: check ``watch.expired`` after the call either way::
 
     pools = pool_manager(maxsize=8)
     with deadline(120) as watch:
@@ -27,6 +28,7 @@ from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
 _current = threading.local()
+_CUTTING = threading.Lock()  # a connection is cut, or given back to its pool, never both at once
 
 
 class Watch:
@@ -41,14 +43,21 @@ class Watch:
 
     def watching(self, connection: HTTPConnection) -> None:
         self._connections.append(connection)
+        connection._watch = self  # type: ignore[attr-defined]
         if self.expired:
             _shut(connection)
+
+    def released(self, connection: HTTPConnection) -> None:
+        """The connection is back in its pool, where another call may take it: not to be cut any more."""
+        with _CUTTING:
+            self._connections = [used for used in self._connections if used is not connection]
 
     def cut(self) -> None:
         """Expire: shut down every connection in use, so that their reads return at once."""
         self.expired = True
-        for connection in self._connections:
-            _shut(connection)
+        with _CUTTING:
+            for connection in self._connections:
+                _shut(connection)
 
 
 def _shut(connection: HTTPConnection) -> None:
@@ -132,12 +141,27 @@ class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
     pass
 
 
+def _put_back(connection: HTTPConnection | None) -> None:
+    watch = getattr(connection, "_watch", None)
+    if watch is not None:
+        watch.released(connection)
+        connection._watch = None  # type: ignore[union-attr]
+
+
 class _HTTPPool(HTTPConnectionPool):
     ConnectionCls = _WatchedHTTPConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _put_back(conn)
+        super()._put_conn(conn)
 
 
 class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _put_back(conn)
+        super()._put_conn(conn)
 
 
 def pool_manager(**kwargs: Any) -> PoolManager:

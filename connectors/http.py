@@ -80,7 +80,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²", which isdigit() takes and float() refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value).timestamp()
@@ -205,10 +205,12 @@ def _no_answer(err: HTTPError) -> str:
 
 def read_capped(response: urllib3.BaseHTTPResponse, limit: int, what: str) -> bytes:
     """The decoded body, read in small steps so that a compressed one cannot inflate past ``limit``;
-    a larger one is a :class:`RefusedCall`."""
+    a larger one is a :class:`RefusedCall`, and its connection is closed."""
     declared = response.headers.get("Content-Length", "")
-    size, chunks = int(declared) if declared.isdigit() else 0, []
-    if declared.isdigit() and size <= limit and not response.headers.get("Content-Encoding"):
+    if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):  # "²", or too long for int()
+        declared = ""
+    size, chunks = int(declared) if declared else 0, []
+    if declared and size <= limit and not response.headers.get("Content-Encoding"):
         return response.read()  # the usual answer: its declared bytes, no more, in one step
     if size <= limit:
         size = 0
@@ -218,6 +220,7 @@ def read_capped(response: urllib3.BaseHTTPResponse, limit: int, what: str) -> by
                 break
             chunks.append(chunk)
     if size > limit:
+        response.close()  # and its connection: the unread rest must not meet the next call on it
         raise RefusedCall(f"{what}: the answer is larger than {limit} bytes (http.max_answer_bytes)", response.status)
     return b"".join(chunks)
 

@@ -270,13 +270,19 @@ class DeliveryError(RuntimeError):
 _TOO_LARGE = {KafkaError.MSG_SIZE_TOO_LARGE}  # the local check and the broker answer with this code
 
 
+_STAND_IN_PART = 1024  # bytes of each header value (and of the key) a stand-in keeps
+
+
 def too_large_stand_in(record: FailedRecord, limit_note: str) -> FailedRecord:
     """What is written instead of a record the topic refuses as too large: the headers (which name
-    the source topic, partition and offset, where the original still is) and a short JSON value."""
+    the source topic, partition and offset, where the original still is), each cut to 1 KiB, the key
+    unless it is longer than that, and a short JSON value."""
     stand_in = {"failInfo": {"error": f"the failed record ({len(record.value)} bytes) is too large for the "
                                       f"failed topic ({limit_note}); read it at its source offset",
                              "stage": "report", "status": None}}
-    return FailedRecord(record.key, dumps(stand_in), [*record.headers, ("value.omitted", b"too large")])
+    key = record.key if record.key is None or len(record.key) <= _STAND_IN_PART else None
+    headers = [(name, value[:_STAND_IN_PART]) for name, value in record.headers]
+    return FailedRecord(key, dumps(stand_in), [*headers, ("value.omitted", b"too large")])
 
 
 class FailedTopicWriter:
@@ -299,7 +305,9 @@ class FailedTopicWriter:
         too_large: list[FailedRecord] = []
         errors = self._deliver(records, too_large)
         if too_large and not errors:
-            errors = self._deliver([too_large_stand_in(r, "message.max.bytes") for r in too_large], [])
+            still_too_large: list[FailedRecord] = []
+            errors = self._deliver([too_large_stand_in(r, "message.max.bytes") for r in too_large], still_too_large)
+            errors += [f"a stand-in of {len(r.value)} bytes is too large as well" for r in still_too_large]
         if errors:
             raise DeliveryError(f"{len(errors)} of {len(records)} records not delivered to {self._topic}: "
                                 f"{errors[0]}")

@@ -37,7 +37,8 @@ def units(event: dict, limit: int) -> dict[str, list[str]]:
 
 def link(content: ContentService, collection_units: dict[str, list[str]], identifier: str) -> None:
     for collection_id, unit_ids in collection_units.items():
-        nodes = content.hierarchy(collection_id).get("childNodes") or []
+        nodes = content.hierarchy(collection_id).get("childNodes")
+        nodes = nodes if isinstance(nodes, list) else []  # not a substring of a text, nor "in" a number
         for unit_id in unit_ids:
             if unit_id in nodes:
                 content.add_to_hierarchy(collection_id, unit_id, identifier)

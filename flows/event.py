@@ -80,10 +80,10 @@ def _unwritable(document: Any) -> str | None:
             return f"the value is nested more than {MAX_DEPTH} levels deep"
         items = node.items() if isinstance(node, dict) else ((None, item) for item in node)
         for key, item in items:
+            if (isinstance(item, str) and _SURROGATE.search(item)) or (key is not None and _SURROGATE.search(key)):
+                return "the value holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
             if isinstance(item, (dict, list)):
                 stack.append((item, depth + 1))
-            elif (isinstance(item, str) and _SURROGATE.search(item)) or (key is not None and _SURROGATE.search(key)):
-                return "the value holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
     return None
 
 

@@ -101,8 +101,13 @@ def _safe_entity(job: Job, topic: str, event: dict) -> str | None:
         return None
 
 
+MAX_DETAIL = 2000  # characters of an error or a skip reason kept (it may repeat a whole service answer)
+
+
 def _finish(item: _Pending, kind: str, *, stage: str | None = None, detail: str | None = None,
             status: int | None = None, entity: str | None = None) -> Outcome:
+    if detail is not None and len(detail) > MAX_DETAIL:
+        detail = f"{detail[:MAX_DETAIL]}... ({len(detail) - MAX_DETAIL} more characters)"
     return Outcome(item.message, kind, event=item.event, entity=entity or item.entity, stage=stage,
                    detail=detail, status=status, seconds=time.monotonic() - item.started)
 

@@ -88,7 +88,7 @@ def _shown_value(value: Any) -> Any:
 
 
 def _shown(key: str, text: object) -> str:
-    return REDACTED if is_secret(key) else repr(text)
+    return REDACTED if is_secret(key) else repr(_shown_value(text))
 
 
 def env_name(key: str) -> str:

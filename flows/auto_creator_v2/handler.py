@@ -98,7 +98,7 @@ class AutoCreatorV2:
             manifest, hierarchy = read_ecar(ecar, self._s.ecar_limits)
         archive = manifest.get("archive")
         items = archive.get("items") if isinstance(archive, dict) else None
-        item = next((i for i in items or [] if isinstance(i, dict)
+        item = next((i for i in (items if isinstance(items, list) else []) if isinstance(i, dict)
                      and str(i.get("identifier", "")).lower() == identifier.lower()), {})
         if object_type not in self._s.expandable:
             return item, {}

@@ -49,7 +49,7 @@ def _origin_data(hit: dict) -> dict | None:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     return value if isinstance(value, dict) else None
 

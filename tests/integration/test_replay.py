@@ -250,3 +250,18 @@ def test_since_reads_offsets_and_iso_times():
     assert tool.Position.parse("17") == tool.Position(offset=17)
     assert tool.Position.parse("2024-05-01T00:00:00Z").time_ms == 1714521600000
     assert tool.Position.parse("2024-05-01T00:00:00").time_ms == 1714521600000  # no zone: UTC
+
+
+def test_a_record_whose_error_or_key_is_too_large_still_leaves_a_stand_in(broker, names):
+    """A service's 2 MB error message (it becomes the ``error`` header) or a 2 MB source key: the stand-in
+    must be small too, or no record at all is written while the offset is committed."""
+    inputs, failed_topic = names("delete.user"), names("delete.user.failed")
+    broker.create_topics([inputs, failed_topic])
+    message = KafkaSourceMessage(key=b"u", value=b"{}", topic=inputs, partition=0, offset=42)
+    huge_error = failed_record("user-delete", Outcome(message, FAILED, event={}, stage="process",
+                                                      detail="e" * 2_000_000, status=400))
+    huge_key = FailedRecord(b"k" * 2_000_000, b"{}", [("source.offset", b"43")])
+    write(broker, failed_topic, [huge_error, huge_key])
+    records = read_all(broker.bootstrap, failed_topic)
+    assert sorted(dict(r.headers())["source.offset"] for r in records) == [b"42", b"43"]
+    assert all(dict(r.headers())["value.omitted"] == b"too large" for r in records)

@@ -218,3 +218,19 @@ def test_an_identifier_is_one_folder_inside_the_container(creator, tmp_path, ide
     question_icon = creator.sandbox.questions.objects[f"{identifier}/q2"]["appIcon"]
     assert question_icon.endswith(f"/storage/question/{key_segment(identifier + '/q2')}/q2-icon.png")
     assert [p for p in tmp_path.rglob("*") if p.is_file() and creator.storage not in p.parents] == []
+
+
+@pytest.mark.parametrize("items", [5, True, 1.5])
+def test_manifest_items_that_are_not_a_list_are_no_manifest_item(creator, items):
+    """``archive.items`` of another type raised TypeError (an unexpected error, with a traceback)."""
+    event, _ = question_set(creator.sandbox)
+    with urllib.request.urlopen(event["edata"]["metadata"]["downloadUrl"]) as answer:
+        original = zipfile.ZipFile(io.BytesIO(answer.read()))
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in original.namelist():
+            content = json.dumps({"archive": {"items": items}}) if name == "manifest.json" else original.read(name)
+            archive.writestr(name, content)
+    event["edata"]["metadata"]["downloadUrl"] = creator.sandbox.files.add("odd.ecar", data.getvalue())
+    outcome = creator.run(event)[0]
+    assert outcome.kind == SUCCESS, outcome.detail

@@ -7,6 +7,7 @@ from connectors.sunbird import ApiError, ContentService
 from flows.collections import link, units
 from flows.event import BadValue
 from flows.settings import HttpSettings, RetrySettings
+from sandbox.server import Reply
 
 
 def content(sandbox):
@@ -59,3 +60,14 @@ def test_more_distinct_units_than_allowed_fail_before_any_call(sandbox):
     with pytest.raises(BadValue, match="at most 100 distinct collection units"):
         link_all(content(sandbox), event(*entries), "do_123")
     assert sandbox.journal.count() == 0
+
+
+@pytest.mark.parametrize("child_nodes", [5, True, 1.5, "do_345"])
+def test_child_nodes_that_are_not_a_list_link_nothing(sandbox, child_nodes):
+    """A hostile or broken content service: ``childNodes`` of another type is no unit (it raised TypeError,
+    an unexpected error with a traceback, or matched a unit id inside a string)."""
+    sandbox.route("GET", r"/odd/content/v3/hierarchy/do_234", lambda call: Reply(200, {
+        "responseCode": "OK", "result": {"content": {"childNodes": child_nodes}}}))
+    odd = ContentService(HttpClient("test", HttpSettings(2, 5, 4, {}), RetrySettings(1, 5, 0.01)), f"{sandbox.url}/odd")
+    link_all(odd, event({"identifier": "do_234", "unitId": "do_345"}), "do_123")
+    assert sandbox.journal.count("PATCH") == 0

@@ -130,3 +130,10 @@ def test_stage_matrix(cell):
 
 def test_the_requested_stage_is_trimmed():
     assert steps("create", " review ") == MATRIX[("create", "review")]
+
+
+def test_an_origin_data_text_nested_too_deep_for_the_parser_is_no_earlier_copy():
+    """The search service's ``originData`` string is parsed as JSON: nesting past the parser's recursion
+    limit raised RecursionError (an unexpected error), not a "not JSON"."""
+    deep = hit(originData="[" * 100_000)
+    assert earlier_copy([deep], "do_1") is None

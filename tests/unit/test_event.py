@@ -63,7 +63,8 @@ def test_blank():
 
 
 @pytest.mark.parametrize("value", [b'{"mid": "\\udc80"}', b'{"edata": {"userId": "\\ud800x"}}',
-                                   b'{"\\udfff": 1}', b'{"n": 12345678901234567890123, "s": "\\ud83d"}'])
+                                   b'{"\\udfff": 1}', b'{"n": 12345678901234567890123, "s": "\\ud83d"}',
+                                   b'{"\\ud800": {}}', b'{"edata": {"\\udc80": [1]}}'])  # a key holding an object
 def test_a_lone_surrogate_is_not_text_and_is_refused(value):
     with pytest.raises(ValueError, match="surrogate"):
         parse_object(value)

@@ -1,15 +1,19 @@
 """The HTTP caller against the sandbox server over 127.0.0.1."""
 
+import contextlib
 import gzip
+import threading
+import time
 import tracemalloc
 
 import pytest
+import urllib3
 
 from connectors.address import PublicConnections
 from connectors.http import HttpClient, RefusedCall, RetriesExhausted, backoff_seconds, retry_after_seconds
 from flows.settings import HttpSettings, RetrySettings
 from sandbox.drip import DripServer
-from sandbox.server import Reply
+from sandbox.server import Raw, Reply
 from tests.fake_network import FakeNetwork
 
 PATH = "/program/v1/user/u1"
@@ -164,3 +168,62 @@ def test_a_public_only_client_sends_none_of_the_configured_headers(sandbox):
                         public=PublicConnections(allow_private_networks=True))
     sent = public.call("source", "GET", f"{sandbox.url}/api/read").body["headers"]
     assert "Authorization" not in sent and sent["Host"] == f"127.0.0.1:{sandbox.port}"
+
+
+@pytest.mark.parametrize("value", ["\xb2", "\xb9\xb3"])  # superscript digits: str.isdigit() says yes, float() no
+def test_a_retry_after_of_digits_that_are_not_numbers_is_ignored(user, value):
+    assert retry_after_seconds(value) is None
+    user.faults.script("DELETE", PATH, [503], retry_after=value)
+    assert client().call("svc", "DELETE", user.url + PATH).status == 200
+
+
+@pytest.mark.parametrize("length", ["\xb2", "9" * 5000])  # not a number to int(): past its 4,300 digits too
+def test_an_answer_whose_content_length_is_not_a_number_is_read_within_the_cap(sandbox, length):
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    sandbox.route("GET", "/odd", lambda call: Reply(200, Raw(lambda out: out.write(head.encode("latin-1") + b'{"a": 1}'))))
+    answer = client(attempts=1).call("svc", "GET", f"{sandbox.url}/odd")
+    assert answer.body == {"a": 1}
+
+
+def test_a_refused_answer_does_not_leave_its_rest_on_a_pooled_connection(user):
+    """The connection of an answer refused as too large still holds its unread body: the next call must
+    not be sent on it (it failed with "no answer (ProtocolError)" once the host had paused)."""
+    def large_then_pause(out):
+        out.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{")
+        out.flush()
+        time.sleep(2)
+    user.route("GET", "/large", lambda call: Reply(200, Raw(large_then_pause)))
+    calls = client(attempts=1, max_answer=1000)
+    with pytest.raises(RefusedCall, match="larger than 1000 bytes"):
+        calls.call("svc", "GET", f"{user.url}/large")
+    assert calls.call("svc", "DELETE", user.url + PATH).status == 200
+
+
+
+
+def test_a_deadline_passing_after_an_answer_does_not_cut_the_next_call_on_its_connection(user, monkeypatch):
+    """urllib3 returns a connection to its pool as soon as the answer is read, inside the call's deadline: a
+    deadline that passes then must not shut the socket another thread is using by then."""
+    user.route("GET", "/quick", lambda call: Reply(200, {"ok": True}))
+    user.faults.latency(0.25, "DELETE", PATH)
+    calls = client(attempts=1, deadline=0.3)
+    release, other = urllib3.response.HTTPResponse.release_conn, {}
+
+    def call_again() -> None:  # on the connection just released, 0.1 s later: in flight when the first deadline passes
+        time.sleep(0.1)
+        try:
+            other["answer"] = calls.call("svc", "DELETE", user.url + PATH).status
+        except RetriesExhausted as err:
+            other["answer"] = str(err)
+
+    def release_and_pause(response):
+        release(response)
+        if threading.current_thread() is threading.main_thread() and not other:
+            other["thread"] = threading.Thread(target=call_again)
+            other["thread"].start()
+            time.sleep(0.4)  # the first call's deadline passes meanwhile
+    monkeypatch.setattr(urllib3.response.HTTPResponse, "release_conn", release_and_pause)
+    with contextlib.suppress(RetriesExhausted):  # its own deadline passed in the pause: it may count as failed
+        calls.call("svc", "GET", f"{user.url}/quick")
+    other["thread"].join()
+    assert other["answer"] == 200

@@ -208,3 +208,17 @@ def test_nothing_an_outcome_holds_raises_out_of_the_sink(capfd, caplog):
     lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"event ' in line]
     assert [line["offset"] for line in lines] == [0, 1, 2]
     assert lines[0]["mid"] == "\udc80"
+
+
+def test_an_error_as_long_as_a_service_answer_is_cut_for_the_log_line_and_the_failed_record():
+    """The error repeats what a service answered (up to http.max_answer_bytes): megabytes in one log line
+    and one header otherwise."""
+    def handle(_topic, event):
+        if event["do"] == "fail":
+            return Fail("HTTP 400 | Error Message : " + "e" * 5_000_000, 400)
+        raise RetriesExhausted("x" * 5_000_000, 503)
+
+    outcomes = run(make_job(handle), [b'{"id":"a","kind":"work","do":"fail"}', b'{"id":"b","kind":"work","do":"x"}'])
+    assert [o.kind for o in outcomes] == [FAILED, FAILED]
+    assert all(len(o.detail) < 2_100 for o in outcomes)
+    assert outcomes[0].detail.startswith("HTTP 400 | Error Message : eee")

@@ -147,3 +147,10 @@ hosts = ["https://u:l1st@h/", "http://plain/"]
     for secret in ("n3sted", "K3Y", "0auth", "j4as", "k3ystore", "unkn0wn", "pa55", "l1st"):
         assert secret not in shown, secret
     assert "'me'" in shown and "SASL_SSL" in shown and "http://program:8080/x" in shown and "http://plain/" in shown
+
+
+def test_a_refused_url_setting_is_echoed_without_its_user_info():
+    reader = Reader(load_config('program-service-baseUrl = "htp://svc:pa55@program:8080/x"', {}))
+    with pytest.raises(ConfigError) as raised:
+        reader.url("program-service-baseUrl")
+    assert "pa55" not in str(raised.value) and "program:8080" in str(raised.value)
