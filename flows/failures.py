@@ -16,6 +16,16 @@ from connectors.storage import StorageError
 from connectors.sunbird import ApiError
 from flows.job import Done, Fail, Result
 
+MAX_DETAIL = 2000  # characters of an error or a skip reason kept (it may repeat a whole service answer)
+
+
+def shortened(detail: str) -> str:
+    """``detail`` cut to :data:`MAX_DETAIL` characters, saying how much was left out."""
+    if len(detail) <= MAX_DETAIL:
+        return detail
+    return f"{detail[:MAX_DETAIL]}... ({len(detail) - MAX_DETAIL} more characters)"
+
+
 EXPECTED = (ApiError, DownloadError, StorageError, RetriesExhausted, RefusedCall, EcarError)
 
 

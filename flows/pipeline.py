@@ -35,7 +35,7 @@ from connectors.http import HttpClient
 from connectors.kafka import BrokerWatch, ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, partitions_of
 from connectors.metrics import IN_FLIGHT
 from flows.event import BadValue, parse_object
-from flows.failures import EXPECTED
+from flows.failures import EXPECTED, shortened
 from flows.health import Health, Progress, serve
 from flows.in_flight import Handlers, PartitionWindow
 from flows.lifecycle import StopSignal, exit_at_start
@@ -101,15 +101,10 @@ def _safe_entity(job: Job, topic: str, event: dict) -> str | None:
         return None
 
 
-MAX_DETAIL = 2000  # characters of an error or a skip reason kept (it may repeat a whole service answer)
-
-
 def _finish(item: _Pending, kind: str, *, stage: str | None = None, detail: str | None = None,
             status: int | None = None, entity: str | None = None) -> Outcome:
-    if detail is not None and len(detail) > MAX_DETAIL:
-        detail = f"{detail[:MAX_DETAIL]}... ({len(detail) - MAX_DETAIL} more characters)"
     return Outcome(item.message, kind, event=item.event, entity=entity or item.entity, stage=stage,
-                   detail=detail, status=status, seconds=time.monotonic() - item.started)
+                   detail=None if detail is None else shortened(detail), status=status, seconds=time.monotonic() - item.started)
 
 
 def handle_one(job: Job, item: _Pending) -> Outcome:

@@ -66,6 +66,7 @@ def _settings(reader: Reader) -> V2Settings:
         max_image_bytes=reader.integer("image.max_bytes", 52428800, minimum=1),
         link_wait_s=reader.number("link.wait_s", 60.0),
         max_collection_units=reader.integer("collections.max_units", 100, minimum=1),
+        max_questions=reader.integer("questions.max_per_set", 1000, minimum=1),
     )
 
 

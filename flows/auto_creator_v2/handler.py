@@ -47,6 +47,7 @@ class V2Settings:
     max_image_bytes: int
     link_wait_s: float
     max_collection_units: int
+    max_questions: int
 
 
 class AutoCreatorV2:
@@ -79,6 +80,9 @@ class AutoCreatorV2:
         if object_type in self._s.expandable:
             questions = accepted(questions_of(tree, self._s.expandable, self._s.leaves),
                                  metadata.get("acceptedContributions"))
+            if len(questions) > self._s.max_questions:
+                raise EcarError(f"the ECAR of {identifier} lists {len(questions)} questions, more than "
+                                f"questions.max_per_set ({self._s.max_questions})")
             self._write_questions(channel, questions)
             self._write(kind, version, channel, identifier, object_type, metadata, repository)
             nodes, hierarchy = hierarchy_request(identifier, tree, set(questions), self._s.expandable, self._s.leaves,

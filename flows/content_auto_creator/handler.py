@@ -27,7 +27,7 @@ from flows import collections
 from flows.content_auto_creator.plan import (CREATE, NA, PUBLISH, REVIEW, UPDATE, UPLOAD, Target, split_metadata,
                                              steps, target_from_search)
 from flows.event import is_blank, lookup, mapping, text
-from flows.failures import EXPECTED, result_of
+from flows.failures import EXPECTED, result_of, shortened
 from flows.job import Result
 from flows.rehost import Rehoster
 
@@ -147,9 +147,10 @@ class ContentAutoCreator:
 
     def _mark_failed(self, channel: str, internal_id: str, err: Exception) -> None:
         try:
-            self._content.mark_failed(channel, internal_id, str(err))
+            self._content.mark_failed(channel, internal_id, shortened(str(err)))
         except EXPECTED as marking:
-            log.warning("could not mark the content Failed", extra={"entity": internal_id, "error": str(marking)})
+            log.warning("could not mark the content Failed",
+                        extra={"entity": internal_id, "error": shortened(str(marking))})
 
 
 def _create_request(event: dict, object_id: str, create_metadata: dict) -> dict[str, Any]:

@@ -234,3 +234,11 @@ def test_manifest_items_that_are_not_a_list_are_no_manifest_item(creator, items)
     event["edata"]["metadata"]["downloadUrl"] = creator.sandbox.files.add("odd.ecar", data.getvalue())
     outcome = creator.run(event)[0]
     assert outcome.kind == SUCCESS, outcome.detail
+
+
+def test_a_set_listing_more_questions_than_allowed_fails_before_any_question_call(sandbox, tmp_path):
+    creator = Creator(sandbox, tmp_path, QUESTIONS_MAX_PER_SET="3")
+    event, _ = question_set(sandbox)  # four accepted questions
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and "lists 4 questions, more than questions.max_per_set (3)" in outcome.detail
+    assert not creator.writes("GET", "/question/") and not creator.writes("POST", "/question/")
