@@ -316,3 +316,12 @@ def test_an_allowed_url_is_inside_its_entry_however_it_is_written(host, port, sc
     for form in (parts.path, urllib.parse.unquote(parts.path).replace("\\", "/")):
         resolved = posixpath.normpath(form)
         assert resolved == "/files" or resolved.startswith("/files/"), (url, form)
+
+
+def test_a_long_file_name_is_shortened_and_keeps_its_extension(sandbox, tmp_path):
+    """A 300-character last segment made open() fail with OSError (File name too long): a handler error."""
+    url = sandbox.files.add("a" * 300 + ".pdf", b"%PDF")
+    path = downloader().fetch(url, tmp_path)
+    assert path.read_bytes() == b"%PDF" and path.suffix == ".pdf" and len(path.name) <= 200
+    assert len(slug("é" * 1000 + ".h5p")) <= 200 and slug("é" * 1000 + ".h5p").endswith(".h5p")
+    assert slug("." + "x" * 300) not in ("", ".", "..")
