@@ -30,29 +30,35 @@ _current = threading.local()
 
 
 class Watch:
-    """One deadline and the connections used under it."""
+    """One deadline and the connections (and their sockets) used under it."""
 
-    __slots__ = ("at", "expired", "_connections")
+    __slots__ = ("at", "expired", "_connections", "_sockets")
 
     def __init__(self, at: float):
         self.at = at
         self.expired = False
         self._connections: list[HTTPConnection] = []
+        self._sockets: list[socket.socket] = []
 
     def watching(self, connection: HTTPConnection) -> None:
+        """Watch ``connection`` and its socket, kept here because http.client takes it off the
+        connection once the head of an answer read until the connection closes has arrived."""
         self._connections.append(connection)
+        if connection.sock is not None:
+            self._sockets.append(connection.sock)
         if self.expired:
-            _shut(connection)
+            self.cut()
 
     def cut(self) -> None:
         """Expire: shut down every connection in use, so that their reads return at once."""
         self.expired = True
         for connection in self._connections:
-            _shut(connection)
+            _shut(connection.sock)
+        for sock in self._sockets:
+            _shut(sock)
 
 
-def _shut(connection: HTTPConnection) -> None:
-    sock = connection.sock
+def _shut(sock: socket.socket | None) -> None:
     if sock is not None:
         try:
             sock.shutdown(socket.SHUT_RDWR)
@@ -114,8 +120,8 @@ class _Watched:
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]
         watch = getattr(_current, "watch", None)
-        if watch is not None and watch.expired:
-            _shut(self)  # type: ignore[arg-type]
+        if watch is not None:
+            watch.watching(self)  # type: ignore[arg-type]
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         watch = getattr(_current, "watch", None)

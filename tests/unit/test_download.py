@@ -325,3 +325,18 @@ def test_a_long_file_name_is_shortened_and_keeps_its_extension(sandbox, tmp_path
     assert path.read_bytes() == b"%PDF" and path.suffix == ".pdf" and len(path.name) <= 200
     assert len(slug("é" * 1000 + ".h5p")) <= 200 and slug("é" * 1000 + ".h5p").endswith(".h5p")
     assert slug("." + "x" * 300) not in ("", ".", "..")
+
+
+@pytest.mark.timeout(60)
+def test_a_compressed_body_that_never_decodes_is_cut_at_the_deadline(tmp_path):
+    """A gzip header whose file name never ends decodes to nothing, so each read waits for more; read
+    until the connection closes, the deadline had no socket to shut, and the download never ended."""
+    from sandbox.drip import DripServer
+
+    head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n\x1f\x8b\x08\x08\0\0\0\0\0\xff"
+    started = time.monotonic()
+    with DripServer(head, b"a") as server, pytest.raises(DownloadError, match="took longer than"):
+        Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2, deadline_s=1, min_rate_bytes_s=0),
+                   RetrySettings(1, 10, 0.01)).fetch(f"http://127.0.0.1:{server.port}/a.pdf", tmp_path)
+    assert time.monotonic() - started < 5
+    assert list(tmp_path.iterdir()) == []

@@ -1,6 +1,7 @@
 """The HTTP caller against the sandbox server over 127.0.0.1."""
 
 import gzip
+import time
 import tracemalloc
 
 import pytest
@@ -164,3 +165,14 @@ def test_a_public_only_client_sends_none_of_the_configured_headers(sandbox):
                         public=PublicConnections(allow_private_networks=True))
     sent = public.call("source", "GET", f"{sandbox.url}/api/read").body["headers"]
     assert "Authorization" not in sent and sent["Host"] == f"127.0.0.1:{sandbox.port}"
+
+
+@pytest.mark.timeout(60)
+def test_an_answer_read_until_the_connection_closes_is_cut_at_the_call_deadline():
+    """Without Content-Length (nor chunked), http.client drops the socket from the connection once the
+    head is read, so the deadline found nothing to shut: a host dripping its body held the call for ever."""
+    started = time.monotonic()
+    with DripServer(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{", b" ") as server, \
+            pytest.raises(RetriesExhausted, match="no complete answer within 0.5s"):
+        client(attempts=2, deadline=0.5).call("svc", "GET", f"http://127.0.0.1:{server.port}/")
+    assert time.monotonic() - started < 5
