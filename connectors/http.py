@@ -207,8 +207,9 @@ def read_capped(response: urllib3.BaseHTTPResponse, limit: int, what: str) -> by
     """The decoded body, read in small steps so that a compressed one cannot inflate past ``limit``;
     a larger one is a :class:`RefusedCall`."""
     declared = response.headers.get("Content-Length", "")
-    size, chunks = int(declared) if declared.isdigit() else 0, []
-    if declared.isdigit() and size <= limit and not response.headers.get("Content-Encoding"):
+    known = declared.isascii() and declared.isdigit()  # "²" is a digit to isdigit(), not to int()
+    size, chunks = int(declared) if known else 0, []
+    if known and size <= limit and not response.headers.get("Content-Encoding"):
         return response.read()  # the usual answer: its declared bytes, no more, in one step
     if size <= limit:
         size = 0

@@ -176,3 +176,13 @@ def test_an_answer_read_until_the_connection_closes_is_cut_at_the_call_deadline(
             pytest.raises(RetriesExhausted, match="no complete answer within 0.5s"):
         client(attempts=2, deadline=0.5).call("svc", "GET", f"http://127.0.0.1:{server.port}/")
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("length", [b"\xb2", b"1\xb9"])  # "²" and "1¹": str.isdigit() says yes, int() says no
+def test_a_content_length_of_other_digits_is_not_an_error_of_the_job(length):
+    """A source at ``edata.repository`` (any public host) answering ``Content-Length: ²`` made
+    read_capped raise ValueError, which the pipeline logs as a handler error with a traceback."""
+    with DripServer(b"HTTP/1.1 200 OK\r\nContent-Length: " + length + b"\r\n\r\n{}", b"") as server, \
+            pytest.raises(RetriesExhausted, match="no complete answer"):
+        client(attempts=1, deadline=0.5).call("svc", "GET", f"http://127.0.0.1:{server.port}/")
