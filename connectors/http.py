@@ -209,7 +209,8 @@ def read_capped(response: urllib3.BaseHTTPResponse, limit: int, what: str) -> by
     declared = response.headers.get("Content-Length", "")
     known = declared.isascii() and declared.isdigit()  # "²" is a digit to isdigit(), not to int()
     size, chunks = int(declared) if known else 0, []
-    if known and size <= limit and not response.headers.get("Content-Encoding"):
+    # A chunked answer is read as chunked, whatever length it declares.
+    if known and size <= limit and not response.headers.get("Content-Encoding") and not response.chunked:
         return response.read()  # the usual answer: its declared bytes, no more, in one step
     if size <= limit:
         size = 0

@@ -186,3 +186,37 @@ def test_a_content_length_of_other_digits_is_not_an_error_of_the_job(length):
     with DripServer(b"HTTP/1.1 200 OK\r\nContent-Length: " + length + b"\r\n\r\n{}", b"") as server, \
             pytest.raises(RetriesExhausted, match="no complete answer"):
         client(attempts=1, deadline=0.5).call("svc", "GET", f"http://127.0.0.1:{server.port}/")
+
+
+def test_a_declared_length_does_not_bypass_the_cap_of_a_chunked_answer():
+    """Content-Length and Transfer-Encoding: chunked together: the body is read as chunked, whatever
+    length is declared, so read_capped's one-step read took all of it into memory, past the cap."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    chunk = b"%x\r\n%s\r\n" % (1 << 20, b" " * (1 << 20))
+
+    def answer():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               b"2\r\n{}\r\n")
+            try:
+                for _ in range(50):
+                    connection.sendall(chunk)
+                connection.sendall(b"0\r\n\r\n")
+            except OSError:
+                pass
+
+    threading.Thread(target=answer, daemon=True).start()
+    tracemalloc.start()
+    try:
+        with pytest.raises(RefusedCall, match="larger than 1048576 bytes"):
+            client(attempts=1, max_answer=1 << 20).call("svc", "GET", f"http://127.0.0.1:{listener.getsockname()[1]}/")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        listener.close()
+    assert peak < 20_000_000
