@@ -214,7 +214,9 @@ def read_capped(response: urllib3.BaseHTTPResponse, limit: int, what: str) -> by
         return response.read()  # the usual answer: its declared bytes, no more, in one step
     if size <= limit:
         size = 0
-        for chunk in response.stream(_CHUNK, decode_content=True):
+        # read1, not stream(): urllib3's own chunk reader takes a negative chunk size ("-1") as "read
+        # to the end of the connection", all of it in one step; http.client's read1 does not.
+        while chunk := response.read1(_CHUNK):
             size += len(chunk)
             if size > limit:
                 break
