@@ -32,36 +32,44 @@ _CUTTING = threading.Lock()  # a connection is cut, or given back to its pool, n
 
 
 class Watch:
-    """One deadline and the connections used under it."""
+    """One deadline, and the connections and sockets used under it.
 
-    __slots__ = ("at", "expired", "_connections")
+    The sockets are kept too: http.client takes the socket off its connection as soon as the head
+    of an answer that is read until the connection closes has arrived.
+    """
+
+    __slots__ = ("at", "expired", "_connections", "_sockets")
 
     def __init__(self, at: float):
         self.at = at
         self.expired = False
         self._connections: list[HTTPConnection] = []
+        self._sockets: list[socket.socket] = []
 
     def watching(self, connection: HTTPConnection) -> None:
-        self._connections.append(connection)
-        connection._watch = self  # type: ignore[attr-defined]
+        with _CUTTING:
+            self._connections.append(connection)
+            connection._watch = self  # type: ignore[attr-defined]
+            if connection.sock is not None:
+                self._sockets.append(connection.sock)
         if self.expired:
-            _shut(connection)
+            self.cut()
 
     def released(self, connection: HTTPConnection) -> None:
         """The connection is back in its pool, where another call may take it: not to be cut any more."""
         with _CUTTING:
             self._connections = [used for used in self._connections if used is not connection]
+            self._sockets = [sock for sock in self._sockets if sock is not connection.sock]
 
     def cut(self) -> None:
         """Expire: shut down every connection in use, so that their reads return at once."""
         self.expired = True
         with _CUTTING:
-            for connection in self._connections:
-                _shut(connection)
+            for sock in [*(connection.sock for connection in self._connections), *self._sockets]:
+                _shut(sock)
 
 
-def _shut(connection: HTTPConnection) -> None:
-    sock = connection.sock
+def _shut(sock: socket.socket | None) -> None:
     if sock is not None:
         try:
             sock.shutdown(socket.SHUT_RDWR)
@@ -123,8 +131,8 @@ class _Watched:
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]
         watch = getattr(_current, "watch", None)
-        if watch is not None and watch.expired:
-            _shut(self)  # type: ignore[arg-type]
+        if watch is not None:
+            watch.watching(self)  # type: ignore[arg-type]  # now with its new socket
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         watch = getattr(_current, "watch", None)

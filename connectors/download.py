@@ -35,6 +35,7 @@ from flows.settings import RetrySettings
 _CHUNK = 64 * 1024
 _MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_NAME = 200  # file systems allow 255 bytes per name
 T = TypeVar("T")
 
 
@@ -59,12 +60,17 @@ class DownloadPolicy:
 
 def slug(name: str) -> str:
     """The original's file-name slug: decoded, accents dropped, spaces to ``-``, only ``[\\w.-]``, lower
-    case; "" for a name of dots only (``.`` and ``..`` name a folder, not a file)."""
+    case, at most 200 characters (the end cut off before a short extension, which is kept); "" for a
+    name of dots only (``.`` and ``..`` name a folder, not a file)."""
     text = unicodedata.normalize("NFKD", unquote(name))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = re.sub(r"\s+", "-", text.strip())
     text = re.sub(r"[^\w.-]", "", text, flags=re.ASCII)
     text = re.sub(r"-{2,}", "-", text).lower()
+    if len(text) > _MAX_NAME:
+        stem, dot, extension = text.rpartition(".")
+        text = f"{stem[:_MAX_NAME - 1 - len(extension)]}.{extension}" if dot and len(extension) <= 16 \
+            else text[:_MAX_NAME]
     return "" if set(text) <= {"."} else text
 
 

@@ -210,11 +210,14 @@ def read_capped(response: urllib3.BaseHTTPResponse, limit: int, what: str) -> by
     if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):  # "²", or too long for int()
         declared = ""
     size, chunks = int(declared) if declared else 0, []
-    if declared and size <= limit and not response.headers.get("Content-Encoding"):
+    # A chunked answer is read as chunked, whatever length it declares.
+    if declared and size <= limit and not response.headers.get("Content-Encoding") and not response.chunked:
         return response.read()  # the usual answer: its declared bytes, no more, in one step
     if size <= limit:
         size = 0
-        for chunk in response.stream(_CHUNK, decode_content=True):
+        # read1, not stream(): urllib3's own chunk reader takes a negative chunk size ("-1") as "read
+        # to the end of the connection", all of it in one step; http.client's read1 does not.
+        while chunk := response.read1(_CHUNK):
             size += len(chunk)
             if size > limit:
                 break

@@ -6,8 +6,6 @@ and the modules the image and the manifests run are imported the way ``bytewax.r
 from __future__ import annotations
 
 import ast
-import fnmatch
-import importlib
 import json
 import os
 import re

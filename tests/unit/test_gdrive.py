@@ -173,3 +173,13 @@ def test_no_netrc_credentials_and_no_proxy_from_the_environment(sandbox, tmp_pat
         assert proxy.journal.arrived == 0
     sent = [(r.path, r.headers.get("Authorization")) for r in sandbox.journal.all()]
     assert len(sent) == 5 and all(auth in (None, f"Bearer {TOKEN}") for _, auth in sent), sent
+
+
+def test_a_long_drive_file_name_or_id_is_shortened(sandbox, tmp_path):
+    """A long Content-Disposition or metadata name, or a long id, made open() fail with OSError."""
+    for credential in ("", service_account(f"{sandbox.url}/token")):
+        for file_id, name in (("long-name", "n" * 400 + ".pdf"), ("i" * 400, "")):
+            link = sandbox.files.add_drive(file_id, name, b"%PDF", PDF)
+            path = drive(sandbox, credential=credential).fetch(link, tmp_path / "work", PDF, None)
+            assert path.read_bytes() == b"%PDF" and len(path.name) <= 200, (file_id[:10], name[:10])
+            path.unlink()

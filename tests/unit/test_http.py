@@ -2,6 +2,7 @@
 
 import contextlib
 import gzip
+import socket
 import threading
 import time
 import tracemalloc
@@ -227,3 +228,51 @@ def test_a_deadline_passing_after_an_answer_does_not_cut_the_next_call_on_its_co
         calls.call("svc", "GET", f"{user.url}/quick")
     other["thread"].join()
     assert other["answer"] == 200
+
+
+@pytest.mark.timeout(60)
+def test_an_answer_read_until_the_connection_closes_is_cut_at_the_call_deadline():
+    """Without Content-Length (nor chunked), http.client drops the socket from the connection once the
+    head is read, so the deadline found nothing to shut: a host dripping its body held the call for ever."""
+    with DripServer(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{", b" ") as server, \
+            pytest.raises(RetriesExhausted, match="no complete answer within 0.5s"):
+        client(attempts=2, deadline=0.5).call("svc", "GET", f"http://127.0.0.1:{server.port}/")
+
+
+def one_answer(head: bytes, megabytes: int) -> "socket.socket":
+    """A host answering one request with ``head`` then ``megabytes`` MiB of spaces; its listening socket."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            try:
+                connection.sendall(head)
+                for _ in range(megabytes):
+                    connection.sendall(b" " * (1 << 20))
+            except OSError:
+                pass
+
+    threading.Thread(target=answer, daemon=True).start()
+    return listener
+
+
+@pytest.mark.parametrize("head", [
+    # Content-Length and chunked: read as chunked, whatever length it declares
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n5000000\r\n",
+    # a negative chunk size: urllib3's chunk reader (stream()) reads to the end of the connection
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n",
+])
+def test_a_chunked_answer_cannot_pass_the_cap(head):
+    """Either answer made read_capped take all 50 MiB into memory, past a 1 MiB cap."""
+    listener = one_answer(head, 50)
+    tracemalloc.start()
+    try:
+        with pytest.raises((RefusedCall, RetriesExhausted)):
+            client(attempts=1, max_answer=1 << 20).call("svc", "GET", f"http://127.0.0.1:{listener.getsockname()[1]}/")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        listener.close()
+    assert peak < 20_000_000
