@@ -307,8 +307,8 @@ def body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, pace: Pace) 
     encoding = response.headers.get("Content-Encoding", "").strip().lower()
     declared = response.headers.get("Content-Length", "").strip()
     if (max_bytes is not None and encoding in ("", "identity") and declared.isascii() and declared.isdigit()
-            and int(declared) > max_bytes):
-        raise DownloadError(f"File Size is larger than allowed file size: {int(declared)} bytes > {max_bytes}")
+            and (len(declared) > 18 or int(declared) > max_bytes)):  # int() refuses past 4,300 digits
+        raise DownloadError(f"File Size is larger than allowed file size: {declared[:20]} bytes > {max_bytes}")
     received, since = 0, time.monotonic()
     while True:
         try:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from connectors.download import Downloader, DownloadError, DownloadPolicy, allowed_source, file_name, slug
 from flows.settings import RetrySettings
+from sandbox.server import Raw, Reply
 from tests.fake_network import FakeNetwork
 
 
@@ -333,3 +334,13 @@ def test_a_compressed_body_that_never_decodes_is_cut_at_the_deadline(tmp_path):
         Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2, deadline_s=1, min_rate_bytes_s=0),
                    RetrySettings(1, 10, 0.01)).fetch(f"http://127.0.0.1:{server.port}/a.pdf", tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("length", ["9" * 5000, "\xb2"])  # past int()'s 4,300 digits; a digit int() refuses
+def test_a_content_length_that_is_not_a_number_is_not_an_error_of_the_job(sandbox, tmp_path, length):
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n%PDF"
+    sandbox.route("GET", "/odd.pdf", lambda call: Reply(200, Raw(lambda out: out.write(head.encode("latin-1")))))
+    try:
+        downloader(attempts=1).fetch(f"{sandbox.url}/odd.pdf", tmp_path, max_bytes=1000)
+    except DownloadError:
+        pass  # refused or cut short: either is an outcome, not a crash
