@@ -52,6 +52,8 @@ def read_ecar(path: Path, limits: EcarLimits) -> tuple[dict, dict | None]:
                 entries = archive.infolist()
                 _check_listing(entries, limits)
                 names = {_normal(entry.filename): entry for entry in entries}
+                if len(names) < len(entries):  # two readers could each take a different one
+                    raise EcarError("the ECAR names an entry more than once")
                 manifest = names.get("manifest.json")
                 if manifest is None:
                     raise EcarError("the ECAR has no manifest.json")

@@ -1,5 +1,6 @@
 """Reading an ECAR without trusting it: hostile archives are refused with an EcarError, in bounded memory."""
 
+import contextlib
 import json
 import stat
 import tracemalloc
@@ -47,6 +48,19 @@ def test_a_good_ecar(tmp_path):
 def test_hostile_or_broken_ecars_are_refused(tmp_path, entries, links, problem):
     with pytest.raises(EcarError, match=problem):
         read_ecar(ecar(tmp_path, entries, links), LIMITS)
+
+
+@pytest.mark.parametrize("other", ["manifest.json", "./manifest.json", ".\\hierarchy.json"])
+def test_an_ecar_naming_one_document_twice_is_refused(tmp_path, other):
+    """Two readers of the archive could each take a different one: neither is taken."""
+    path = tmp_path / "x.ecar"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("manifest.json", MANIFEST)
+        archive.writestr("hierarchy.json", "{}")
+        with pytest.warns(UserWarning) if other == "manifest.json" else contextlib.nullcontext():
+            archive.writestr(other, json.dumps({"archive": {"items": [{"identifier": "do_other"}]}}))
+    with pytest.raises(EcarError, match="more than once"):
+        read_ecar(path, LIMITS)
 
 
 def test_not_a_zip(tmp_path):
