@@ -12,8 +12,9 @@ user is not a coKreat user (nothing to delete: skipped); any other final answer 
 from __future__ import annotations
 
 from connectors.http import Answer, HttpClient, path_segment
-from flows.event import text
+from flows.event import BadValue, text
 from flows.job import Done, Fail, Result, Skip
+from flows.logs import short_hash
 from flows.user_delete.rules import DELETE_USER
 
 SERVICE = "program-service"
@@ -29,19 +30,37 @@ def transfer_url(base_url: str) -> str:
 
 def handle(client: HttpClient, base_url: str, topic: str, event: dict) -> Result:
     if text(event, "edata.action") == DELETE_USER:
-        answer = client.call(SERVICE, "DELETE", user_url(base_url, text(event, "edata.userId")))
+        user_id = text(event, "edata.userId")
+        answer = client.call(SERVICE, "DELETE", user_url(base_url, user_id))
         if answer.status == 404:
             return Skip("not a coKreat user: the contribution service answered 404", 404)
-        return judge(answer, "delete user")
-    return judge(client.call(SERVICE, "POST", transfer_url(base_url), {"request": event}), "ownership transfer")
+        return judge(answer, "delete user", (user_id,))
+    return judge(client.call(SERVICE, "POST", transfer_url(base_url), {"request": event}), "ownership transfer",
+                 _user_ids(event, "edata.fromUserProfile.userId", "edata.toUserProfile.userId"))
 
 
-def judge(answer: Answer, what: str) -> Result:
-    """200 with ``responseCode`` ``OK`` is success; anything else is a final failure."""
+def _user_ids(event: dict, *paths: str) -> tuple[str, ...]:
+    """The user ids at ``paths`` that are text; the others are not the job's to judge here."""
+    found = []
+    for path in paths:
+        try:
+            found.append(text(event, path))
+        except BadValue:
+            pass
+    return tuple(user for user in found if user)
+
+
+def judge(answer: Answer, what: str, users: tuple[str | None, ...] = ()) -> Result:
+    """200 with ``responseCode`` ``OK`` is success; anything else is a final failure, whose text shows
+    the event's user ids only as :func:`~flows.logs.short_hash` should the service repeat them."""
     code = answer.body.get("responseCode") if isinstance(answer.body, dict) else None
     if answer.status == 200 and code == "OK":
         return Done(answer.status)
-    return Fail(f"{what}: HTTP {answer.status}, responseCode {code!r}{_error_text(answer.body)}", answer.status)
+    error = f"{what}: HTTP {answer.status}, responseCode {code!r}{_error_text(answer.body)}"
+    for user in users:
+        if user and user.strip():
+            error = error.replace(user, short_hash(user))
+    return Fail(error, answer.status)
 
 
 def _error_text(body: object) -> str:

@@ -82,3 +82,14 @@ def test_wrong_types_fail_and_mismatched_actions_skip_without_a_call(sandbox):
     assert "edata.userId must be a string" in outcomes[0].detail
     assert "edata.toUserProfile must be an object" in outcomes[1].detail
     assert sandbox.journal.count() == 0
+
+
+def test_a_service_error_that_repeats_a_user_id_shows_it_hashed():
+    from connectors.http import Answer
+    from flows.logs import short_hash
+    from flows.user_delete.handler import judge
+
+    user = "5deed393-6e04-449a-b98d-7f0fbf88f22e"
+    body = {"responseCode": "CLIENT_ERROR", "params": {"err": "ERR", "errmsg": f"User {user} cannot be deleted"}}
+    result = judge(Answer(400, body), "delete user", (user, None, ""))
+    assert user not in result.error and short_hash(user) in result.error
