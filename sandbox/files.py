@@ -39,6 +39,7 @@ class HostedFile:
     headers: tuple[tuple[str, str], ...] = ()
     drip_s: float = 0.0  # /drip/: the wait between two bytes
     drip_headers: bool = False  # /drip/: the status line and headers drip too
+    drip_head: bytes | None = None  # /drip/: sent at once instead of the usual status line and headers
 
 
 class FileServer:
@@ -64,11 +65,13 @@ class FileServer:
             self._files[name] = HostedFile(data, content_type, name, delay_s, status, tuple((headers or {}).items()))
         return f"{self._url}/files/{name}"
 
-    def drip(self, name: str, data: bytes, every_s: float, headers: bool = False) -> str:
-        """Host a file sent one byte every ``every_s`` (with ``headers``: from the status line on); its URL."""
+    def drip(self, name: str, data: bytes, every_s: float, headers: bool = False, head: bytes | None = None) -> str:
+        """Host a file sent one byte every ``every_s`` (with ``headers``: from the status line on); its URL.
+        ``head`` is sent at once instead of the status line and headers, for answers that break HTTP
+        (a head cut short, a length that is not a number, no length at all)."""
         with self._lock:
             self._files[name] = HostedFile(data, "application/octet-stream", name, drip_s=every_s,
-                                           drip_headers=headers)
+                                           drip_headers=headers, drip_head=head)
         return f"{self._url}/drip/{name}"
 
     def add_drive(self, file_id: str, name: str, data: bytes, mime_type: str, location: str | None = None) -> str:
@@ -99,8 +102,9 @@ class FileServer:
         hosted = self._files.get(unquote(call.match["name"]))
         if hosted is None or not hosted.drip_s:
             return Reply(404, "<html><body>Not Found</body></html>")
-        head = (f"HTTP/1.1 200 OK\r\nContent-Type: {hosted.content_type}\r\n"
-                f"Content-Length: {len(hosted.data)}\r\n\r\n").encode()
+        head = hosted.drip_head if hosted.drip_head is not None else (
+            f"HTTP/1.1 200 OK\r\nContent-Type: {hosted.content_type}\r\nContent-Length: {len(hosted.data)}\r\n\r\n"
+        ).encode()
 
         def write(wfile) -> None:
             if not hosted.drip_headers:

@@ -13,7 +13,6 @@ import urllib3
 from connectors.address import PublicConnections
 from connectors.http import HttpClient, RefusedCall, RetriesExhausted, backoff_seconds, retry_after_seconds
 from flows.settings import HttpSettings, RetrySettings
-from sandbox.drip import DripServer
 from sandbox.server import Raw, Reply
 from tests.fake_network import FakeNetwork
 
@@ -107,10 +106,11 @@ def test_backoff_grows_with_jitter_and_retry_after_parses_dates():
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("head", [b"HTTP/1.1 200 OK\r\nX-Slow: ", b"HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\n{"])
-def test_a_service_that_drips_its_answer_is_cut_at_the_call_deadline(head):
+def test_a_service_that_drips_its_answer_is_cut_at_the_call_deadline(sandbox, head):
     """One byte every 50 ms never trips the read timeout; the wall-clock deadline ends each attempt."""
-    with DripServer(head, b" ") as server, pytest.raises(RetriesExhausted, match="no complete answer within 0.5s"):
-        client(attempts=2, deadline=0.5).call("svc", "GET", f"http://127.0.0.1:{server.port}/")
+    url = sandbox.files.drip("slow", b" " * 10_000, every_s=0.05, head=head)
+    with pytest.raises(RetriesExhausted, match="no complete answer within 0.5s"):
+        client(attempts=2, deadline=0.5).call("svc", "GET", url)
 
 
 def test_an_answer_past_the_size_cap_is_refused_without_inflating_it(sandbox):
@@ -231,12 +231,13 @@ def test_a_deadline_passing_after_an_answer_does_not_cut_the_next_call_on_its_co
 
 
 @pytest.mark.timeout(60)
-def test_an_answer_read_until_the_connection_closes_is_cut_at_the_call_deadline():
+def test_an_answer_read_until_the_connection_closes_is_cut_at_the_call_deadline(sandbox):
     """Without Content-Length (nor chunked), http.client drops the socket from the connection once the
     head is read, so the deadline found nothing to shut: a host dripping its body held the call for ever."""
-    with DripServer(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{", b" ") as server, \
-            pytest.raises(RetriesExhausted, match="no complete answer within 0.5s"):
-        client(attempts=2, deadline=0.5).call("svc", "GET", f"http://127.0.0.1:{server.port}/")
+    url = sandbox.files.drip("slow", b" " * 10_000, every_s=0.05,
+                             head=b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{")
+    with pytest.raises(RetriesExhausted, match="no complete answer within 0.5s"):
+        client(attempts=2, deadline=0.5).call("svc", "GET", url)
 
 
 def one_answer(head: bytes, megabytes: int) -> "socket.socket":
