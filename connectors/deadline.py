@@ -32,23 +32,22 @@ _CUTTING = threading.Lock()  # a connection is cut, or given back to its pool, n
 
 
 class Watch:
-    """One deadline, and the connections and sockets used under it.
+    """One deadline, and the sockets of the connections used under it.
 
-    The sockets are kept too: http.client takes the socket off its connection as soon as the head
-    of an answer that is read until the connection closes has arrived.
+    The sockets themselves are kept, not their connections: http.client takes the socket off its
+    connection as soon as the head of an answer that is read until the connection closes has arrived.
     """
 
-    __slots__ = ("at", "expired", "_connections", "_sockets")
+    __slots__ = ("at", "expired", "_sockets")
 
     def __init__(self, at: float):
         self.at = at
         self.expired = False
-        self._connections: list[HTTPConnection] = []
         self._sockets: list[socket.socket] = []
 
     def watching(self, connection: HTTPConnection) -> None:
+        """Called when the connection is used, and again once it has connected (a new socket)."""
         with _CUTTING:
-            self._connections.append(connection)
             connection._watch = self  # type: ignore[attr-defined]
             if connection.sock is not None:
                 self._sockets.append(connection.sock)
@@ -58,14 +57,13 @@ class Watch:
     def released(self, connection: HTTPConnection) -> None:
         """The connection is back in its pool, where another call may take it: not to be cut any more."""
         with _CUTTING:
-            self._connections = [used for used in self._connections if used is not connection]
             self._sockets = [sock for sock in self._sockets if sock is not connection.sock]
 
     def cut(self) -> None:
-        """Expire: shut down every connection in use, so that their reads return at once."""
+        """Expire: shut down every socket in use, so that their reads return at once."""
         self.expired = True
         with _CUTTING:
-            for sock in [*(connection.sock for connection in self._connections), *self._sockets]:
+            for sock in self._sockets:
                 _shut(sock)
 
 
