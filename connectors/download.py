@@ -29,7 +29,7 @@ from urllib3.util import Url, parse_url
 
 from connectors.address import AddressRefused, NameNotResolved, PublicConnections, loggable_url, parse, port_of
 from connectors.deadline import Watch, deadline
-from connectors.http import RETRYABLE_STATUS, backoff_seconds
+from connectors.http import RETRYABLE_STATUS, backoff_seconds, declared_length
 from flows.settings import RetrySettings
 
 _CHUNK = 64 * 1024
@@ -305,10 +305,9 @@ def body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, pace: Pace) 
     """The decoded body in small reads, checked after each: the size cap (decoded bytes, so a
     compressed body cannot inflate past it), the deadline and the minimum rate."""
     encoding = response.headers.get("Content-Encoding", "").strip().lower()
-    declared = response.headers.get("Content-Length", "").strip()
-    if (max_bytes is not None and encoding in ("", "identity") and declared.isascii() and declared.isdigit()
-            and (len(declared) > 18 or int(declared) > max_bytes)):  # int() refuses past 4,300 digits
-        raise DownloadError(f"File Size is larger than allowed file size: {declared[:20]} bytes > {max_bytes}")
+    declared = declared_length(response)
+    if max_bytes is not None and encoding in ("", "identity") and declared is not None and declared > max_bytes:
+        raise DownloadError(f"File Size is larger than allowed file size: {declared} bytes > {max_bytes}")
     received, since = 0, time.monotonic()
     while True:
         try:

@@ -203,15 +203,21 @@ def _no_answer(err: HTTPError) -> str:
     return f"no answer ({err.__class__.__name__})"
 
 
+def declared_length(response: urllib3.BaseHTTPResponse) -> int | None:
+    """The answer's ``Content-Length``, or None when it is not a plain number (``²`` is a digit to
+    ``isdigit()``, not to ``int()``, which also refuses more than 4,300 digits)."""
+    declared = response.headers.get("Content-Length", "").strip()
+    return int(declared) if declared.isascii() and declared.isdigit() and len(declared) <= 18 else None
+
+
 def read_capped(response: urllib3.BaseHTTPResponse, limit: int, what: str) -> bytes:
     """The decoded body, read in small steps so that a compressed one cannot inflate past ``limit``;
     a larger one is a :class:`RefusedCall`, and its connection is closed."""
-    declared = response.headers.get("Content-Length", "")
-    if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):  # "²", or too long for int()
-        declared = ""
-    size, chunks = int(declared) if declared else 0, []
+    declared = declared_length(response)
+    size, chunks = declared or 0, []
     # A chunked answer is read as chunked, whatever length it declares.
-    if declared and size <= limit and not response.headers.get("Content-Encoding") and not response.chunked:
+    if declared is not None and size <= limit and not response.headers.get("Content-Encoding") \
+            and not response.chunked:
         return response.read()  # the usual answer: its declared bytes, no more, in one step
     if size <= limit:
         size = 0
