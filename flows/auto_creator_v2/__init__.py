@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from connectors.ecar import EcarLimits
-from connectors.address import PublicConnections
 from connectors.http import HttpClient
 from connectors.sunbird import AssessmentService, ContentService, SourceService
 from flows.auto_creator_v2 import rules
@@ -29,13 +28,12 @@ DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
 def make_job(reader: Reader, client: HttpClient) -> Job:
     """The job's rules and handler, from its settings."""
     common = CommonSettings.read(reader)
-    rehoster = Rehoster(downloader_from(reader, common), None, storage_from(reader),
-                        Path(reader.text("temp_file_location")))
+    downloader = downloader_from(reader, common)
+    rehoster = Rehoster(downloader, None, storage_from(reader), Path(reader.text("temp_file_location")))
     children = ThreadPoolExecutor(reader.integer("children_in_flight", 32, minimum=1), thread_name_prefix="children")
     creator = AutoCreatorV2(
         _settings(reader),
-        SourceService(HttpClient(JOB_NAME, common.http, common.retry, public=PublicConnections(
-            reader.boolean("download.allow_private_networks", False), max(common.http.max_in_flight, 4)))),
+        SourceService(HttpClient(JOB_NAME, common.http, common.retry, public=downloader.connections)),
         AssessmentService(client, reader.url("service.assessment.basePath")),
         ContentService(client, reader.url("service.content.basePath")),
         rehoster,
