@@ -5,11 +5,16 @@
 * transfer: ``POST {program-service-baseUrl}/program/v1/user/transfer`` with
   ``{"request": <event>}``.
 
-200 with ``responseCode`` ``OK`` is success; a 404 with a JSON body on delete means the
-user is not a coKreat user (nothing to delete: skipped); any other final answer fails.
+200 with ``responseCode`` ``OK`` is success. A 404 on delete is skipped only when its
+``result.response`` says the user was not found (not in coKreat's registry, or no longer in
+Sunbird): program-service answers *every* error with 404 once it has answered one "not found"
+(spec §4.3), so any other 404 (an org admin, an org without an admin, ...) fails, with the
+service's own words. Any other final answer fails too.
 """
 
 from __future__ import annotations
+
+import re
 
 from connectors.http import Answer, HttpClient, path_segment
 from flows.event import BadValue, text
@@ -18,6 +23,8 @@ from flows.logs import short_hash
 from flows.user_delete.rules import DELETE_USER
 
 SERVICE = "program-service"
+# "User not found in OS", "User not found in Sunbird": the user, not someone else (an org's admin), not found.
+_USER_NOT_FOUND = re.compile(r"\s*user\b.*\bnot\s+found\b", re.IGNORECASE | re.DOTALL)
 
 
 def user_url(base_url: str, user_id: str) -> str:
@@ -31,10 +38,7 @@ def transfer_url(base_url: str) -> str:
 def handle(client: HttpClient, base_url: str, topic: str, event: dict) -> Result:
     if text(event, "edata.action") == DELETE_USER:
         user_id = text(event, "edata.userId")
-        answer = client.call(SERVICE, "DELETE", user_url(base_url, user_id))
-        if answer.status == 404:
-            return Skip("not a coKreat user: the contribution service answered 404", 404)
-        return judge(answer, "delete user", (user_id,))
+        return judge_delete(client.call(SERVICE, "DELETE", user_url(base_url, user_id)), user_id)
     return judge(client.call(SERVICE, "POST", transfer_url(base_url), {"request": event}), "ownership transfer",
                  _user_ids(event, "edata.fromUserProfile.userId", "edata.toUserProfile.userId"))
 
@@ -48,6 +52,20 @@ def _user_ids(event: dict, *paths: str) -> tuple[str, ...]:
         except BadValue:
             pass
     return tuple(user for user in found if user)
+
+
+def judge_delete(answer: Answer, user_id: str) -> Result:
+    """A user Sunbird or coKreat does not know has nothing to delete (skipped); see the module's text."""
+    response = _response_text(answer.body)
+    if answer.status == 404 and response is not None and _USER_NOT_FOUND.match(response):
+        return Skip(f"nothing to delete: the contribution service answered 404 {response[:100]!r}", 404)
+    return judge(answer, "delete user", (user_id,))
+
+
+def _response_text(body: object) -> str | None:
+    result = body.get("result") if isinstance(body, dict) else None
+    response = result.get("response") if isinstance(result, dict) else None
+    return response if isinstance(response, str) else None
 
 
 def judge(answer: Answer, what: str, users: tuple[str | None, ...] = ()) -> Result:
@@ -64,9 +82,9 @@ def judge(answer: Answer, what: str, users: tuple[str | None, ...] = ()) -> Resu
 
 
 def _error_text(body: object) -> str:
-    """The service's own error code and message, which carry no personal data."""
+    """The service's own error code, message and ``result.response`` ("Admin for the org not found")."""
     params = body.get("params") if isinstance(body, dict) else None
-    if not isinstance(params, dict):
-        return ""
-    parts = [str(params[k]) for k in ("err", "errmsg") if isinstance(params.get(k), str)]
-    return f" ({': '.join(parts)})" if parts else ""
+    parts = [params[k] for k in ("err", "errmsg") if isinstance(params, dict) and isinstance(params.get(k), str)]
+    text = f" ({': '.join(parts)})" if parts else ""
+    response = _response_text(body)
+    return f"{text}: {response[:500]}" if response else text

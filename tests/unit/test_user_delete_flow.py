@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from flows.job import Fail, Skip
 from flows.outcome import FAILED, SKIPPED, SUCCESS
 from flows.user_delete import DEFAULTS, make_job
 from flows.user_delete.handler import user_url
@@ -59,10 +60,10 @@ def test_the_user_id_is_one_path_segment(sandbox, user_id, path):
 
 def test_unknown_user_is_skipped_and_an_admin_fails_after_retries(sandbox):
     sandbox.contribution.add_user("admin-1", role="admin")
-    outcomes = run(sandbox, [(DELETE_TOPIC, delete_event("nobody")), (DELETE_TOPIC, delete_event("admin-1"))],
-                   RETRY_MAX_ATTEMPTS="2")
-    assert outcomes[0].kind == SKIPPED and "404" in outcomes[0].detail
-    assert (outcomes[1].kind, outcomes[1].status) == (FAILED, 500)
+    outcomes = run(sandbox, [(DELETE_TOPIC, delete_event("admin-1"))], RETRY_MAX_ATTEMPTS="2")
+    assert (outcomes[0].kind, outcomes[0].status) == (FAILED, 500)  # before any "not found": 500, retried
+    outcomes = run(sandbox, [(DELETE_TOPIC, delete_event("nobody"))])
+    assert outcomes[0].kind == SKIPPED and "User not found in OS" in outcomes[0].detail
     assert sandbox.journal.count("DELETE", "/program/v1/user/admin-1") == 2
 
 
@@ -94,3 +95,43 @@ def test_a_service_error_that_repeats_a_user_id_shows_it_hashed():
     body = {"responseCode": "CLIENT_ERROR", "params": {"err": "ERR", "errmsg": f"User {user} cannot be deleted"}}
     result = judge(Answer(400, body), "delete user", (user, None, ""))
     assert user not in result.error and short_hash(user) in result.error
+
+
+@pytest.mark.parametrize("response, kind", [
+    ("User not found in OS", SKIPPED),
+    ("User not found in Sunbird", SKIPPED),
+    ("user NOT FOUND", SKIPPED),
+    ("Admin for the org not found", FAILED),
+    ("Can only delete Individual or contributing org user", FAILED),
+    ("User_Org not found", FAILED),
+    ({"response": "User not found in OS"}, FAILED),
+    (None, FAILED),
+])
+def test_a_404_is_skipped_only_when_it_says_the_user_was_not_found(response, kind):
+    from connectors.http import Answer
+    from flows.user_delete.handler import judge_delete
+
+    body = {"responseCode": "SERVER_ERROR", "params": {"err": "ERR_DELETING_USER_FAILED"},
+            "result": {} if response is None else {"response": response}}
+    result = judge_delete(Answer(404, body), "u-1")
+    assert isinstance(result, Skip if kind == SKIPPED else Fail)
+    if kind == FAILED and isinstance(response, str):
+        assert response in result.error  # the service's own words, on the failed record
+
+
+def test_after_one_not_found_every_error_is_a_404_and_only_the_not_found_ones_skip(sandbox):
+    """program-service's sticky status (spec §4.3): once it has said "not found", it answers every later
+    error with 404. The admin and the org user without an admin fail (visible, replayable), at once."""
+    from sandbox.contribution import ORG_USER_WITHOUT_ADMIN
+
+    sandbox.contribution.add_user("admin-1", role="admin")
+    sandbox.contribution.add_user("orphan-1", role=ORG_USER_WITHOUT_ADMIN)
+    sandbox.contribution.add_user("gone-1")
+    sandbox.contribution.remove_from_sunbird("gone-1")
+    first = run(sandbox, [(DELETE_TOPIC, delete_event("nobody"))])
+    assert first[0].kind == SKIPPED and sandbox.contribution.error_status == 404
+    outcomes = run(sandbox, [(DELETE_TOPIC, delete_event(user)) for user in ("admin-1", "orphan-1", "gone-1")])
+    assert [(o.kind, o.status) for o in outcomes] == [(FAILED, 404), (FAILED, 404), (SKIPPED, 404)]
+    assert "Can only delete Individual or contributing org user" in outcomes[0].detail
+    assert "Admin for the org not found" in outcomes[1].detail
+    assert sandbox.journal.count("DELETE", "/program/v1/user/admin-1") == 1  # final: not retried
