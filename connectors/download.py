@@ -167,7 +167,7 @@ class Downloader:
     """Thread-safe: the handler threads share its connections."""
 
     def __init__(self, policy: DownloadPolicy, retry: RetrySettings):
-        self._policy = policy
+        self.policy = policy
         self._retry = retry
         self._timeout = urllib3.Timeout(connect=policy.connect_timeout_s, read=policy.read_timeout_s)
         self.connections = PublicConnections(policy.allow_private_networks, policy.max_connections)
@@ -213,8 +213,8 @@ class Downloader:
         """``work(pace)``, again after what may pass (:class:`_Retryable`) within the retry budget, all of
         it within ``download.deadline_s``."""
         started, attempt = time.monotonic(), 1
-        with deadline(self._policy.deadline_s) as watch:
-            pace = Pace(self._policy, watch)
+        with deadline(self.policy.deadline_s) as watch:
+            pace = Pace(self.policy, watch)
             while True:
                 try:
                     return work(pace)

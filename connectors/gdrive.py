@@ -20,6 +20,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qs
@@ -175,8 +176,10 @@ class DriveDownloader:
             if not self._credentials.valid:
                 session = requests.Session()
                 session.trust_env = False  # no ~/.netrc credentials, no proxy from the environment
+                policy = self._downloader.policy
+                timeouts = (policy.connect_timeout_s, policy.read_timeout_s)  # google-auth's own: 120 s
                 try:
-                    self._credentials.refresh(Request(session))
+                    self._credentials.refresh(partial(Request(session), timeout=timeouts))
                 except Exception as err:  # google-auth raises several types for a refused grant
                     raise DownloadError(f"Google service account sign-in failed: {err.__class__.__name__}") from None
                 finally:

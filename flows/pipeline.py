@@ -43,7 +43,7 @@ from flows.job import Done, Job, Skip
 from flows.logs import configure as configure_logs
 from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
 from flows.report import OutcomeSink
-from flows.settings import CommonSettings, ConfigError, HealthSettings, Reader, load_config, redacted
+from flows.settings import CommonSettings, ConfigError, HealthSettings, Reader, load_config
 
 log = logging.getLogger("cokreat.pipeline")
 
@@ -173,6 +173,9 @@ def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_n
         job = make_job(reader, HttpClient(job_name, settings.http, settings.retry))
     except ConfigError as err:
         exit_at_start(f"configuration error: {err}")
+    for variable in reader.unread_environment():
+        log.warning("an environment variable named like a setting is not read by this job (a typo?)",
+                    extra={"variable": variable})
     kafka = settings.kafka
     client = {"bootstrap.servers": kafka.brokers, **kafka.client}
     watch = BrokerWatch(kafka.unavailable_timeout_s)
@@ -181,7 +184,12 @@ def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_n
         _serve_health(settings.health, Health(progress, watch.unreachable_s, settings.health.stall_timeout_s))
     try:
         partitions_of(watch.client_config(client), [*job.topics, kafka.failed_topic], kafka.unavailable_timeout_s)
-    except (KafkaException, RuntimeError) as err:
+    except KafkaException as err:
+        protocol = kafka.client.get("security.protocol", "plaintext")
+        exit_at_start(f"kafka error: no answer from the brokers at {kafka.brokers} (kafka.broker-servers) with "
+                      f"security.protocol {protocol} (kafka.client) within {kafka.unavailable_timeout_s:g}s "
+                      f"(kafka.unavailable_timeout_s): {err.args[0].str() if err.args else err}")
+    except RuntimeError as err:
         exit_at_start(f"kafka error: {err}")
     stop = StopSignal()
     stop.install(settings.shutdown_grace_s)
@@ -191,7 +199,8 @@ def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_n
                                                       kafka.unavailable_timeout_s),
                        lambda: OffsetCommitter(client, kafka.group_id, watch), progress)
     log.info("starting", extra={"topics": list(job.topics), "group": kafka.group_id,
-                                "failed_topic": kafka.failed_topic, "settings": redacted(config)})
+                                "failed_topic": kafka.failed_topic, "settings": reader.shown(),
+                                "from_environment": sorted(k for k, o in reader.origins.items() if o == "environment")})
     return build_flow(job, source, sink, settings.http.max_in_flight, progress, window=4 * kafka.batch_size,
                       stop_requested=stop.requested)
 

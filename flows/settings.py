@@ -2,14 +2,18 @@
 
 A job ships its defaults as HOCON in the original Flink job's keys. ``JOB_CONFIG_FILE``
 names an operator's file in the same keys, merged over the defaults (``include`` is
-resolved relative to that file). Then any key can be overridden from the environment:
-upper-case the key and replace every run of characters other than ``A-Z``/``0-9`` with
-``_`` (``kafka.broker-servers`` -> ``KAFKA_BROKER_SERVERS``). A value starting with ``[``
-or ``{`` is parsed as HOCON; any other value is the plain string, converted to the type
-the key already has where that is a number or a boolean.
+resolved relative to that file). The environment comes first: when the job reads a key,
+it takes the variable named after it if one is set, whether or not the file has the key.
+The name is the key upper-cased with every run of characters other than ``A-Z``/``0-9``
+replaced by ``_`` (``kafka.broker-servers`` -> ``KAFKA_BROKER_SERVERS``). Each typed read
+converts the text: numbers, booleans, lists (``[...]`` as HOCON, or comma-separated) and
+objects (``{...}`` as HOCON); a text setting keeps its text as it is. An object of strings
+(``kafka.client``, ``http.headers``) also takes one entry per variable: ``KAFKA_CLIENT_SASL_PASSWORD``
+is the librdkafka property ``sasl.password``, ``HTTP_HEADERS_X_CHANNEL_ID`` the header ``X-Channel-Id``.
 
 Every read goes through :class:`Reader`, whose errors name the key, so a bad setting
-can stop the job at start with one clear line.
+can stop the job at start with one clear line. The reader keeps what was read and from
+where, so the job can log its settings and name the variables it did not read (typos).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
 
 from pyhocon import ConfigFactory, ConfigTree
 
@@ -25,6 +30,7 @@ from connectors.address import without_userinfo
 
 CONFIG_FILE_ENV = "JOB_CONFIG_FILE"
 _NOT_NAME = re.compile(r"[^A-Z0-9]+")
+_SUBSTITUTION = re.compile(r"\$\{\??\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")  # ${NAME} or ${?NAME}
 _SECRET_WORDS = ("pass", "secret", "token", "cred", "authorization", "key", "jaas", "oauthbearer",
                  "http.headers")
 # librdkafka properties shown in the logged settings; any other (a PEM key, a JAAS or OAuth config, a
@@ -60,25 +66,6 @@ def is_secret(key: str) -> bool:
     return any(word in lowered for word in _SECRET_WORDS)
 
 
-def redacted(tree: ConfigTree, prefix: str = "") -> dict:
-    """The settings as plain data, safe to log: every secret value replaced by ``***``, every
-    ``kafka.client`` property not known to be harmless too, and the user info of every URL."""
-    plain: dict = {}
-    for raw_key, value in tree.items():
-        key, name = f"{prefix}{raw_key}", raw_key.strip('"')
-        if prefix.startswith("kafka.client.") and not isinstance(value, ConfigTree):
-            hidden = not _SHOWN_CLIENT_PROPERTIES.fullmatch(key.removeprefix("kafka.client.").replace('"', ""))
-        else:
-            hidden = is_secret(key)
-        if hidden:
-            plain[name] = REDACTED
-        elif isinstance(value, ConfigTree):
-            plain[name] = redacted(value, f"{key}.")
-        else:
-            plain[name] = _shown_value(value)
-    return plain
-
-
 def _shown_value(value: Any) -> Any:
     if isinstance(value, str):
         return without_userinfo(value)
@@ -96,50 +83,50 @@ def env_name(key: str) -> str:
     return _NOT_NAME.sub("_", key.replace('"', "").upper()).strip("_")
 
 
-def load_config(defaults: str, environ: Mapping[str, str] | None = None) -> ConfigTree:
-    """The shared and the job's defaults, then the file named by ``JOB_CONFIG_FILE``, then the environment."""
-    environ = os.environ if environ is None else environ
-    config = ConfigTree.merge_configs(ConfigFactory.parse_string(SHARED_DEFAULTS),
-                                      ConfigFactory.parse_string(defaults))
+def librdkafka_property(name: str) -> str:
+    """``SASL_PASSWORD`` -> ``sasl.password``: librdkafka's names are lower-case words joined by dots."""
+    return name.lower().replace("_", ".")
+
+
+def header_name(name: str) -> str:
+    """``X_CHANNEL_ID`` -> ``X-Channel-Id`` (header names are case-insensitive words joined by dashes)."""
+    return "-".join(word.capitalize() for word in name.split("_"))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where a job's settings come from, first to last: the environment, the operator's file, the defaults."""
+
+    tree: ConfigTree  # the shared and the job's defaults, with the operator's file merged over them
+    from_file: ConfigTree  # the operator's file alone: which values the operator set
+    environ: Mapping[str, str]
+    substituted: frozenset[str] = frozenset()  # variables the operator's file reads itself, as ${?NAME}
+
+
+def load_config(defaults: str, environ: Mapping[str, str] | None = None) -> Config:
+    """The shared and the job's defaults, the file named by ``JOB_CONFIG_FILE``, and the environment."""
+    environ = dict(os.environ if environ is None else environ)
+    tree = ConfigTree.merge_configs(ConfigFactory.parse_string(SHARED_DEFAULTS), ConfigFactory.parse_string(defaults))
+    from_file, substituted = ConfigTree(), frozenset()
     path = environ.get(CONFIG_FILE_ENV)
     if path:
         try:
-            operator_file = ConfigFactory.parse_file(path, required=True)
+            from_file = ConfigFactory.parse_file(path, required=True)
+            substituted = frozenset(_SUBSTITUTION.findall(Path(path).read_text(errors="replace")))
         except Exception as err:  # pyparsing's errors are not ConfigException
             raise ConfigError(CONFIG_FILE_ENV, f"cannot read {path}: {err}") from err
-        config = ConfigTree.merge_configs(config, operator_file)
-    _apply_environment(config, "", environ)
-    return config
+        tree = ConfigTree.merge_configs(tree, from_file, copy_trees=True)
+    return Config(tree, from_file, environ, substituted)
 
 
-def _apply_environment(tree: ConfigTree, prefix: str, environ: Mapping[str, str]) -> None:
-    for raw_key in list(tree.keys()):
-        key = f"{prefix}{raw_key}"
-        override = environ.get(env_name(key))
-        if override is not None:
-            tree[raw_key] = _env_value(key, override, tree[raw_key])
-        if isinstance(tree[raw_key], ConfigTree):
-            _apply_environment(tree[raw_key], f"{key}.", environ)
-
-
-def _env_value(key: str, text: str, current: Any) -> Any:
-    if isinstance(current, str):  # a text setting keeps its text, even JSON (a service-account key)
-        return text
-    if text.lstrip().startswith(("[", "{")):
-        try:
-            return ConfigFactory.parse_string(f"value = {text}")["value"]
-        except Exception as err:  # where, never what: the value may hold a credential whatever its key
-            column = getattr(err, "col", None)
-            where = f" (column {column})" if isinstance(column, int) else ""
-            raise ConfigError(key, f"environment value {env_name(key)} is not HOCON{where}") from None
-    if isinstance(current, bool):
-        return _to_bool(key, text)
-    if isinstance(current, (int, float)):  # "0.5" for a key whose default is 1 is still a number
-        try:
-            return int(text.strip())
-        except ValueError:
-            return _to_number(key, text, float)
-    return text
+def _hocon(key: str, text: str) -> Any:
+    """A list or an object given in the environment as HOCON."""
+    try:
+        return ConfigFactory.parse_string(f"value = {text}")["value"]
+    except Exception as err:  # where, never what: the value may hold a credential whatever its key
+        column = getattr(err, "col", None)
+        where = f" (column {column})" if isinstance(column, int) else ""
+        raise ConfigError(key, f"environment value {env_name(key)} is not HOCON{where}") from None
 
 
 def _to_bool(key: str, text: str) -> bool:
@@ -159,19 +146,32 @@ def _to_number(key: str, text: str, kind: type) -> Any:
 
 
 class Reader:
-    """Typed reads from a config tree; every error names the key."""
+    """Typed reads, the environment first; every error names the key. ``values`` and ``origins`` keep
+    what each read key gave the job and where it came from (environment, file or default)."""
 
     _MISSING = object()
 
-    def __init__(self, config: ConfigTree):
+    def __init__(self, config: Config):
         self.config = config
+        self.values: dict[str, Any] = {}
+        self.origins: dict[str, str] = {}
 
     def _get(self, key: str, default: Any) -> Any:
-        value = self.config.get(key, self._MISSING)
+        name = env_name(key)
+        if name in self.config.environ:
+            self.origins[key] = "environment"
+            return self.config.environ[name]
+        value = self.config.tree.get(key, self._MISSING)
         if value is self._MISSING or value is None:
             if default is self._MISSING:
                 raise ConfigError(key, "missing")
+            self.origins[key] = "default"
             return default
+        self.origins[key] = "file" if self.config.from_file.get(key, None) is not None else "default"
+        return value
+
+    def _kept(self, key: str, value: Any) -> Any:
+        self.values[key] = value
         return value
 
     def text(self, key: str, default: Any = _MISSING) -> str:
@@ -181,14 +181,14 @@ class Reader:
         value = str(value).strip()
         if not value:
             raise ConfigError(key, "must not be empty")
-        return value
+        return self._kept(key, value)
 
     def optional_text(self, key: str) -> str:
         """A string that may be missing or empty ("")."""
         value = self._get(key, "")
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ConfigError(key, f"expected a string, got {type(value).__name__}")
-        return str(value).strip()
+        return self._kept(key, str(value).strip())
 
     def url(self, key: str, default: Any = _MISSING) -> str:
         """An http(s) base URL."""
@@ -211,7 +211,7 @@ class Reader:
             raise ConfigError(key, f"expected a number, got {type(value).__name__}")
         if value < minimum:
             raise ConfigError(key, f"must be at least {minimum}, got {_shown(key, value)}")
-        return float(value)
+        return self._kept(key, float(value))
 
     def integer(self, key: str, default: Any = _MISSING, minimum: int = 0, maximum: int | None = None) -> int:
         value = self._get(key, default)
@@ -223,32 +223,65 @@ class Reader:
             raise ConfigError(key, f"must be at least {minimum}, got {_shown(key, value)}")
         if maximum is not None and value > maximum:
             raise ConfigError(key, f"must be at most {maximum}, got {_shown(key, value)}")
-        return value
+        return self._kept(key, value)
 
     def boolean(self, key: str, default: Any = _MISSING) -> bool:
         value = self._get(key, default)
         if isinstance(value, str):
-            return _to_bool(key, value)
+            value = _to_bool(key, value)
         if not isinstance(value, bool):
             raise ConfigError(key, f"expected a boolean, got {_shown(key, value)}")
-        return value
+        return self._kept(key, value)
 
     def texts(self, key: str, default: Any = _MISSING) -> list[str]:
         """A list of strings, given as a HOCON list or as one comma-separated string."""
         value = self._get(key, default)
         if isinstance(value, str):
-            value = value.split(",")
+            value = _hocon(key, value) if value.lstrip().startswith("[") else value.split(",")
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(key, "expected a list of strings or a comma-separated string")
-        return [item.strip() for item in value if item.strip()]
+        return self._kept(key, [item.strip() for item in value if item.strip()])
 
-    def strings(self, key: str, default: Any = _MISSING) -> dict[str, str]:
-        """An object of string values (headers, librdkafka properties)."""
+    def strings(self, key: str, default: Any = _MISSING, entry_name: Callable[[str], str] | None = None) -> dict[str, str]:
+        """An object of string values (headers, librdkafka properties). With ``entry_name``, each variable
+        ``<KEY>_<NAME>`` sets one entry: the one whose name gives the same variable, else ``entry_name(NAME)``."""
         value = self._get(key, default)
+        if isinstance(value, str):
+            value = _hocon(key, value) if value.lstrip().startswith("{") else value
         if not isinstance(value, Mapping):
             raise ConfigError(key, f"expected an object, got {type(value).__name__}")
         plain = value.as_plain_ordered_dict() if isinstance(value, ConfigTree) else value
-        return {name: _scalar_text(f"{key}.{name}", item) for name, item in _flatten(plain)}
+        entries = {name: _scalar_text(f"{key}.{name}", item) for name, item in _flatten(plain)}
+        if entry_name is not None:
+            prefix = f"{env_name(key)}_"
+            for variable, text in sorted(self.config.environ.items()):
+                if variable.startswith(prefix) and len(variable) > len(prefix):
+                    tail = variable[len(prefix):]
+                    same = [name for name in entries if env_name(name) == tail]
+                    entries[same[0] if same else entry_name(tail)] = text
+                    self.origins[key] = "environment"
+        return self._kept(key, entries)
+
+    def unread_environment(self) -> list[str]:
+        """Variables named like this job's settings (they start with the first word of one of its keys)
+        that no read took: a typo, or a key the job does not use. Their values are never looked at."""
+        words = tuple({f"{env_name(key).split('_')[0]}_" for key in (*self.config.tree, *self.values)})
+        taken = {env_name(key) for key in self.origins} | self.config.substituted
+        entries = tuple(f"{env_name(key)}_" for key, value in self.values.items() if isinstance(value, dict))
+        return sorted(name for name in self.config.environ
+                      if name.startswith(words) and name not in taken and not name.startswith(entries))
+
+    def shown(self) -> dict[str, Any]:
+        """Every key read, with the value the job got, safe to log: secrets as ``***``, each ``kafka.client``
+        property not known to be harmless too, every header's value, and the user info of every URL."""
+        return {key: _shown_setting(key, value) for key, value in sorted(self.values.items())}
+
+
+def _shown_setting(key: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        return {name: _shown_value(item) if key == "kafka.client" and _SHOWN_CLIENT_PROPERTIES.fullmatch(name)
+                else REDACTED for name, item in value.items()}
+    return REDACTED if is_secret(key) else _shown_value(value)
 
 
 def _flatten(mapping: Mapping, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -322,14 +355,14 @@ class CommonSettings:
                 failed_topic=r.text("kafka.failed.topic"),
                 auto_offset_reset=r.choice("kafka.auto.offset.reset", ("earliest", "latest"), "latest"),
                 batch_size=r.integer("kafka.batch_size", 500, minimum=1),
-                client=r.strings("kafka.client", {}),
+                client=r.strings("kafka.client", {}, entry_name=librdkafka_property),
                 unavailable_timeout_s=r.number("kafka.unavailable_timeout_s", minimum=1.0),  # in SHARED_DEFAULTS
             ),
             http=HttpSettings(
                 connect_timeout_s=r.number("http.connect_timeout_s", 10.0, minimum=0.001),
                 read_timeout_s=r.number("http.read_timeout_s", 60.0, minimum=0.001),
                 max_in_flight=r.integer("http.max_in_flight", 32, minimum=1),
-                headers=r.strings("http.headers", {}),
+                headers=r.strings("http.headers", {}, entry_name=header_name),
                 call_deadline_s=r.number("http.call_deadline_s", 120.0, minimum=0.001),
                 max_answer_bytes=r.integer("http.max_answer_bytes", 32 * 2**20, minimum=1),
             ),

@@ -51,6 +51,7 @@ class FileServer:
         self.storage_dir: Path | None = None
         server.route("GET", r"/files/(?P<name>[^/]+)", self._file)
         server.route("GET", r"/drip/(?P<name>[^/]+)", self._drip)
+        server.route("POST", r"/drip/(?P<name>[^/]+)", self._drip)  # a token endpoint that stalls
         server.route("GET", r"/redirect/(?P<hops>\d+)", self._redirect)
         server.route("GET", r"/uc", self._drive_link)
         server.route("GET", r"/drive/v3/files/(?P<id>[^/]+)", self._drive_api)

@@ -3,7 +3,7 @@
 Used by the integration tests, the demo and the benchmarks, so all of them exercise the
 real module, configuration file and signals::
 
-    job = JobProcess("flows.user_delete", config_text, workdir)
+    job = JobProcess("flows.user_delete", config_text, workdir)   # config_text None: settings from env only
     job.start()
     ...
     assert job.stop() == 0  # SIGTERM, then wait
@@ -23,6 +23,8 @@ from pathlib import Path
 import orjson
 
 from sandbox.broker import free_port
+
+CONFIG_FILE_ENV = "JOB_CONFIG_FILE"  # as flows.settings names it; the sandbox imports nothing of the jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,13 +93,14 @@ temp_file_location = "{temp_dir}"
 
 
 class JobProcess:
-    def __init__(self, module: str, config: str, workdir: Path, env: dict[str, str] | None = None,
+    def __init__(self, module: str, config: str | None, workdir: Path, env: dict[str, str] | None = None,
                  args: list[str] | None = None):
         self.module = module
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.config_path = self.workdir / "job.conf"
-        self.config_path.write_text(config)
+        self.config_path = self.workdir / "job.conf" if config is not None else None
+        if self.config_path:
+            self.config_path.write_text(config)
         self.log_path = self.workdir / "job.log"
         self._env = {"HEALTH_PORT": str(free_port()), **(env or {})}
         self.health_url = f"http://127.0.0.1:{self._env['HEALTH_PORT']}"
@@ -105,8 +108,11 @@ class JobProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "JobProcess":
-        env = {**os.environ, "JOB_CONFIG_FILE": str(self.config_path), "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": str(ROOT), "BYTEWAX_DATAFLOW_API_CACHE_PATH": str(self.workdir), **self._env}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT),
+               "BYTEWAX_DATAFLOW_API_CACHE_PATH": str(self.workdir), **self._env}
+        env.pop(CONFIG_FILE_ENV, None)
+        if self.config_path:
+            env[CONFIG_FILE_ENV] = str(self.config_path)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "bytewax.run", self.module, *self._args],

@@ -97,7 +97,7 @@ def jobs(tmp_path):
     """Start job processes; any still running at the end of the test are killed."""
     started: list[JobProcess] = []
 
-    def start(module: str, config: str, **kwargs) -> JobProcess:
+    def start(module: str, config: str | None, **kwargs) -> JobProcess:
         job = JobProcess(module, config, tmp_path / f"job{len(started)}", **kwargs).start()
         started.append(job)
         return job

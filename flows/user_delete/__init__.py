@@ -13,7 +13,7 @@ from pathlib import Path
 from connectors.http import HttpClient
 from flows.job import Job
 from flows.pipeline import job_flow
-from flows.settings import Reader
+from flows.settings import ConfigError, Reader
 from flows.user_delete import handler, rules
 
 JOB_NAME = "user-delete"
@@ -22,18 +22,27 @@ DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
 
 def make_job(reader: Reader, client: HttpClient) -> Job:
     """The job's rules and handler, from its settings."""
-    topics = rules.Topics(reader.text("kafka.input.user_delete_topic"),
-                          reader.text("kafka.input.ownership_transfer_topic"))
+    # rel-8 names the delete topic user_delete_topic; rel-7 named it topic and had no transfer topic.
+    topics = rules.Topics(reader.text("kafka.input.user_delete_topic", reader.text("kafka.input.topic")),
+                          reader.optional_text("kafka.input.ownership_transfer_topic") or None)
     check_object_type = reader.boolean("user_delete.check_object_type", True)
-    base_url = reader.url("program-service-baseUrl")
+    urls = handler.Urls(reader.url("program-service-baseUrl"), path_prefix(reader))
     return Job(
         name=JOB_NAME,
-        topics=(topics.user_delete, topics.ownership_transfer),
+        topics=tuple(topic for topic in (topics.user_delete, topics.ownership_transfer) if topic),
         entity=lambda _topic, event: rules.entity(event),
         validate=lambda topic, event: rules.skip_reason(topics, topic, event, check_object_type),
-        handle=partial(handler.handle, client, base_url),
+        handle=partial(handler.handle, client, urls),
         personal_entity=True,
     )
+
+
+def path_prefix(reader: Reader) -> str:
+    """``user_delete.path_prefix``: "" or a path of its own, e.g. ``/program`` (no trailing slash)."""
+    prefix = reader.optional_text("user_delete.path_prefix").rstrip("/")
+    if prefix and (not prefix.startswith("/") or any(c in prefix for c in "?#\\") or "//" in prefix):
+        raise ConfigError("user_delete.path_prefix", f"expected \"\" or a path such as /program, got {prefix!r}")
+    return prefix
 
 
 def __getattr__(name: str):

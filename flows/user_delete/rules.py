@@ -19,7 +19,7 @@ OWNERSHIP_TRANSFER = "ownership-transfer"
 @dataclass(frozen=True)
 class Topics:
     user_delete: str
-    ownership_transfer: str
+    ownership_transfer: str | None  # None: the delete topic only (as rel-7)
 
     def action_for(self, topic: str) -> str | None:
         """The one action an event on ``topic`` may carry."""

@@ -253,3 +253,44 @@ def test_events_still_in_flight_after_the_grace_period_are_read_again(broker, sa
     assert second.stop() == 0
     assert set(sandbox.contribution.deleted) == set(users)
 
+
+
+def environment_only(setup: Setup, **extra: str) -> dict[str, str]:
+    """The settings of ``Setup.config`` as environment variables, with no config file."""
+    return {"KAFKA_BROKER_SERVERS": setup.broker.bootstrap, "KAFKA_GROUPID": setup.group,
+            "KAFKA_INPUT_USER_DELETE_TOPIC": setup.delete_topic,
+            "KAFKA_INPUT_OWNERSHIP_TRANSFER_TOPIC": setup.transfer_topic, "KAFKA_FAILED_TOPIC": setup.failed_topic,
+            "KAFKA_AUTO_OFFSET_RESET": "earliest", "PROGRAM_SERVICE_BASEURL": setup.sandbox.url, **extra}
+
+
+def test_a_job_configured_only_from_the_environment(broker, sandbox, names, jobs):
+    """The README's way to pass credentials: map entries (client properties, headers) one variable each,
+    keys the defaults file does not have, and a misspelt variable named (never its value) in a warning."""
+    setup = Setup(broker, sandbox, names)
+    users = setup.delete_backlog(3)
+    job = jobs(MODULE, None, env=environment_only(
+        setup, HTTP_HEADERS_AUTHORIZATION="Bearer t0ken", HTTP_HEADERS_X_CHANNEL_ID="ch-1",
+        KAFKA_CLIENT_CLIENT_ID="cokreat-env-test", KAFKA_GROUP_ID="typo-value", USER_DELETE_PATH_PREFIX="/program"))
+    wait_for(lambda: len(job.outcomes()) == 3, what="three outcomes")
+    assert sorted(sandbox.contribution.deleted) == sorted(users)
+    for call in sandbox.journal.matching("DELETE"):
+        assert call.headers["Authorization"] == "Bearer t0ken" and call.headers["X-Channel-Id"] == "ch-1"
+    lines = job.log_lines()
+    warnings = [line for line in lines if line.get("variable")]
+    assert [w["variable"] for w in warnings] == ["KAFKA_GROUP_ID"]
+    assert "typo-value" not in job.log_path.read_text() and "t0ken" not in job.log_path.read_text()
+    starting = next(line for line in lines if line.get("message") == "starting")
+    assert starting["settings"]["kafka.client"] == {"client.id": "cokreat-env-test"}
+    assert starting["settings"]["http.headers"] == {"Authorization": "***", "X-Channel-Id": "***"}
+    assert "kafka.client" in starting["from_environment"]
+    assert job.stop() == 0
+
+
+def test_a_client_property_from_the_environment_reaches_the_kafka_client(broker, sandbox, names, jobs):
+    """``KAFKA_CLIENT_SECURITY_PROTOCOL=SSL`` against the plaintext broker: the start fails in one clear line."""
+    setup = Setup(broker, sandbox, names)
+    job = jobs(MODULE, None, env=environment_only(setup, KAFKA_CLIENT_SECURITY_PROTOCOL="SSL",
+                                                   KAFKA_UNAVAILABLE_TIMEOUT_S="3"))
+    assert job.wait(60) == 2
+    last = job.log_path.read_text().strip().splitlines()[-1]
+    assert last.startswith("kafka error: no answer from the brokers") and "security.protocol SSL" in last, last

@@ -183,3 +183,15 @@ def test_a_long_drive_file_name_or_id_is_shortened(sandbox, tmp_path):
             path = drive(sandbox, credential=credential).fetch(link, tmp_path / "work", PDF, None)
             assert path.read_bytes() == b"%PDF" and len(path.name) <= 200, (file_id[:10], name[:10])
             path.unlink()
+
+
+@pytest.mark.timeout(60)
+def test_the_service_account_sign_in_keeps_the_http_timeouts(sandbox, tmp_path):
+    """google-auth waits 120 s per read by default; a token endpoint that stalls must fail within
+    ``http.read_timeout_s`` like every other call (the test's own limit is far below 120 s per byte)."""
+    stalled = sandbox.files.drip("token", b"HTTP/1.1 200 OK\r\n" * 10, every_s=30, headers=True)
+    downloader = Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=0.5), RetrySettings(1, 5, 0.01))
+    api = DriveDownloader(downloader, service_account(stalled), sandbox.url, Backoff(0.01, 0.04, 2),
+                          hosts=("127.0.0.1",))
+    with pytest.raises(DownloadError, match="sign-in failed"):
+        api.fetch(sandbox.files.add_drive("f9", "a.pdf", b"%PDF", PDF), tmp_path, PDF, None)

@@ -27,7 +27,7 @@ import yaml
 from pyhocon import ConfigFactory, ConfigTree
 
 from connectors.http import HttpClient
-from flows.settings import CommonSettings, Reader, is_secret, load_config
+from flows.settings import CommonSettings, Config, Reader, is_secret, load_config
 from tests.unit import k8s_render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,7 +160,7 @@ def flat(tree: ConfigTree, prefix: str = "") -> dict[str, object]:
     return out
 
 
-def job_config(job: str, text: str, tmp_path: Path, monkeypatch, environ: dict[str, str]) -> ConfigTree:
+def job_config(job: str, text: str, tmp_path: Path, monkeypatch, environ: dict[str, str]) -> Config:
     """The settings the job's process gets from this config file and only these variables."""
     conf = tmp_path / "job.conf"
     conf.write_text(text)
@@ -264,35 +264,38 @@ def test_all_containers_run_the_one_image(job):
     assert {c["image"] for c in spec["initContainers"] + spec["containers"]} == {expected}
 
 
+def started(job: str, text: str, tmp_path: Path, monkeypatch, environ: dict[str, str]):
+    """The job's own settings code over this config file and only these variables: reader, settings, job."""
+    module = importlib.import_module(JOBS[job])
+    reader = Reader(job_config(job, text, tmp_path, monkeypatch, environ))
+    settings = CommonSettings.read(reader)
+    return reader, settings, module.make_job(reader, HttpClient(module.JOB_NAME, settings.http, settings.retry))
+
+
 def test_config_map_is_the_jobs_config_in_the_original_keys(job, tmp_path, monkeypatch):
     docs = manifests(job)
     path, text = config_map(docs)
     assert path == "/etc/cokreat/job.conf"
-    module = importlib.import_module(JOBS[job])
-    defaults = flat(ConfigFactory.parse_string(module.DEFAULTS))
+    reader, _, _ = started(job, text, tmp_path, monkeypatch, {"STORAGE_KEY": "account", "STORAGE_SECRET": "c2VjcmV0"})
+    for key in ("kafka.groupId", "kafka.broker-servers"):
+        assert reader.origins[key] == "file", f"{key} missing from the ConfigMap"
+    # Every key is one the job reads (a misspelled key would be ignored without a word).
     config = flat(ConfigFactory.parse_string(text))  # no variables set: ${?NAME} lines drop out
-    required = [key for key in defaults if key.startswith("kafka.input")] + ["kafka.groupId", "kafka.broker-servers"]
-    for key in required:
-        assert isinstance(config.get(key), str) and config[key], f"{key} missing from the ConfigMap"
-    # Every key is one the job knows (a misspelled key would be ignored without a word).
-    free_form = ("http.headers.", "kafka.client.", "health.")
-    unknown = [key for key in config if key not in defaults and not key.startswith(free_form)]
+    objects = tuple(f"{key}." for key, value in reader.values.items() if isinstance(value, dict))
+    unknown = [key for key in config if key not in reader.values and not key.startswith(objects)]
     assert not unknown, f"keys the job does not read: {unknown}"
 
 
 def test_config_map_starts_the_job(job, tmp_path, monkeypatch):
     """The job's own settings code accepts the file: every key of the right type, every rule met."""
     _, text = config_map(manifests(job))
-    config = job_config(job, text, tmp_path, monkeypatch, {"HTTP_AUTHORIZATION": "Bearer t0ken",
-                                                       "STORAGE_KEY": "account", "STORAGE_SECRET": "c2VjcmV0"})
-    module = importlib.import_module(JOBS[job])
-    reader = Reader(config)
-    settings = CommonSettings.read(reader)
-    made = module.make_job(reader, HttpClient(module.JOB_NAME, settings.http, settings.retry))
+    reader, settings, made = started(job, text, tmp_path, monkeypatch, {
+        "HTTP_AUTHORIZATION": "Bearer t0ken", "STORAGE_KEY": "account", "STORAGE_SECRET": "c2VjcmV0"})
     inputs = [value for key, value in flat(ConfigFactory.parse_string(text)).items() if key.startswith("kafka.input")]
     assert sorted(made.topics) == sorted(inputs)
     assert settings.kafka.group_id == flat(ConfigFactory.parse_string(text))["kafka.groupId"]
     assert settings.http.headers == {"Authorization": "Bearer t0ken"}
+    assert reader.unread_environment() == []  # the variables the file substitutes (${?NAME}) are read
 
 
 # --- secrets -------------------------------------------------------------------------------------
@@ -301,7 +304,7 @@ def test_no_secret_objects_or_values_in_the_manifests(job, tmp_path, monkeypatch
     docs = manifests(job)
     assert not [doc for doc in docs if doc["kind"] == "Secret"], "Secrets are created by hand, never rendered"
     _, text = config_map(docs)
-    config = flat(job_config(job, text, tmp_path, monkeypatch, {}))
+    config = flat(job_config(job, text, tmp_path, monkeypatch, {}).tree)
     secret_keys = {key: value for key, value in config.items() if is_secret(key)}
     assert secret_keys, "expected credential keys (http.headers, cloud_storage_*) in the job's settings"
     for key, value in secret_keys.items():
@@ -318,7 +321,7 @@ def test_secret_variables_reach_secret_keys(job, tmp_path, monkeypatch):
     names = SUBSTITUTION.findall(text)
     assert "HTTP_AUTHORIZATION" in names
     sentinels = {name: f'{{"type": "service_account", "n": "{name.lower()}"}}' for name in names}
-    config = flat(job_config(job, text, tmp_path, monkeypatch, sentinels))
+    config = flat(job_config(job, text, tmp_path, monkeypatch, sentinels).tree)
     for name, value in sentinels.items():
         keys = [key for key, v in config.items() if v == value]  # JSON arrives as the same text
         assert len(keys) == 1 and is_secret(keys[0]), f"${{?{name}}} should set one credential key, got {keys}"
@@ -448,7 +451,7 @@ def test_every_path_the_job_writes_is_a_writable_volume(job, tmp_path, monkeypat
     writable = [Path(m["mountPath"]) for m in c["volumeMounts"] if m["name"] in empty_dirs and not m.get("readOnly")]
     env = env_of(c)
     _, text = config_map(docs)
-    config = flat(job_config(job, text, tmp_path, monkeypatch, {}))
+    config = flat(job_config(job, text, tmp_path, monkeypatch, {}).tree)
     paths = [env["BYTEWAX_DATAFLOW_API_CACHE_PATH"]["value"], env["HOME"]["value"]]
     paths += [value for key, value in config.items() if key.endswith("temp_file_location")]
     assert len(paths) == (2 if job == "user-delete" else 3)

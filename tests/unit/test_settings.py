@@ -1,6 +1,7 @@
 import pytest
 
-from flows.settings import CommonSettings, ConfigError, Reader, env_name, load_config
+from flows.settings import (CommonSettings, ConfigError, Reader, env_name, header_name, librdkafka_property,
+                            load_config)
 from flows.user_delete import DEFAULTS
 
 BASE = 'kafka { broker-servers = "b:9092", groupId = "g", failed.topic = "f", client {} }\nhttp.headers {}\n' \
@@ -17,33 +18,63 @@ def test_file_overrides_defaults_and_include_is_relative_to_it(tmp_path):
     (tmp_path / "common.conf").write_text('kafka.groupId = "from-include"')
     conf = tmp_path / "job.conf"
     conf.write_text('include "common.conf"\nkafka.failed.topic = "from-file"')
-    config = load_config(BASE, {"JOB_CONFIG_FILE": str(conf)})
-    assert config["kafka.groupId"] == "from-include"
-    assert config["kafka.failed.topic"] == "from-file"
-    assert config["kafka.broker-servers"] == "b:9092"
+    reader = Reader(load_config(BASE, {"JOB_CONFIG_FILE": str(conf)}))
+    assert reader.text("kafka.groupId") == "from-include"
+    assert reader.text("kafka.failed.topic") == "from-file"
+    assert reader.text("kafka.broker-servers") == "b:9092"
+    assert reader.origins == {"kafka.groupId": "file", "kafka.failed.topic": "file", "kafka.broker-servers": "default"}
 
 
-def test_environment_overrides_with_the_types_of_the_keys():
-    config = load_config(BASE, {
+def test_environment_overrides_with_the_types_of_the_reads():
+    reader = Reader(load_config(BASE, {
         "KAFKA_BROKER_SERVERS": "b1:9092,b2:9092",
         "PROGRAM_SERVICE_BASEURL": "http://other/program",
         "HTTP_MAX_IN_FLIGHT": "8",
         "FLAG": "false",
         "RATIO": "2.5",
         "HTTP_HEADERS": '{"Authorization": "Bearer t"}',
-    })
-    assert config["kafka.broker-servers"] == "b1:9092,b2:9092"
-    assert config["program-service-baseUrl"] == "http://other/program"
-    assert config["http.max_in_flight"] == 8
-    assert config["flag"] is False
-    assert config["ratio"] == 2.5
-    assert Reader(config).strings("http.headers") == {"Authorization": "Bearer t"}
+    }))
+    assert reader.text("kafka.broker-servers") == "b1:9092,b2:9092"
+    assert reader.url("program-service-baseUrl") == "http://other/program"
+    assert reader.integer("http.max_in_flight") == 8
+    assert reader.boolean("flag") is False
+    assert reader.number("ratio") == 2.5
+    assert reader.strings("http.headers") == {"Authorization": "Bearer t"}
+    assert set(reader.origins.values()) == {"environment"}
+
+
+def test_the_environment_sets_keys_that_neither_file_nor_defaults_have():
+    reader = Reader(load_config("a = 1", {"KAFKA_INPUT_TOPIC": "rel7.delete.user", "SOME_LIMIT": "3"}))
+    assert reader.text("kafka.input.topic") == "rel7.delete.user"
+    assert reader.integer("some.limit", 1) == 3
+
+
+def test_client_properties_and_headers_come_one_per_variable():
+    """The README's ``KAFKA_CLIENT_SASL_PASSWORD=...`` with ``kafka.client {}``: librdkafka's names are lower
+    case with dots, header names words with dashes; an entry the file has is replaced, whatever its spelling."""
+    reader = Reader(load_config(BASE + '\nhttp.headers { x-channel-id = "from-file", "X-Kept" = "k" }', {
+        "KAFKA_CLIENT_SASL_PASSWORD": "secret", "KAFKA_CLIENT_SECURITY_PROTOCOL": "SASL_SSL",
+        "HTTP_HEADERS_AUTHORIZATION": "Bearer t", "HTTP_HEADERS_X_CHANNEL_ID": "from-env"}))
+    assert reader.strings("kafka.client", {}, entry_name=librdkafka_property) == {
+        "sasl.password": "secret", "security.protocol": "SASL_SSL"}
+    assert reader.strings("http.headers", {}, entry_name=header_name) == {
+        "x-channel-id": "from-env", "X-Kept": "k", "Authorization": "Bearer t"}
+    settings = CommonSettings.read(Reader(load_config(DEFAULTS, {"KAFKA_CLIENT_SASL_USERNAME": "u"})))
+    assert settings.kafka.client == {"sasl.username": "u"}
+
+
+def test_variables_named_like_settings_that_no_read_took_are_named():
+    environ = {"KAFKA_GROUPID": "g", "KAFKA_GROUP_ID": "typo", "KAFKA_CLIENT_SASL_PASSWORD": "p",
+               "HTTP_READ_TIMEOUT": "typo", "TASK_PARALLELISM": "4", "PATH": "/bin", "JOB_CONFIG_FILE": "",
+               "HOME": "/root", "KAFKA_BROKER_SERVERS": "b:1"}
+    reader = Reader(load_config(DEFAULTS, environ))
+    CommonSettings.read(reader)
+    assert reader.unread_environment() == ["HTTP_READ_TIMEOUT", "KAFKA_GROUP_ID", "TASK_PARALLELISM"]
 
 
 def test_the_keys_every_job_shares_can_be_set_from_the_environment():
     """Keys with no line in a job's defaults file still take environment overrides."""
-    config = load_config(BASE, {"KAFKA_UNAVAILABLE_TIMEOUT_S": "5", "HEALTH_PORT": "9000"})
-    settings = CommonSettings.read(Reader(config))
+    settings = CommonSettings.read(Reader(load_config(BASE, {"KAFKA_UNAVAILABLE_TIMEOUT_S": "5", "HEALTH_PORT": "9000"})))
     assert settings.kafka.unavailable_timeout_s == 5
     assert settings.health.port == 9000
     assert CommonSettings.read(Reader(load_config(BASE, {}))).health.stall_timeout_s == 600
@@ -51,24 +82,24 @@ def test_the_keys_every_job_shares_can_be_set_from_the_environment():
 
 def test_a_text_setting_from_the_environment_keeps_its_json_as_text():
     key = '{"type": "service_account", "private_key": "k"}'
-    config = load_config('content_auto_creator.g_service_acct_cred = ""',
-                         {"CONTENT_AUTO_CREATOR_G_SERVICE_ACCT_CRED": key})
-    assert config["content_auto_creator.g_service_acct_cred"] == key
+    reader = Reader(load_config('content_auto_creator.g_service_acct_cred = ""',
+                                {"CONTENT_AUTO_CREATOR_G_SERVICE_ACCT_CRED": key}))
+    assert reader.optional_text("content_auto_creator.g_service_acct_cred") == key
 
 
 def test_environment_lists_are_hocon():
-    config = load_config('topics = ["a"]', {"TOPICS": '["a", "b"]'})
-    assert config["topics"] == ["a", "b"]
+    assert Reader(load_config('topics = ["a"]', {"TOPICS": '["a", "b"]'})).texts("topics") == ["a", "b"]
+    assert Reader(load_config('topics = ["a"]', {"TOPICS": "a, b"})).texts("topics") == ["a", "b"]
 
 
 def test_quoted_client_properties_are_overridable():
     config = load_config('kafka.client { "sasl.password" = "x" }', {"KAFKA_CLIENT_SASL_PASSWORD": "secret"})
-    assert Reader(config).strings("kafka.client") == {"sasl.password": "secret"}
+    assert Reader(config).strings("kafka.client", entry_name=librdkafka_property) == {"sasl.password": "secret"}
 
 
 def test_a_wrong_type_in_the_environment_names_the_key():
     with pytest.raises(ConfigError, match="http.max_in_flight"):
-        load_config(BASE, {"HTTP_MAX_IN_FLIGHT": "many"})
+        CommonSettings.read(Reader(load_config(BASE, {"HTTP_MAX_IN_FLIGHT": "many"})))
 
 
 def test_an_unreadable_file_is_a_config_error(tmp_path):
@@ -110,26 +141,26 @@ def test_optional_text():
 
 
 def test_secrets_are_redacted_and_never_echoed_in_errors():
-    from flows.settings import redacted
-
-    config = load_config(BASE + '\nkafka.client { "sasl.password" = "p4ss", "client.id" = "me" }\n'
-                                'cloud_storage_secret = "s3cr3t"\nflag2 = true', {"HTTP_HEADERS": '{"Authorization": "Bearer t0k"}'})
-    shown = str(redacted(config))
+    reader = Reader(load_config(BASE + '\nkafka.client { "sasl.password" = "p4ss", "client.id" = "me" }\n'
+                                       'cloud_storage_secret = "s3cr3t"\nflag2 = true',
+                                {"HTTP_HEADERS": '{"Authorization": "Bearer t0k"}'}))
+    CommonSettings.read(reader)
+    reader.text("cloud_storage_secret")
+    shown = str(reader.shown())
     assert "p4ss" not in shown and "s3cr3t" not in shown and "t0k" not in shown and "'me'" in shown
+    assert "'Authorization': '***'" in shown  # which headers are set shows; their values do not
     with pytest.raises(ConfigError) as raised:
-        load_config("storage_secret {}", {"STORAGE_SECRET": "{unclosed s3cr3t"})
+        Reader(load_config("storage_secret {}", {"STORAGE_SECRET": "{unclosed s3cr3t"})).strings("storage_secret")
     assert "s3cr3t" not in str(raised.value)
-    password = load_config('kafka.client { "sasl.password" = "x" }', {"KAFKA_CLIENT_SASL_PASSWORD": "{s3cr3t"})
-    assert Reader(password).strings("kafka.client") == {"sasl.password": "{s3cr3t"}  # text stays text
+    password = Reader(load_config('kafka.client { "sasl.password" = "x" }', {"KAFKA_CLIENT_SASL_PASSWORD": "{s3cr3t"}))
+    assert password.strings("kafka.client", entry_name=librdkafka_property) == {"sasl.password": "{s3cr3t"}
     with pytest.raises(ConfigError) as raised:
-        load_config("token_ttl = 5", {"TOKEN_TTL": "s3cr3t"})
+        Reader(load_config("token_ttl = 5", {"TOKEN_TTL": "s3cr3t"})).integer("token_ttl")
     assert "s3cr3t" not in str(raised.value)
 
 
 def test_the_logged_settings_show_no_credential_of_any_form():
-    from flows.settings import redacted
-
-    config = load_config(BASE + '''
+    reader = Reader(load_config(BASE + '''
 kafka.client {
   "ssl.key.pem" = "-----BEGIN PRIVATE KEY-----K3Y"
   "sasl.oauthbearer.config" = "clientId=c clientSecret=0auth"
@@ -142,8 +173,10 @@ kafka.client {
 }
 program-service-baseUrl = "http://svc:pa55@program:8080/x"
 hosts = ["https://u:l1st@h/", "http://plain/"]
-''', {})
-    shown = str(redacted(config))
+''', {}))
+    CommonSettings.read(reader)
+    reader.texts("hosts"), reader.url("program-service-baseUrl")
+    shown = str(reader.shown())
     for secret in ("n3sted", "K3Y", "0auth", "j4as", "k3ystore", "unkn0wn", "pa55", "l1st"):
         assert secret not in shown, secret
     assert "'me'" in shown and "SASL_SSL" in shown and "http://program:8080/x" in shown and "http://plain/" in shown

@@ -7,7 +7,8 @@ import pytest
 from flows.job import Fail, Skip
 from flows.outcome import FAILED, SKIPPED, SUCCESS
 from flows.user_delete import DEFAULTS, make_job
-from flows.user_delete.handler import user_url
+from flows.settings import ConfigError, Reader, load_config
+from flows.user_delete.handler import Urls
 from tests.conftest import EVENTS_DIR, run_flow
 
 DELETE_TOPIC, TRANSFER_TOPIC = "sunbirddev.delete.user", "sunbirddev.user.ownership.transfer"
@@ -41,7 +42,31 @@ def test_the_examples(sandbox):
 
 
 def test_the_base_url_keeps_the_original_composition():
-    assert user_url("http://ingress/program", "u") == "http://ingress/program/program/v1/user/u"
+    assert Urls("http://ingress/program").user("u") == "http://ingress/program/program/v1/user/u"
+
+
+def made(environ: dict[str, str], conf: str = ""):
+    return make_job(Reader(load_config(DEFAULTS + conf, environ)), None)
+
+
+def test_the_rel7_topic_key_and_a_deployment_without_transfers():
+    assert made({}).topics == ("sunbirddev.delete.user", "sunbirddev.user.ownership.transfer")
+    assert made({}, 'kafka.input.topic = "rel7.delete"').topics[0] == "rel7.delete"
+    assert made({"KAFKA_INPUT_TOPIC": "rel7.delete"}).topics[0] == "rel7.delete"
+    assert made({"KAFKA_INPUT_TOPIC": "rel7.delete", "KAFKA_INPUT_USER_DELETE_TOPIC": "rel8.delete"}).topics[0] \
+        == "rel8.delete"  # the rel-8 name wins when both are set
+    assert made({"KAFKA_INPUT_OWNERSHIP_TRANSFER_TOPIC": ""}).topics == ("sunbirddev.delete.user",)
+
+
+def test_the_path_prefix_is_a_setting(sandbox):
+    sandbox.contribution.add_user("u-1")
+    outcomes = run(sandbox, [(DELETE_TOPIC, delete_event("u-1")), (TRANSFER_TOPIC, EXAMPLES[2])],
+                   PROGRAM_SERVICE_BASEURL=f"{sandbox.url}/program", USER_DELETE_PATH_PREFIX="")
+    assert [o.kind for o in outcomes] == [SUCCESS, SUCCESS]
+    assert sorted(r.path for r in sandbox.journal.all()) == ["/program/v1/user/transfer", "/program/v1/user/u-1"]
+    for bad in ("program", "/a?b", "//evil.example"):
+        with pytest.raises(ConfigError, match="user_delete.path_prefix"):
+            made({"USER_DELETE_PATH_PREFIX": bad})
 
 
 @pytest.mark.parametrize("user_id, path", [
