@@ -14,7 +14,7 @@ from connectors.ecar import EcarError
 from connectors.http import RefusedCall, RetriesExhausted
 from connectors.storage import StorageError
 from connectors.sunbird import ApiError
-from flows.job import Done, Fail, Result
+from flows.job import Done, Fail, Link, Result
 
 MAX_DETAIL = 2000  # characters of an error or a skip reason kept (it may repeat a whole service answer)
 
@@ -29,10 +29,11 @@ def shortened(detail: str) -> str:
 EXPECTED = (ApiError, DownloadError, StorageError, RetriesExhausted, RefusedCall, EcarError)
 
 
-def result_of(work: Callable[[], None]) -> Result:
-    """Done when ``work`` completes; Fail with the message and status of an expected failure."""
+def result_of(work: Callable[[], Link | None]) -> Result:
+    """Done when ``work`` completes (or the Link it leaves to the pipeline); Fail with the message and
+    status of an expected failure."""
     try:
-        work()
+        link = work()
     except EXPECTED as err:
         return Fail(str(err), getattr(err, "status", None))
-    return Done()
+    return link or Done()

@@ -22,7 +22,7 @@ from typing import Callable, Iterable
 
 from bytewax.operators import StatefulBatchLogic
 
-_POLL = timedelta(milliseconds=5)  # how often finished events are looked for while some are in flight
+POLL = timedelta(milliseconds=5)  # how often finished events are looked for while some are in flight
 _WAIT_SLICE_S = 0.5  # a full window waits for its oldest event in slices, to notice a stop
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # by size: one per process, whatever the flows built in it
 _POOLS_LOCK = threading.Lock()
@@ -131,7 +131,7 @@ class PartitionWindow(StatefulBatchLogic):
         return ready, StatefulBatchLogic.DISCARD
 
     def notify_at(self) -> datetime | None:
-        return datetime.now(timezone.utc) + _POLL if self._held else None
+        return datetime.now(timezone.utc) + POLL if self._held else None
 
     def snapshot(self) -> None:
         return None  # no bytewax recovery: the committed offsets are the position

@@ -32,7 +32,17 @@ class Fail:
     status: int | None = None
 
 
-Result = Union[Done, Skip, Fail]
+@dataclass(frozen=True)
+class Link:
+    """The work is done but for linking ``identifier`` into collection units, which the pipeline does
+    one add at a time per collection (:mod:`flows.linking`); ``context`` is passed on to a failed link."""
+
+    identifier: str
+    units: dict[str, list[str]]  # collection id -> its unit ids
+    context: str | None = None
+
+
+Result = Union[Done, Skip, Fail, Link]
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,11 @@ class Job:
     validate: Callable[[str, dict], str | None]
     handle: Callable[[str, dict], Result]
     personal_entity: bool = False
+    # For a handler that returns Link: link an identifier into one collection's units (collection id,
+    # unit ids, identifier), raising an expected failure when it cannot; and what to do then
+    # (context, identifier, error), e.g. mark the content Failed.
+    link: Callable[[str, list[str], str], None] | None = None
+    link_failed: Callable[[str | None, str, str], None] | None = None
 
     def loggable(self, entity: str | None) -> str | None:
         """The entity as it may appear in logs: hashed when it identifies a person."""

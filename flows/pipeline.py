@@ -29,7 +29,7 @@ from bytewax.connectors.kafka import KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 
 from connectors.http import HttpClient
 from connectors.kafka import BrokerWatch, ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, partitions_of
@@ -39,7 +39,8 @@ from flows.failures import EXPECTED, shortened
 from flows.health import Health, Progress, serve
 from flows.in_flight import Handlers, PartitionWindow
 from flows.lifecycle import StopSignal, exit_at_start
-from flows.job import Done, Job, Skip
+from flows.job import Done, Job, Link, Skip
+from flows.linking import Linking, in_partition_order
 from flows.logs import configure as configure_logs
 from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
 from flows.report import OutcomeSink
@@ -107,8 +108,9 @@ def _finish(item: _Pending, kind: str, *, stage: str | None = None, detail: str 
                    detail=None if detail is None else shortened(detail), status=status, seconds=time.monotonic() - item.started)
 
 
-def handle_one(job: Job, item: _Pending) -> Outcome:
-    """Run the job's handler; every error becomes an outcome, none escapes."""
+def handle_one(job: Job, item: _Pending) -> Outcome | Linking:
+    """Run the job's handler; every error becomes an outcome, none escapes. An event the handler leaves
+    to be linked waits for its links (:mod:`flows.linking`) with the outcome it will have then."""
     IN_FLIGHT.labels(job.name).inc()
     try:
         result = job.handle(item.message.topic, item.event)
@@ -125,6 +127,8 @@ def handle_one(job: Job, item: _Pending) -> Outcome:
         return _finish(item, SUCCESS, status=result.status)
     if isinstance(result, Skip):
         return _finish(item, SKIPPED, stage="process", detail=result.reason, status=result.status)
+    if isinstance(result, Link):
+        return Linking(_finish(item, SUCCESS), result) if result.units else _finish(item, SUCCESS)
     return _finish(item, FAILED, stage="process", detail=result.error, status=result.status)
 
 
@@ -144,7 +148,11 @@ def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int, progres
     by_partition = op.key_on("by_partition", checked, _partition_of)
     handled = op.stateful_batch("handle_event", by_partition,
                                 lambda _resume: PartitionWindow(handlers, _is_outcome, _entity_of, window))
-    op.output("report_outcome", op.key_rm("outcomes", handled), sink)
+    if job.link is None:
+        outcomes = op.key_rm("outcomes", handled)
+    else:
+        outcomes = in_partition_order(job, handled, max_in_flight, stop_requested)
+    op.output("report_outcome", outcomes, sink)
     return flow
 
 
@@ -185,6 +193,8 @@ def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_n
     try:
         partitions_of(watch.client_config(client), [*job.topics, kafka.failed_topic], kafka.unavailable_timeout_s)
     except KafkaException as err:
+        if err.args and err.args[0].code() == KafkaError._INVALID_ARG:  # a property librdkafka does not take
+            exit_at_start(f"configuration error: kafka.client: {err.args[0].str()}")
         protocol = kafka.client.get("security.protocol", "plaintext")
         exit_at_start(f"kafka error: no answer from the brokers at {kafka.brokers} (kafka.broker-servers) with "
                       f"security.protocol {protocol} (kafka.client) within {kafka.unavailable_timeout_s:g}s "

@@ -31,6 +31,9 @@ from connectors.address import without_userinfo
 CONFIG_FILE_ENV = "JOB_CONFIG_FILE"
 _NOT_NAME = re.compile(r"[^A-Z0-9]+")
 _SUBSTITUTION = re.compile(r"\$\{\??\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")  # ${NAME} or ${?NAME}
+_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|(#|//).*')  # a quoted string (kept), or a comment to its line's end
+# Kubernetes service links (<SERVICE>_PORT, _PORT_9092_TCP_ADDR, _SERVICE_HOST, ...) and proxy variables.
+_NOT_A_SETTING = re.compile(r"_(SERVICE_HOST|SERVICE_PORT\w*|PORT(_\d+_(TCP|UDP|SCTP)\w*)?)$|^(HTTPS?|NO)_PROXY$")
 _SECRET_WORDS = ("pass", "secret", "token", "cred", "authorization", "key", "jaas", "oauthbearer",
                  "http.headers")
 # librdkafka properties shown in the logged settings; any other (a PEM key, a JAAS or OAuth config, a
@@ -112,11 +115,16 @@ def load_config(defaults: str, environ: Mapping[str, str] | None = None) -> Conf
     if path:
         try:
             from_file = ConfigFactory.parse_file(path, required=True)
-            substituted = frozenset(_SUBSTITUTION.findall(Path(path).read_text(errors="replace")))
+            substituted = frozenset(_SUBSTITUTION.findall(_without_comments(Path(path).read_text(errors="replace"))))
         except Exception as err:  # pyparsing's errors are not ConfigException
             raise ConfigError(CONFIG_FILE_ENV, f"cannot read {path}: {err}") from err
         tree = ConfigTree.merge_configs(tree, from_file, copy_trees=True)
     return Config(tree, from_file, environ, substituted)
+
+
+def _without_comments(text: str) -> str:
+    """HOCON text without its ``#`` and ``//`` comments (a commented-out ``${?NAME}`` reads nothing)."""
+    return _COMMENT.sub(lambda match: "" if match.group(1) else match.group(0), text)
 
 
 def _hocon(key: str, text: str) -> Any:
@@ -157,10 +165,10 @@ class Reader:
         self.origins: dict[str, str] = {}
 
     def _get(self, key: str, default: Any) -> Any:
-        name = env_name(key)
-        if name in self.config.environ:
+        value = self._from_environment(key)
+        if value is not self._MISSING:
             self.origins[key] = "environment"
-            return self.config.environ[name]
+            return value
         value = self.config.tree.get(key, self._MISSING)
         if value is self._MISSING or value is None:
             if default is self._MISSING:
@@ -169,6 +177,27 @@ class Reader:
             return default
         self.origins[key] = "file" if self.config.from_file.get(key, None) is not None else "default"
         return value
+
+    def _from_environment(self, key: str) -> Any:
+        """The key's own variable, else the key inside the variable of an object holding it
+        (``RETRY={max_attempts = 2}`` sets ``retry.max_attempts``)."""
+        environ, parts = self.config.environ, key.split(".")
+        if env_name(key) in environ:
+            return environ[env_name(key)]
+        for end in range(len(parts) - 1, 0, -1):
+            parent = ".".join(parts[:end])
+            if env_name(parent) in environ:
+                tree = _hocon(parent, environ[env_name(parent)])
+                if not isinstance(tree, ConfigTree):
+                    raise ConfigError(parent, f"environment value {env_name(parent)} is not a HOCON object")
+                value = tree.get(".".join(parts[end:]), self._MISSING)
+                if value is not self._MISSING:
+                    return value
+        return self._MISSING
+
+    def is_set(self, key: str) -> bool:
+        """Whether the environment or the operator's file gives ``key`` a value (not a read: nothing kept)."""
+        return self._from_environment(key) is not self._MISSING or self.config.from_file.get(key, None) is not None
 
     def _kept(self, key: str, value: Any) -> Any:
         self.values[key] = value
@@ -263,13 +292,17 @@ class Reader:
         return self._kept(key, entries)
 
     def unread_environment(self) -> list[str]:
-        """Variables named like this job's settings (they start with the first word of one of its keys)
-        that no read took: a typo, or a key the job does not use. Their values are never looked at."""
-        words = tuple({f"{env_name(key).split('_')[0]}_" for key in (*self.config.tree, *self.values)})
-        taken = {env_name(key) for key in self.origins} | self.config.substituted
+        """Variables named like this job's settings (a top-level key's name, or its first word and more)
+        that no read took: a typo, or a key the job does not use. Their values are never looked at.
+        Kubernetes' service links (``KAFKA_PORT``, ``..._SERVICE_HOST``) and proxy variables are not settings."""
+        tops = {env_name(key.split(".")[0]) for key in (*self.config.tree, *self.values)}
+        words = tuple({f"{top.split('_')[0]}_" for top in tops})
+        taken = {env_name(".".join(key.split(".")[:end])) for key in self.origins
+                 for end in range(1, key.count(".") + 2)} | self.config.substituted
         entries = tuple(f"{env_name(key)}_" for key, value in self.values.items() if isinstance(value, dict))
         return sorted(name for name in self.config.environ
-                      if name.startswith(words) and name not in taken and not name.startswith(entries))
+                      if (name in tops or name.startswith(words)) and name not in taken
+                      and not name.startswith(entries) and not _NOT_A_SETTING.search(name))
 
     def shown(self) -> dict[str, Any]:
         """Every key read, with the value the job got, safe to log: secrets as ``***``, each ``kafka.client``

@@ -5,7 +5,9 @@ the next read); ``system/update`` can set any status (``Failed``). Create refuse
 identifier that exists ("Object already exists with identifier"); update needs the current
 ``versionKey``; upload fetches the ``fileUrl`` (it must answer 200) and review needs an
 artifact, as the real services do. Search indexes ``originData`` as a JSON string, like the
-real index. Collections hold units; ``hierarchy/add`` puts a content under a unit.
+real index. Collections hold units; ``hierarchy/add`` puts a content under a unit. Like the real
+service it reads the collection's hierarchy, changes it and writes it back: with ``add_delay_s``
+set, two adds into one collection at once can lose one (the last write wins).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ def _answering_refusals(handler):
 
 class ContentService:
     processing_s = 0.1
+    add_delay_s = 0.0  # between the read and the write of hierarchy/add
+    lost_adds = 0  # the next adds answer 200 but another writer's stale write replaces theirs
 
     def __init__(self, server: "SunbirdSandbox"):
         self._lock = threading.Lock()
@@ -171,19 +175,27 @@ class ContentService:
             if units is None:
                 return client_error(404, "NOT_FOUND", f"rootId {identifier} does not exist")
             children = [child for members in units.values() for child in members]
-            return ok({"content": {"identifier": identifier, "childNodes": [*units, *children],
+            tree = [{"identifier": unit, "children": [{"identifier": child} for child in members]}
+                    for unit, members in units.items()]
+            return ok({"content": {"identifier": identifier, "childNodes": [*units, *children], "children": tree,
                                    "mimeType": "application/vnd.ekstep.content-collection", "status": "Draft"}})
 
     def _hierarchy_add(self, call: Call) -> Reply:
         request = call.body.get("request") if isinstance(call.body, dict) else None
         request = request if isinstance(request, dict) else {}
-        with self._lock:
+        with self._lock:  # read
             units = self.collections.get(request.get("rootId"))
             if units is None or request.get("unitId") not in units:
                 return client_error(400, "ERR_INVALID_ROOT_ID", "Please Provide Valid Root Node Identifier")
-            members = units[request["unitId"]]
-            members.extend(child for child in request.get("children", []) if child not in members)
-            return ok({"rootId": request["rootId"], request["unitId"]: members})
+            members = list(units[request["unitId"]])
+        time.sleep(self.add_delay_s)  # modify
+        members.extend(child for child in request.get("children", []) if child not in members)
+        with self._lock:  # write
+            if self.lost_adds:
+                self.lost_adds -= 1
+            else:
+                units[request["unitId"]] = members
+        return ok({"rootId": request["rootId"], request["unitId"]: members})
 
     def _search(self, call: Call) -> Reply:
         request = call.body.get("request") if isinstance(call.body, dict) else None

@@ -45,6 +45,7 @@ def make_job(reader: Reader, client: HttpClient) -> Job:
         entity=lambda _topic, event: rules.identifier(event),
         validate=lambda _topic, event: rules.skip_reason(event),
         handle=creator.handle,
+        link=creator.link,
     )
 
 
@@ -65,6 +66,7 @@ def _settings(reader: Reader) -> V2Settings:
         link_wait_s=reader.number("link.wait_s", 60.0),
         max_collection_units=reader.integer("collections.max_units", 100, minimum=1),
         max_questions=reader.integer("questions.max_per_set", 1000, minimum=1),
+        link_attempts=reader.integer("retry.max_attempts", 5, minimum=1),
     )
 
 

@@ -6,7 +6,8 @@
    (``question/v1|v2/read?fields=...``), copy its images, create it (or overwrite it) in the target;
 3. the root: copy its images, create (or overwrite) it, then its structure (``hierarchy/update``
    with the sections and the accepted questions only);
-4. review and publish it, wait until the target says ``Live``, and link it to the collection units.
+4. review and publish it, wait until the target says ``Live``, and leave the linking to the collection
+   units to the pipeline (:mod:`flows.linking`), which calls :meth:`AutoCreatorV2.link` per collection.
 
 Where the original wrote Neo4j and Cassandra directly, the target's own APIs do the writing and
 its publish makes the ECARs and variants. Every error ends as a :class:`~flows.job.Fail`.
@@ -28,7 +29,7 @@ from flows.auto_creator_v2 import rules
 from flows.auto_creator_v2.tree import accepted, api_version, hierarchy_request, questions_of, write_body
 from flows.event import is_blank, text
 from flows.failures import result_of
-from flows.job import Result
+from flows.job import Link, Result
 from flows.rehost import Rehoster
 
 IMAGES = ("appIcon", "posterImage")
@@ -48,6 +49,7 @@ class V2Settings:
     link_wait_s: float
     max_collection_units: int
     max_questions: int
+    link_attempts: int = 5  # adds of one child into one unit, each checked (retry.max_attempts)
 
 
 class AutoCreatorV2:
@@ -65,7 +67,7 @@ class AutoCreatorV2:
     def handle(self, _topic: str, event: dict) -> Result:
         return result_of(lambda: self._process(event))
 
-    def _process(self, event: dict) -> None:
+    def _process(self, event: dict) -> Link:
         identifier, object_type = rules.identifier(event), text(event, "edata.objectType")
         channel = text(event, "context.channel") or None
         repository = text(event, "edata.repository") or ""
@@ -93,7 +95,10 @@ class AutoCreatorV2:
         self._target.review(kind, version, channel, identifier)
         self._target.publish(kind, version, channel, identifier)
         self._await_live(kind, version, channel, identifier)
-        collections.link(self._content, collection_units, identifier)
+        return Link(identifier, collection_units, channel)
+
+    def link(self, collection_id: str, unit_ids: list[str], identifier: str) -> None:
+        collections.link(self._content, collection_id, unit_ids, identifier, self._s.link_attempts)
 
     def _read_ecar(self, identifier: str, object_type: str, url: str) -> tuple[dict, dict]:
         """The object's manifest item ({} if absent) and, for a set, the tree of ``hierarchy.json``."""

@@ -51,6 +51,8 @@ def make_job(reader: Reader, client: HttpClient) -> Job:
         entity=lambda _topic, event: text(event, "object.id"),
         validate=lambda _topic, event: rules.skip_reason(job_rules, event),
         handle=creator.handle,
+        link=creator.link,
+        link_failed=creator.mark_failed,
     )
 
 
@@ -69,6 +71,7 @@ def _creator_settings(reader: Reader) -> CreatorSettings:
         content_folder=reader.text("cloud_storage.folder.content", "content"),
         artifact_folder=reader.text("cloud_storage.folder.artifact", "artifact"),
         max_collection_units=reader.integer("collections.max_units", 100, minimum=1),
+        link_attempts=reader.integer("retry.max_attempts", 5, minimum=1),
     )
 
 

@@ -5,7 +5,8 @@
    look-up) gives ``na``; else an earlier auto-created copy found by search decides;
 3. run the stage matrix's calls: create, update (with the icon re-hosted), upload (the
    artifact re-hosted), review, publish, each waiting until the content service shows it;
-4. link the content to its collection units;
+4. leave the linking to its collection units to the pipeline (:mod:`flows.linking`), which calls
+   :meth:`ContentAutoCreator.link` one collection at a time;
 5. if anything in 3-4 fails, mark the content ``Failed`` with the error (``system/update``).
 
 Every error ends as a :class:`~flows.job.Fail` (then a failed record); nothing escapes.
@@ -28,7 +29,7 @@ from flows.content_auto_creator.plan import (CREATE, NA, PUBLISH, REVIEW, UPDATE
                                              steps, target_from_search)
 from flows.event import is_blank, lookup, mapping, text
 from flows.failures import EXPECTED, result_of, shortened
-from flows.job import Result
+from flows.job import Link, Result
 from flows.rehost import Rehoster
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class CreatorSettings:
     content_folder: str
     artifact_folder: str
     max_collection_units: int
+    link_attempts: int = 5  # adds of one child into one unit, each checked (retry.max_attempts)
 
 
 class ContentAutoCreator:
@@ -65,7 +67,7 @@ class ContentAutoCreator:
     def handle(self, _topic: str, event: dict) -> Result:
         return result_of(lambda: self._process(event))
 
-    def _process(self, event: dict) -> None:
+    def _process(self, event: dict) -> Link | None:
         object_id, channel = text(event, "object.id"), text(event, "context.channel")
         metadata = mapping(event, "edata.metadata")
         collection_units = collections.units(event, self._s.max_collection_units)
@@ -88,12 +90,13 @@ class ContentAutoCreator:
                     self._await(channel, internal_id, lambda content: content.get("status") != "Draft")
                 elif call == PUBLISH:
                     self._content.publish(channel, internal_id, metadata.get("lastPublishedBy"))
-            if link or target.stage == NA:
-                collections.link(self._content, collection_units, internal_id)
         except Exception as err:
             if internal_id:
-                self._mark_failed(channel, internal_id, err)
+                self.mark_failed(channel, internal_id, str(err))
             raise
+        if link or target.stage == NA:
+            return Link(internal_id, collection_units, channel)
+        return None
 
     def _target(self, event: dict, channel: str, object_id: str, metadata: dict) -> Target:
         origin_identifier = text(event, "edata.originData.identifier") if mapping(event, "edata.originData") else None
@@ -145,9 +148,13 @@ class ContentAutoCreator:
                 return
             self._sleep(0.2)
 
-    def _mark_failed(self, channel: str, internal_id: str, err: Exception) -> None:
+    def link(self, collection_id: str, unit_ids: list[str], identifier: str) -> None:
+        collections.link(self._content, collection_id, unit_ids, identifier, self._s.link_attempts)
+
+    def mark_failed(self, channel: str | None, internal_id: str, error: str) -> None:
+        """Set ``status=Failed`` with the error, so editors see why (spec §3.8); a refusal is only logged."""
         try:
-            self._content.mark_failed(channel, internal_id, shortened(str(err)))
+            self._content.mark_failed(channel, internal_id, shortened(error))
         except EXPECTED as marking:
             log.warning("could not mark the content Failed",
                         extra={"entity": internal_id, "error": shortened(str(marking))})

@@ -22,9 +22,7 @@ DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
 
 def make_job(reader: Reader, client: HttpClient) -> Job:
     """The job's rules and handler, from its settings."""
-    # rel-8 names the delete topic user_delete_topic; rel-7 named it topic and had no transfer topic.
-    topics = rules.Topics(reader.text("kafka.input.user_delete_topic", reader.text("kafka.input.topic")),
-                          reader.optional_text("kafka.input.ownership_transfer_topic") or None)
+    topics = input_topics(reader)
     check_object_type = reader.boolean("user_delete.check_object_type", True)
     urls = handler.Urls(reader.url("program-service-baseUrl"), path_prefix(reader))
     return Job(
@@ -35,6 +33,19 @@ def make_job(reader: Reader, client: HttpClient) -> Job:
         handle=partial(handler.handle, client, urls),
         personal_entity=True,
     )
+
+
+def input_topics(reader: Reader) -> rules.Topics:
+    """rel-8 names the delete topic ``user_delete_topic``; rel-7 named it ``topic`` and read no transfer
+    topic, so a rel-7 file (``topic`` set, ``user_delete_topic`` not) reads a transfer topic only if it sets one."""
+    rel8, rel7, transfer = "kafka.input.user_delete_topic", "kafka.input.topic", "kafka.input.ownership_transfer_topic"
+    if reader.is_set(rel7) and not reader.is_set(rel8):
+        rel7_transfer = reader.optional_text(transfer) if reader.is_set(transfer) else ""
+        return rules.Topics(reader.text(rel7), rel7_transfer or None)
+    delete = reader.text(rel8)
+    if reader.is_set(rel7) and reader.text(rel7) != delete:
+        raise ConfigError(rel7, f"the rel-7 name of {rel8}, which is set to another topic: set only one of them")
+    return rules.Topics(delete, reader.optional_text(transfer) or None)
 
 
 def path_prefix(reader: Reader) -> str:

@@ -25,7 +25,7 @@ from flows.user_delete.rules import DELETE_USER
 
 SERVICE = "program-service"
 # "User not found in OS", "User not found in Sunbird": the user, not someone else (an org's admin), not found.
-_USER_NOT_FOUND = re.compile(r"\s*user\b.*\bnot\s+found\b", re.IGNORECASE | re.DOTALL)
+_USER_NOT_FOUND = re.compile(r"\s*user\s+not\s+found\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def judge_delete(answer: Answer, user_id: str) -> Result:
     """A user Sunbird or coKreat does not know has nothing to delete (skipped); see the module's text."""
     response = _response_text(answer.body)
     if answer.status == 404 and response is not None and _USER_NOT_FOUND.match(response):
-        return Skip(f"nothing to delete: the contribution service answered 404 {response[:100]!r}", 404)
+        return Skip(f"not deleted: program-service answered 404 {_without(response, (user_id,))[:100]!r}", 404)
     return judge(answer, "delete user", (user_id,))
 
 
@@ -81,11 +81,16 @@ def judge(answer: Answer, what: str, users: tuple[str | None, ...] = ()) -> Resu
     code = answer.body.get("responseCode") if isinstance(answer.body, dict) else None
     if answer.status == 200 and code == "OK":
         return Done(answer.status)
-    error = f"{what}: HTTP {answer.status}, responseCode {code!r}{_error_text(answer.body)}"
+    return Fail(_without(f"{what}: HTTP {answer.status}, responseCode {code!r}{_error_text(answer.body)}", users),
+                answer.status)
+
+
+def _without(text: str, users: tuple[str | None, ...]) -> str:
+    """``text`` with each of the event's user ids the service repeated shown as its short hash."""
     for user in users:
         if user and user.strip():
-            error = error.replace(user, short_hash(user))
-    return Fail(error, answer.status)
+            text = text.replace(user, short_hash(user))
+    return text
 
 
 def _error_text(body: object) -> str:
@@ -94,4 +99,4 @@ def _error_text(body: object) -> str:
     parts = [params[k] for k in ("err", "errmsg") if isinstance(params, dict) and isinstance(params.get(k), str)]
     text = f" ({': '.join(parts)})" if parts else ""
     response = _response_text(body)
-    return f"{text}: {response[:500]}" if response else text
+    return f"{text}: {response}" if response else text  # shortened with the rest of the error

@@ -108,3 +108,31 @@ def test_storage_settings_are_checked_at_start(broker, sandbox, names, jobs, tmp
     job = jobs(MODULE, setup.config('cloud_storage.public_base_url = ""'))
     assert job.wait(60) == 2
     assert "cloud_storage" in job.log_path.read_text().strip().splitlines()[-1]
+
+
+def test_300_contents_linked_into_one_unit_from_two_processes_are_all_there(broker, sandbox, names, jobs, tmp_path):
+    """A bulk upload into one textbook unit, read by two processes (``-i/-a``), against a content service
+    that adds by read-modify-write 20 ms apart: one collection's adds run in one place, one at a time."""
+    setup = Setup(broker, sandbox, names, tmp_path)
+    setup.topic = names("bulk.upload")
+    broker.create_topics([setup.topic], partitions=2)  # each process reads one partition
+    template = setup.host(EXAMPLE_A)
+    unit = template["edata"]["collection"][0]
+    sandbox.content.add_delay_s = 0.02
+    events = []
+    for n in range(300):
+        event = copy.deepcopy(template)
+        identifier = f"do_bulk_{n:03d}"
+        event["object"]["id"] = identifier
+        event["edata"]["originData"] = {"identifier": identifier, "repository": "https://consumption/api"}
+        sandbox.content.add_content(identifier, status="Live")  # exists already: the job only links it
+        events.append(json.dumps(event).encode())
+    produce(broker.bootstrap, setup.topic, events[:150], partition=0)
+    produce(broker.bootstrap, setup.topic, events[150:], partition=1)
+    addresses = f"127.0.0.1:{free_port()};127.0.0.1:{free_port()}"
+    processes = [jobs(MODULE, setup.config("http.max_in_flight = 16"), args=["-i", str(i), "-a", addresses])
+                 for i in (0, 1)]
+    wait_for(lambda: sum(len(p.outcomes()) for p in processes) == 300, 240, "300 outcomes")
+    assert {o["outcome"] for p in processes for o in p.outcomes()} == {"success"}
+    linked = sandbox.content.collections[unit["identifier"]][unit["unitId"]]
+    assert sorted(linked) == [f"do_bulk_{n:03d}" for n in range(300)]

@@ -294,3 +294,12 @@ def test_a_client_property_from_the_environment_reaches_the_kafka_client(broker,
     assert job.wait(60) == 2
     last = job.log_path.read_text().strip().splitlines()[-1]
     assert last.startswith("kafka error: no answer from the brokers") and "security.protocol SSL" in last, last
+
+
+def test_a_misspelt_client_property_is_a_configuration_error(broker, sandbox, names, jobs):
+    setup = Setup(broker, sandbox, names)
+    job = jobs(MODULE, None, env=environment_only(setup, KAFKA_CLIENT_SASL_PASWORD="x"))
+    assert job.wait(60) == 2
+    last = job.log_path.read_text().strip().splitlines()[-1]
+    assert last.startswith("configuration error: kafka.client: No such configuration property"), last
+    assert "sasl.pasword" in last

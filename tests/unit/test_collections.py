@@ -4,7 +4,7 @@ import pytest
 
 from connectors.http import HttpClient
 from connectors.sunbird import ApiError, ContentService
-from flows.collections import link, units
+from flows.collections import is_under, link, units
 from flows.event import BadValue
 from flows.settings import HttpSettings, RetrySettings
 from sandbox.server import Reply
@@ -18,8 +18,9 @@ def event(*entries):
     return {"edata": {"collection": list(entries)}}
 
 
-def link_all(service, an_event, identifier, limit=100):
-    link(service, units(an_event, limit), identifier)
+def link_all(service, an_event, identifier, limit=100, attempts=3):
+    for collection_id, unit_ids in units(an_event, limit).items():
+        link(service, collection_id, unit_ids, identifier, attempts)
 
 
 def test_a_unit_of_the_collection_gets_the_object(sandbox):
@@ -52,7 +53,7 @@ def test_repeated_entries_are_linked_once_and_each_collection_read_once(sandbox)
     sandbox.content.add_collection("do_234", ["do_345", "do_346"])
     entries = [{"identifier": "do_234", "unitId": "do_345"}, {"identifier": "do_234", "unitId": "do_346"}] * 15_000
     link_all(content(sandbox), event(*entries), "do_123")
-    assert sandbox.journal.count("GET") == 1 and sandbox.journal.count("PATCH") == 2
+    assert sandbox.journal.count("GET") == 1 + 2 and sandbox.journal.count("PATCH") == 2  # a read checks each add
 
 
 def test_more_distinct_units_than_allowed_fail_before_any_call(sandbox):
@@ -71,3 +72,30 @@ def test_child_nodes_that_are_not_a_list_link_nothing(sandbox, child_nodes):
     odd = ContentService(HttpClient("test", HttpSettings(2, 5, 4, {}), RetrySettings(1, 5, 0.01)), f"{sandbox.url}/odd")
     link_all(odd, event({"identifier": "do_234", "unitId": "do_345"}), "do_123")
     assert sandbox.journal.count("PATCH") == 0
+
+
+def test_an_add_that_a_concurrent_writer_overwrote_is_repeated_then_fails(sandbox):
+    """The hierarchy is read after each add: a child missing from its unit is added again, at most
+    ``attempts`` adds in all."""
+    sandbox.content.add_collection("do_234", ["do_345"])
+    sandbox.content.lost_adds = 2
+    link_all(content(sandbox), event({"identifier": "do_234", "unitId": "do_345"}), "do_123", attempts=3)
+    assert sandbox.content.collections["do_234"]["do_345"] == ["do_123"]
+    assert sandbox.journal.count("PATCH") == 3
+    sandbox.content.lost_adds = 3
+    with pytest.raises(ApiError, match="still not under unit do_345 of collection do_234 after 3 adds"):
+        link_all(content(sandbox), event({"identifier": "do_234", "unitId": "do_345"}), "do_777", attempts=3)
+
+
+def test_is_under_reads_the_tree_and_else_the_flat_nodes():
+    tree = {"identifier": "c", "children": [{"identifier": "u1", "children": [{"identifier": "x"}]},
+                                            {"identifier": "u2", "children": []}]}
+    assert is_under(tree, "u1", "x") and not is_under(tree, "u2", "x") and not is_under(tree, "u3", "x")
+    assert is_under({"childNodes": ["u1", "x"]}, "u1", "x") and not is_under({"childNodes": ["u1"]}, "u1", "x")
+    deep = node = {"identifier": "c", "children": []}
+    for depth in range(5000):  # a deep tree is walked without recursion
+        child = {"identifier": f"n{depth}", "children": []}
+        node["children"].append(child)
+        node = child
+    node["children"].append({"identifier": "x"})
+    assert is_under(deep, "n4999", "x")

@@ -69,7 +69,8 @@ def repository_event(creator: Creator, stage: str = "publish", mime: str = "vide
 
 FULL_CALLS = ["POST /v3/search", "POST /content/v4/create", "GET /content/v4/read", "PATCH /content/v4/update",
               "POST /content/v4/upload", "GET /content/v4/read", "POST /content/v4/review", "GET /content/v4/read",
-              "POST /content/v4/publish", "GET /content/v3/hierarchy", "PATCH /content/v3/hierarchy/add"]
+              "POST /content/v4/publish", "GET /content/v3/hierarchy", "PATCH /content/v3/hierarchy/add",
+              "GET /content/v3/hierarchy"]
 
 
 def test_example_a_goes_from_create_to_publish_and_is_linked(creator):
@@ -170,9 +171,44 @@ def test_an_existing_content_in_this_repository_is_only_linked(creator):
     creator.sandbox.content.add_content(event["object"]["id"], status="Live")
     outcomes = creator.run(event)
     assert outcomes[0].kind == SUCCESS
-    assert creator.calls() == ["GET /content/v4/read", "GET /content/v3/hierarchy", "PATCH /content/v3/hierarchy/add"]
+    assert creator.calls() == ["GET /content/v4/read", "GET /content/v3/hierarchy", "PATCH /content/v3/hierarchy/add",
+                               "GET /content/v3/hierarchy"]
     unit = event["edata"]["collection"][0]
     assert creator.sandbox.content.collections[unit["identifier"]][unit["unitId"]] == ["do_here"]
+
+
+def existing_contents_for_one_unit(creator: Creator, count: int) -> list[dict]:
+    """Events for contents that exist already (so the job only links them), all into the same unit."""
+    events = []
+    for n in range(count):
+        event = repository_event(creator, identifier=f"do_bulk_{n:03d}")
+        event["edata"]["originData"] = {"identifier": f"do_bulk_{n:03d}", "repository": "https://consumption/api"}
+        creator.sandbox.content.add_content(event["object"]["id"], status="Live")
+        events.append(event)
+    return events
+
+
+def test_contents_linked_into_one_unit_at_once_are_all_there(sandbox, tmp_path):
+    """The service adds by read-modify-write (here 20 ms apart): concurrent adds into one collection lost
+    links. One collection's adds now run one after the other, while the events run concurrently."""
+    creator = Creator(sandbox, tmp_path, HTTP_MAX_IN_FLIGHT="16")
+    sandbox.content.add_delay_s = 0.02
+    events = existing_contents_for_one_unit(creator, 40)
+    outcomes = creator.run(*events)
+    assert [o.kind for o in outcomes] == [SUCCESS] * 40
+    unit = events[0]["edata"]["collection"][0]
+    assert sorted(sandbox.content.collections[unit["identifier"]][unit["unitId"]]) == \
+        sorted(e["object"]["id"] for e in events)
+
+
+def test_a_failed_link_fails_the_event_and_marks_the_content(creator):
+    event = existing_contents_for_one_unit(creator, 1)[0]
+    creator.sandbox.faults.script("PATCH", "/content/v3/hierarchy/add", [400])
+    outcome = creator.run(event)[0]
+    assert (outcome.kind, outcome.stage, outcome.status) == (FAILED, "link", 400)
+    assert "Hierarchy Update Failed For" in outcome.detail
+    marking = creator.sandbox.journal.matching("PATCH", f"/content/v4/system/update/{event['object']['id']}")[0]
+    assert marking.body["request"]["content"]["status"] == "Failed"
 
 
 def test_object_already_exists_on_create_is_success(creator):

@@ -187,3 +187,28 @@ def test_a_refused_url_setting_is_echoed_without_its_user_info():
     with pytest.raises(ConfigError) as raised:
         reader.url("program-service-baseUrl")
     assert "pa55" not in str(raised.value) and "program:8080" in str(raised.value)
+
+
+def test_an_objects_variable_sets_the_keys_it_names():
+    """``RETRY={max_attempts = 2}`` (HOCON) sets retry.max_attempts; the other retry keys keep their values."""
+    reader = Reader(load_config(DEFAULTS, {"RETRY": "{ max_attempts = 2 }", "KAFKA_INPUT": '{ topic = "t7" }'}))
+    settings = CommonSettings.read(reader)
+    assert settings.retry.max_attempts == 2 and settings.retry.initial_backoff_s == 0.5
+    assert reader.text("kafka.input.topic") == "t7" and reader.origins["kafka.input.topic"] == "environment"
+    assert "RETRY" not in reader.unread_environment() and "KAFKA_INPUT" not in reader.unread_environment()
+    with pytest.raises(ConfigError, match="^retry: environment value RETRY is not a HOCON object"):
+        CommonSettings.read(Reader(load_config(DEFAULTS, {"RETRY": "[1]"})))
+
+
+def test_variables_that_are_not_settings_and_commented_substitutions(tmp_path):
+    """Service links and proxies are not typos; a ``${?NAME}`` in a comment reads nothing, so its variable is named."""
+    conf = tmp_path / "job.conf"
+    conf.write_text('kafka.client {\n  # sasl.password = ${?KAFKA_SASL_PASSWORD}\n}\n'
+                    'http.headers { Authorization = ${?HTTP_AUTHORIZATION} }  // not ${?HTTP_OTHER}\n')
+    environ = {"JOB_CONFIG_FILE": str(conf), "KAFKA_SASL_PASSWORD": "p", "HTTP_AUTHORIZATION": "a",
+               "HTTP_OTHER": "o", "KAFKA_PORT": "tcp://10.0.0.1:9092", "KAFKA_SERVICE_HOST": "10.0.0.1",
+               "KAFKA_PORT_9092_TCP_ADDR": "10.0.0.1", "HTTP_PROXY": "http://proxy:3128", "RETRY": "{}",
+               "HEALTH": "{}", "KAFKA": "{}"}
+    reader = Reader(load_config(DEFAULTS, environ))
+    CommonSettings.read(reader)
+    assert reader.unread_environment() == ["HTTP_OTHER", "KAFKA_SASL_PASSWORD"]

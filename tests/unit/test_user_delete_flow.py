@@ -49,12 +49,20 @@ def made(environ: dict[str, str], conf: str = ""):
     return make_job(Reader(load_config(DEFAULTS + conf, environ)), None)
 
 
-def test_the_rel7_topic_key_and_a_deployment_without_transfers():
+def made_from_file(tmp_path, conf: str, **environ: str):
+    (tmp_path / "job.conf").write_text(conf)
+    return made({"JOB_CONFIG_FILE": str(tmp_path / "job.conf"), **environ})
+
+
+def test_the_rel7_topic_key_and_a_deployment_without_transfers(tmp_path):
     assert made({}).topics == ("sunbirddev.delete.user", "sunbirddev.user.ownership.transfer")
-    assert made({}, 'kafka.input.topic = "rel7.delete"').topics[0] == "rel7.delete"
-    assert made({"KAFKA_INPUT_TOPIC": "rel7.delete"}).topics[0] == "rel7.delete"
-    assert made({"KAFKA_INPUT_TOPIC": "rel7.delete", "KAFKA_INPUT_USER_DELETE_TOPIC": "rel8.delete"}).topics[0] \
-        == "rel8.delete"  # the rel-8 name wins when both are set
+    # A rel-7 file names the delete topic "topic" and has no transfer topic: none is read (not the default).
+    assert made_from_file(tmp_path, 'kafka.input.topic = "rel7.delete"').topics == ("rel7.delete",)
+    assert made({"KAFKA_INPUT_TOPIC": "rel7.delete"}).topics == ("rel7.delete",)
+    assert made_from_file(tmp_path, 'kafka.input { topic = "d7", ownership_transfer_topic = "t" }').topics == ("d7", "t")
+    assert made({"KAFKA_INPUT_TOPIC": "same", "KAFKA_INPUT_USER_DELETE_TOPIC": "same"}).topics[0] == "same"
+    with pytest.raises(ConfigError, match="^kafka.input.topic: the rel-7 name of kafka.input.user_delete_topic"):
+        made_from_file(tmp_path, 'kafka.input.user_delete_topic = "rel8.delete"', KAFKA_INPUT_TOPIC="rel7.delete")
     assert made({"KAFKA_INPUT_OWNERSHIP_TRANSFER_TOPIC": ""}).topics == ("sunbirddev.delete.user",)
 
 
@@ -111,6 +119,16 @@ def test_wrong_types_fail_and_mismatched_actions_skip_without_a_call(sandbox):
     assert sandbox.journal.count() == 0
 
 
+def test_a_skip_that_repeats_the_user_id_shows_it_hashed():
+    from connectors.http import Answer
+    from flows.logs import short_hash
+    from flows.user_delete.handler import judge_delete
+
+    user = "5deed393-6e04-449a-b98d-7f0fbf88f22e"
+    result = judge_delete(Answer(404, {"result": {"response": f"User not found in OS: {user}"}}), user)
+    assert isinstance(result, Skip) and user not in result.reason and short_hash(user) in result.reason
+
+
 def test_a_service_error_that_repeats_a_user_id_shows_it_hashed():
     from connectors.http import Answer
     from flows.logs import short_hash
@@ -129,6 +147,8 @@ def test_a_service_error_that_repeats_a_user_id_shows_it_hashed():
     ("Admin for the org not found", FAILED),
     ("Can only delete Individual or contributing org user", FAILED),
     ("User_Org not found", FAILED),
+    ("User org admin not found", FAILED),
+    ("User update failed: registry record not found", FAILED),
     ({"response": "User not found in OS"}, FAILED),
     (None, FAILED),
 ])

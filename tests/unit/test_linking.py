@@ -1,0 +1,96 @@
+"""Links through the shared pipeline: one collection's adds one at a time, outcomes in offset order."""
+
+import json
+import threading
+
+from bytewax.testing import TestingSink, TestingSource, run_main
+
+from connectors.sunbird import ApiError
+from flows.event import text
+from flows.job import Job, Link
+from flows.linking import LinkResult, Linking, PartitionOrder
+from flows.outcome import FAILED, SUCCESS, Outcome
+from flows.pipeline import build_flow
+from tests.unit.test_pipeline import message
+
+
+def linking_job(link, link_failed=None):
+    def handle(_topic, event):
+        return Link(event["id"], event["units"], context="ch")
+    return Job(name="link-job", topics=("t",), entity=lambda _t, e: text(e, "id"), validate=lambda _t, e: None,
+               handle=handle, link=link, link_failed=link_failed)
+
+
+def run(job, events, max_in_flight=8):
+    outcomes = []
+    source = TestingSource([message(json.dumps(e).encode(), i) for i, e in enumerate(events)], batch_size=20)
+    run_main(build_flow(job, source, TestingSink(outcomes), max_in_flight))
+    return outcomes
+
+
+def test_outcomes_leave_in_offset_order_whatever_order_the_links_finish_in():
+    released = threading.Event()
+
+    def link(collection_id, _units, _identifier):
+        if collection_id == "slow":
+            assert released.wait(30), "the fast link never ran while the slow one waited"
+        elif collection_id == "release":
+            released.set()
+
+    events = [{"id": f"c{n}", "units": {"slow" if n == 0 else "release" if n == 5 else f"k{n}": ["u"]}}
+              for n in range(10)]
+    outcomes = run(linking_job(link), events)
+    assert [o.message.offset for o in outcomes] == list(range(10))
+    assert {o.kind for o in outcomes} == {SUCCESS}
+
+
+def test_one_collections_links_run_one_at_a_time_and_others_alongside():
+    lock, running, most = threading.Lock(), {}, {}
+
+    def link(collection_id, _units, _identifier):
+        with lock:
+            running[collection_id] = running.get(collection_id, 0) + 1
+            most[collection_id] = max(most.get(collection_id, 0), running[collection_id])
+        threading.Event().wait(0.01)  # hold the lane a moment, so overlaps would show
+        with lock:
+            running[collection_id] -= 1
+
+    events = [{"id": f"c{n}", "units": {f"col{n % 3}": ["u"]}} for n in range(30)]
+    assert [o.kind for o in run(linking_job(link), events)] == [SUCCESS] * 30
+    assert most == {"col0": 1, "col1": 1, "col2": 1}
+
+
+def test_a_failed_collection_fails_the_event_and_tells_the_job():
+    failed = []
+
+    def link(collection_id, _units, _identifier):
+        if collection_id == "bad":
+            raise ApiError("Hierarchy Update Failed For : bad.", 400)
+
+    job = linking_job(link, lambda context, identifier, error: failed.append((context, identifier, error)))
+    outcomes = run(job, [{"id": "a", "units": {"good": ["u"], "bad": ["u"]}}, {"id": "b", "units": {"good": ["u"]}}])
+    assert [(o.kind, o.stage, o.status) for o in outcomes] == [(FAILED, "link", 400), (SUCCESS, None, None)]
+    assert "linking into collection bad: Hierarchy Update Failed For : bad." in outcomes[0].detail
+    assert failed == [("ch", "a", outcomes[0].detail)]
+
+
+def test_an_unforeseen_error_in_a_link_is_a_failed_outcome():
+    def link(*_args):
+        raise KeyError("surprise")
+
+    outcome = run(linking_job(link), [{"id": "a", "units": {"c": ["u"]}}])[0]
+    assert outcome.kind == FAILED and "KeyError" in outcome.detail
+
+
+def test_partition_order_holds_what_follows_a_waiting_event():
+    def outcome(offset):
+        return Outcome(message(b"{}", offset), SUCCESS)
+
+    order = PartitionOrder()
+    waiting = Linking(outcome(1), Link("x", {"c1": ["u"], "c2": ["u"]}))
+    ready, _ = order.on_batch([outcome(0), waiting, outcome(2)])
+    assert [o.message.offset for o in ready] == [0]
+    ready, _ = order.on_batch([LinkResult("0-t", 1)])
+    assert ready == []  # one of its two collections
+    ready, _ = order.on_batch([LinkResult("0-t", 1, "linking into collection c2: no", 502)])
+    assert [(o.message.offset, o.kind) for o in ready] == [(1, FAILED), (2, SUCCESS)]
