@@ -181,17 +181,6 @@ class Downloader:
                                 f"Allowed Sources : {list(allowed)}")
         return host
 
-    def check(self, url: str, allowed: tuple[str, ...] = ()) -> None:
-        """Refuse a URL the policy does not allow: its form, the allow-list (when given), its address.
-        A DNS failure is retried within the retry budget."""
-        self.screen(url, allowed)
-
-        def resolve(_pace: Pace) -> None:
-            with _address_errors():
-                self.connections.check(url)
-
-        self.retrying(resolve)
-
     def fetch(self, url: str, directory: Path, max_bytes: int | None = None, allowed: tuple[str, ...] = ()) -> Path:
         """Download ``url`` into ``directory`` (file name: :func:`file_name`); the path of the file."""
         self.screen(url, allowed)

@@ -1,7 +1,8 @@
 """Where re-hosted artifacts and icons go: a bucket through fsspec, or a local directory.
 
 Configured with the original keys (``cloud_storage_type``, ``cloud_storage_key``,
-``cloud_storage_secret``, ``cloud_storage_container``, ``cloud_storage_endpoint``) plus
+``cloud_storage_secret``, ``cloud_storage_container``, ``cloud_storage_endpoint``,
+``cloud_storage_region``, ``cloud_storage_auth_type``) plus
 ``cloud_storage.public_base_url``, the URL prefix under which stored objects are served
 (required for ``local``, where the container is a directory)::
 
@@ -30,6 +31,8 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 _S3_LIKE = ("aws", "s3", "oci", "cephs3")
+ACCESS_KEY = "access_key"
+AUTH_TYPES = (ACCESS_KEY, "iam", "oidc")
 _KEPT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
 _MAX_SEGMENT = 200  # file systems allow 255 bytes per name
 
@@ -62,8 +65,15 @@ class Storage:
 
     @classmethod
     def from_settings(cls, kind: str, key: str, secret: str, container: str, endpoint: str | None,
-                      public_base_url: str | None) -> "Storage":
-        kind = kind.lower()
+                      public_base_url: str | None, *, region: str | None = None,
+                      auth_type: str = ACCESS_KEY) -> "Storage":
+        """``region``: the S3 (or OCI) region, for the others unused. ``auth_type``: ``access_key`` signs
+        with the key and secret; ``iam`` (or ``oidc``) uses the back end's own identity chain (an IAM
+        role, an Azure managed identity, Google application default credentials) instead of a secret."""
+        kind, auth_type = kind.lower(), auth_type.strip().lower()
+        if auth_type not in AUTH_TYPES:
+            raise ValueError(f"unknown cloud_storage_auth_type {auth_type!r} ({', '.join(AUTH_TYPES)})")
+        ambient = auth_type != ACCESS_KEY
         if kind == "local":
             if not public_base_url:
                 raise ValueError("cloud_storage.public_base_url is required when cloud_storage_type is local")
@@ -71,19 +81,27 @@ class Storage:
             return cls(fsspec.filesystem("file", auto_mkdir=True), str(Path(container).resolve()),
                        public_base_url.rstrip("/"))
         if kind in _S3_LIKE:
-            options = {"key": key or None, "secret": secret or None}
-            if endpoint:
-                options["client_kwargs"] = {"endpoint_url": endpoint}
+            options: dict = {} if ambient else {"key": key or None, "secret": secret or None}
+            client = {"endpoint_url": endpoint, "region_name": region}
+            options["client_kwargs"] = {name: value for name, value in client.items() if value}
             default = f"{endpoint.rstrip('/')}/{container}" if endpoint else f"https://{container}.s3.amazonaws.com"
             return cls(fsspec.filesystem("s3", **options), container, (public_base_url or default).rstrip("/"))
         if kind == "azure":
             default = f"https://{key}.blob.core.windows.net/{container}"
-            return cls(fsspec.filesystem("abfs", account_name=key, account_key=secret), container,
+            credentials = {"anon": False} if ambient else {"account_key": secret}
+            return cls(fsspec.filesystem("abfs", account_name=key, **credentials), container,
                        (public_base_url or default).rstrip("/"))
         if kind in ("gcloud", "gcs"):
-            token = json.loads(secret) if secret.strip().startswith("{") else (secret or None)
+            if ambient:
+                token = "google_default"
+            else:
+                token = json.loads(secret) if secret.strip().startswith("{") else (secret or None)
             default = f"https://storage.googleapis.com/{container}"
-            return cls(fsspec.filesystem("gcs", token=token), container, (public_base_url or default).rstrip("/"))
+            try:
+                filesystem = fsspec.filesystem("gcs", token=token)
+            except Exception as err:  # google-auth's errors; never the secret itself
+                raise ValueError(f"no usable Google credentials ({err.__class__.__name__})") from None
+            return cls(filesystem, container, (public_base_url or default).rstrip("/"))
         raise ValueError(f"unknown cloud_storage_type {kind!r} (local, aws, oci, cephs3, azure, gcloud)")
 
     def put(self, local_file: Path, key: str) -> str:

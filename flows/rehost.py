@@ -74,9 +74,12 @@ def storage_from(reader: Reader) -> Storage:
                                      reader.optional_text("cloud_storage_secret"),
                                      reader.text("cloud_storage_container"),
                                      reader.optional_text("cloud_storage_endpoint") or None,
-                                     reader.optional_text("cloud_storage.public_base_url") or None)
+                                     reader.optional_text("cloud_storage.public_base_url") or None,
+                                     region=reader.optional_text("cloud_storage_region") or None,
+                                     auth_type=reader.text("cloud_storage_auth_type", "access_key"))
     except (ValueError, ImportError) as err:
-        raise ConfigError("cloud_storage_type", f"{kind}: {err}") from None
+        key = "cloud_storage_auth_type" if "cloud_storage_auth_type" in str(err) else "cloud_storage_type"
+        raise ConfigError(key, f"{kind}: {err}") from None
 
 
 class Workdir:

@@ -13,6 +13,7 @@ from connectors.storage import key_segment
 from flows.content_auto_creator import DEFAULTS, make_job
 from flows.outcome import FAILED, SKIPPED, SUCCESS
 from tests.conftest import EVENTS_DIR, run_flow
+from tests.fake_network import FakeNetwork
 
 EXAMPLES = [json.loads(line) for line in (EVENTS_DIR / "content-auto-creator.events.jsonl").read_text().splitlines()]
 MP4 = b"\x00\x00\x00\x18ftypmp42" + b"v" * 2000
@@ -364,3 +365,18 @@ def test_a_channel_that_would_fold_into_another_header_fails_the_event_before_an
     outcome = creator.run(event)[0]
     assert outcome.kind == FAILED and "X-Channel-Id holds a control character" in outcome.detail
     assert not any("X-Injected" in str(request.headers) for request in creator.sandbox.journal.all())
+
+
+@pytest.mark.parametrize("host, problem", [("gone.test", "cannot resolve gone.test"),
+                                           ("127.0.0.1:1", "no answer from 127.0.0.1")])
+def test_an_artifact_host_that_does_not_resolve_or_answer_is_retried_then_fails_in_one_line(
+        creator, monkeypatch, caplog, host, problem):
+    network = FakeNetwork(monkeypatch)
+    event = repository_event(creator)
+    event["edata"]["metadata"]["artifactUrl"] = f"http://{host}/lesson.mp4"
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and problem in outcome.detail and "after 2 attempts" in outcome.detail
+    assert network.lookups.count("gone.test") == (2 if host == "gone.test" else 0)  # RETRY_MAX_ATTEMPTS
+    assert "handler error" not in caplog.text and "Traceback" not in caplog.text
+    marking = creator.sandbox.journal.matching("PATCH", f"/content/v4/system/update/{event['object']['id']}")[0]
+    assert problem in marking.body["request"]["content"]["importError"]

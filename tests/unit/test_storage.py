@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.storage import Storage, StorageError, key_segment
+from tests.conftest import service_account
 
 
 def test_local_storage_writes_under_the_container_and_answers_the_public_url(tmp_path):
@@ -33,6 +34,25 @@ def test_local_storage_needs_a_public_base_url(tmp_path):
 def test_cloud_back_ends_and_their_public_urls(kind, secret, endpoint, expected):
     storage = Storage.from_settings(kind, "account", secret, "bucket", endpoint, None)
     assert storage.public_base_url == expected and storage.root == "bucket"
+
+
+def test_the_region_and_the_auth_type_reach_the_back_ends(monkeypatch, tmp_path):
+    s3 = Storage.from_settings("oci", "k", "s", "bucket", "https://ns.compat.example.com", None, region="ap-mumbai-1")
+    assert s3.filesystem.client_kwargs == {"endpoint_url": "https://ns.compat.example.com", "region_name": "ap-mumbai-1"}
+    assert (s3.filesystem.key, s3.filesystem.secret) == ("k", "s")
+    role = Storage.from_settings("aws", "k", "s", "bucket", None, None, region="eu-west-1", auth_type="IAM")
+    assert role.filesystem.key is None and role.filesystem.secret is None  # the instance's role signs
+    azure = Storage.from_settings("azure", "account", "s", "bucket", None, None, auth_type="iam")
+    assert azure.filesystem.account_key is None and azure.filesystem.anon is False
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "none.json"))
+    with pytest.raises(ValueError, match="no usable Google credentials"):  # at start, not at the first upload
+        Storage.from_settings("gcloud", "", "", "bucket", None, None, auth_type="oidc")
+    (tmp_path / "adc.json").write_text(service_account("http://127.0.0.1:1/token"))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "adc.json"))
+    gcs = Storage.from_settings("gcloud", "", "", "bucket", None, None, auth_type="oidc")
+    assert gcs.filesystem.credentials.method == "google_default"  # the pod's own identity, no secret
+    with pytest.raises(ValueError, match="unknown cloud_storage_auth_type 'token'"):
+        Storage.from_settings("aws", "k", "s", "bucket", None, None, auth_type="token")
 
 
 def test_an_unknown_type_is_refused():
