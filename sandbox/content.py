@@ -56,6 +56,8 @@ def _answering_refusals(handler):
 class ContentService:
     processing_s = 0.1
     add_delay_s = 0.0  # between the read and the write of hierarchy/add
+    upload_s = 0.0  # an upload shows (artifactUrl, review accepted) this long after it was answered
+    h5p_unpack_s = 0.0  # review of an H5P content is refused this long after its upload (unpacked in the background)
     lost_adds = 0  # the next adds answer 200 but another writer's stale write replaces theirs
 
     def __init__(self, server: "SunbirdSandbox"):
@@ -63,6 +65,8 @@ class ContentService:
         self.contents: dict[str, dict] = {}
         self.collections: dict[str, dict[str, list[str]]] = {}  # collection -> unit -> children
         self._published_at: dict[str, float] = {}
+        self._uploading: dict[str, tuple[float, str]] = {}  # id -> (when the upload shows, its artifactUrl)
+        self._unpacked_at: dict[str, float] = {}  # H5P id -> when its package is unpacked
         for method, pattern, handler in [
             ("POST", r"/content/v4/create", self._create),
             ("GET", r"/content/v4/read/(?P<id>[^/]+)", self._read),
@@ -97,6 +101,12 @@ class ContentService:
         published = self._published_at.get(identifier)
         if published and content["status"] == "Processing" and time.monotonic() - published >= self.processing_s:
             content["status"] = "Live"
+        uploading = self._uploading.get(identifier)
+        if uploading and time.monotonic() >= uploading[0]:
+            content["artifactUrl"] = uploading[1]
+            del self._uploading[identifier]
+        if with_artifact and (identifier in self._uploading or time.monotonic() < self._unpacked_at.get(identifier, 0)):
+            raise _Refused(client_error(400, "ERR_CONTENT_NOT_READY", "the upload is still being processed"))
         if with_artifact and not content.get("artifactUrl"):
             raise _Refused(client_error(400, "VALIDATOR_ERROR", "Please Provide Artifact File!"))
         return content
@@ -140,7 +150,11 @@ class ContentService:
             return client_error(400, "ERR_INVALID_FILE_URL", f"Please Provide Valid File Url! {file_url}")
         with self._lock:
             content = self._content(call)
-            content.update(artifactUrl=file_url, versionKey=_version_key())
+            content["versionKey"] = _version_key()
+            self._uploading[content["identifier"]] = (time.monotonic() + self.upload_s, file_url)
+            if content.get("mimeType") == "application/vnd.ekstep.h5p-archive":
+                self._unpacked_at[content["identifier"]] = time.monotonic() + self.h5p_unpack_s
+            self._content(call)  # shows at once when there is no delay
             return ok({"identifier": content["identifier"], "artifactUrl": file_url,
                        "content_url": file_url, "versionKey": content["versionKey"]})
 

@@ -73,6 +73,7 @@ def content_auto_creator_config(bootstrap: str, sandbox_url: str, group: str, to
 service.content_service.basePath = "{sandbox_url}"
 service.search.basePath = "{sandbox_url}"
 content_auto_creator.temp_file_location = "{temp_dir}"
+content_auto_creator.api_call_delay = 0.05   # an H5P package waits 6 x this before review (1 s unset)
 content_auto_creator.gdrive.api_base_url = "{sandbox_url}"
 content_auto_creator.gdrive.hosts = ["127.0.0.1"]   # the sandbox's Drive links
 {extra}

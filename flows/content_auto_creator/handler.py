@@ -83,11 +83,12 @@ class ContentAutoCreator:
                 elif call == UPDATE:
                     self._update(channel, internal_id, update_metadata)
                 elif call == UPLOAD:
-                    self._upload(channel, internal_id, metadata)
-                    self._await(channel, internal_id, lambda content: bool(content.get("artifactUrl")))
+                    answered = self._upload(channel, internal_id, metadata)
+                    self._await(channel, internal_id, _shows(answered), self._upload_floor_s(metadata))
                 elif call == REVIEW:
                     self._content.review(channel, internal_id)
-                    self._await(channel, internal_id, lambda content: content.get("status") != "Draft")
+                    self._await(channel, internal_id, lambda content: content.get("status") != "Draft",
+                                self._s.api_call_delay_s)
                 elif call == PUBLISH:
                     self._content.publish(channel, internal_id, metadata.get("lastPublishedBy"))
         except Exception as err:
@@ -116,7 +117,15 @@ class ContentAutoCreator:
                                         self._s.max_artifact_bytes, self._s.allowed_sources)
         self._content.update(channel, internal_id, {**update_metadata, "versionKey": version_key, "appIcon": icon_url})
 
-    def _upload(self, channel: str, internal_id: str, metadata: dict) -> None:
+    def _upload_floor_s(self, metadata: dict) -> float:
+        """How long to wait at least after an upload: an H5P package is unpacked by the service in the
+        background, so 6 × ``api_call_delay`` (1 s, as deployed, when it is not set), as the original did."""
+        if metadata.get("mimeType") == H5P:
+            return 6 * (self._s.api_call_delay_s or 1.0)
+        return self._s.api_call_delay_s
+
+    def _upload(self, channel: str, internal_id: str, metadata: dict) -> str:
+        """Re-host the artifact and upload its URL; the ``artifactUrl`` the service answered."""
         url = metadata.get("artifactUrl")
         url = url.strip() if isinstance(url, str) else ""
         if url and not allowed_source(url, self._s.allowed_sources):
@@ -131,16 +140,16 @@ class ContentAutoCreator:
             artifact = self._files.download(url, directory, mime_type, limit, self._s.allowed_sources)
             file_url = self._files.store(artifact, self._folder(internal_id))
         composed_h5p = mime_type == H5P and artifact.suffix.lower() != ".h5p"
-        self._content.upload(channel, internal_id, file_url, composed_h5p)
+        return self._content.upload(channel, internal_id, file_url, composed_h5p)
 
     def _folder(self, internal_id: str) -> str:
         """``content/<id>/artifact``: where the content's files are stored (§3.6.3), the id as one key segment."""
         return f"{self._s.content_folder}/{key_segment(internal_id)}/{self._s.artifact_folder}"
 
-    def _await(self, channel: str, internal_id: str, ready: Callable[[dict], bool]) -> None:
-        """Wait until the content service shows the last call's effect, instead of a fixed sleep."""
-        if self._s.api_call_delay_s:
-            self._sleep(self._s.api_call_delay_s)
+    def _await(self, channel: str, internal_id: str, ready: Callable[[dict], bool], floor_s: float) -> None:
+        """Wait ``floor_s``, then until the content service shows the last call's effect."""
+        if floor_s:
+            self._sleep(floor_s)
         deadline = time.monotonic() + self._s.ready_timeout_s
         while not ready(self._content.read(channel, internal_id)):
             if time.monotonic() >= deadline:
@@ -158,6 +167,14 @@ class ContentAutoCreator:
         except EXPECTED as marking:
             log.warning("could not mark the content Failed",
                         extra={"entity": internal_id, "error": shortened(str(marking))})
+
+
+def _shows(artifact_url: str) -> Callable[[dict], bool]:
+    """Whether a read shows the upload: the URL it answered (the earlier update may already have set
+    ``artifactUrl`` to the source's URL), or, when it answered none, any artifact."""
+    if artifact_url:
+        return lambda content: content.get("artifactUrl") == artifact_url
+    return lambda content: bool(content.get("artifactUrl"))
 
 
 def _create_request(event: dict, object_id: str, create_metadata: dict) -> dict[str, Any]:

@@ -32,7 +32,8 @@ class Creator:
                     "CLOUD_STORAGE_PUBLIC_BASE_URL": public, "DOWNLOAD_ALLOW_PRIVATE_NETWORKS": "true",
                     "CONTENT_AUTO_CREATOR_TEMP_FILE_LOCATION": str(tmp_path / "tmp"),
                     "CONTENT_AUTO_CREATOR_GDRIVE_API_BASE_URL": sandbox.url,
-                    "RETRY_INITIAL_BACKOFF_S": "0.01", "RETRY_MAX_ATTEMPTS": "2", **env}
+                    "RETRY_INITIAL_BACKOFF_S": "0.01", "RETRY_MAX_ATTEMPTS": "2",
+                    "CONTENT_AUTO_CREATOR_API_CALL_DELAY": "0.01", **env}
         self.tmp = tmp_path / "tmp"
 
     def run(self, *events: dict) -> list:
@@ -380,3 +381,22 @@ def test_an_artifact_host_that_does_not_resolve_or_answer_is_retried_then_fails_
     assert "handler error" not in caplog.text and "Traceback" not in caplog.text
     marking = creator.sandbox.journal.matching("PATCH", f"/content/v4/system/update/{event['object']['id']}")[0]
     assert problem in marking.body["request"]["content"]["importError"]
+
+
+def test_review_waits_until_the_read_shows_the_url_the_upload_answered(creator):
+    """The update already set ``artifactUrl`` to the source's URL: the wait must be for the upload's own
+    URL, else review comes while the service still processes the upload (and is refused)."""
+    creator.sandbox.content.upload_s = 0.3
+    event = repository_event(creator)
+    outcome = creator.run(event)[0]
+    assert outcome.kind == SUCCESS, outcome.detail
+    assert creator.sandbox.journal.matching("POST", f"/content/v4/review/{event['object']['id']}")[0].status == 200
+
+
+def test_an_h5p_package_gets_six_times_the_call_delay_before_review(sandbox, tmp_path):
+    """The service unpacks an H5P package in the background; the original waited 6 × api_call_delay."""
+    creator = Creator(sandbox, tmp_path, CONTENT_AUTO_CREATOR_API_CALL_DELAY="0.05")
+    sandbox.content.h5p_unpack_s = 0.25  # less than 6 × 0.05 s, more than 0.05 s
+    h5p = repository_event(creator, mime="application/vnd.ekstep.h5p-archive", data=b"PK\x03\x04h5p", name="game.zip")
+    outcome = creator.run(h5p)[0]
+    assert outcome.kind == SUCCESS, outcome.detail
