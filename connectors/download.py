@@ -43,6 +43,10 @@ class DownloadError(Exception):
     """The file cannot be had: refused by policy, missing, too large, too slow. Not worth retrying."""
 
 
+_PAGES = ("text/html", "application/xhtml+xml")
+_PAGE_CONTENTS = ("text/html", "text/x-url")
+
+
 class _Retryable(Exception):
     pass
 
@@ -181,8 +185,10 @@ class Downloader:
                                 f"Allowed Sources : {list(allowed)}")
         return host
 
-    def fetch(self, url: str, directory: Path, max_bytes: int | None = None, allowed: tuple[str, ...] = ()) -> Path:
-        """Download ``url`` into ``directory`` (file name: :func:`file_name`); the path of the file."""
+    def fetch(self, url: str, directory: Path, max_bytes: int | None = None, allowed: tuple[str, ...] = (),
+              expected_mime: str = "") -> Path:
+        """Download ``url`` into ``directory`` (file name: :func:`file_name`); the path of the file. An HTML
+        page is refused unless ``expected_mime`` is a page (:func:`refuse_html`)."""
         self.screen(url, allowed)
         name = file_name(url)
         if not name:
@@ -193,6 +199,7 @@ class Downloader:
         def attempt(pace: Pace) -> Path:
             with self.open(url, pace, allowed) as (response, final_url):
                 check_status(response, final_url)
+                refuse_html(response, final_url, expected_mime)
                 save(response, target, max_bytes, pace)
             return target
 
@@ -272,6 +279,15 @@ def check_status(response: urllib3.BaseHTTPResponse, url: str) -> None:
         raise _Retryable(f"HTTP {response.status} from {loggable_url(url)}")
     if response.status != 200:
         raise DownloadError(f"HTTP {response.status} for {loggable_url(url)}")
+
+
+def refuse_html(response: urllib3.BaseHTTPResponse, url: str, expected_mime: str) -> None:
+    """An HTML page where a file was expected (a sign-in page, Drive's viewer, a "not found" page answered
+    with 200) is not the file: refused, unless the content is itself a page (``text/html``, ``text/x-url``)."""
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type in _PAGES and expected_mime.strip().lower() not in _PAGE_CONTENTS:
+        raise DownloadError(f"{loggable_url(url)} answered an HTML page (Content-Type {content_type}), "
+                            f"not the file of a {' '.join(expected_mime.split())[:100] or 'content'}")
 
 
 def save(response: urllib3.BaseHTTPResponse, target: Path, max_bytes: int | None, pace: Pace) -> None:

@@ -1,16 +1,18 @@
-"""Google Drive links (``https://drive.google.com/uc?export=download&id=<ID>``), as the bulk uploads use them.
+"""Google Drive links, as the bulk uploads use them: ``…/uc?export=download&id=<ID>``,
+``…/open?id=<ID>`` or ``…/file/d/<ID>/view``.
 
-Only links on a Drive host (``content_auto_creator.gdrive.hosts``) are Drive links, and only an id
-of ``[A-Za-z0-9_-]`` characters is taken: the id goes into a Drive API path, with the service
-account's token, so it must name a file and nothing else. With a service-account credential
-(``g_service_acct_cred``) the file is read through the Drive API v3: its metadata first (name
-and MIME type, which must fit the content's ``mimeType`` by the spec's §3.6.2 mapping), then its
-media; neither follows a redirect, so the token goes nowhere else. Without one it is a direct
-download of the link (redirects checked as for any download), checked the same way against the
-answer's ``Content-Type``. Google answers 403 when a quota is used up: a 403 from Google (a Drive
-host, the API host, ``*.google.com``, ``*.googleusercontent.com``) is retried with a growing wait,
-a bounded number of times, and then the download fails (the original looped forever); a 403 from
-any other host is a plain failure.
+Only links on a Drive host (``content_auto_creator.gdrive.hosts``) are Drive links; one that names no
+file (a folder, a Google Doc) is refused, and only an id of ``[A-Za-z0-9_-]`` characters is taken: the
+id goes into a Drive API path, with the service account's token, so it must name a file and nothing
+else. With a service-account credential (``g_service_acct_cred``) the file is read through the Drive
+API v3: its metadata first (name and MIME type, which must fit the content's ``mimeType`` by the
+spec's §3.6.2 mapping), then its media; neither follows a redirect, so the token goes nowhere else.
+Without one it is a direct download of the file's ``uc?export=download`` link (redirects checked as for
+any download), checked the same way against the answer's ``Content-Type``. A 403 from Google (a Drive
+host, the API host, ``*.google.com``, ``*.googleusercontent.com``) that a wait can cure (a rate-limit
+reason, or no Google JSON error at all, as Drive answers a used-up download quota) is retried with a
+growing wait, a bounded number of times, and then the download fails (the original looped forever);
+any other Google error fails at once with its reason. A 403 from any other host is a plain failure.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from typing import Callable
 from urllib.parse import parse_qs
 
 import requests
+from urllib3.util import Url
 
 from connectors.address import AddressRefused, loggable_url, parse
-from connectors.download import Downloader, DownloadError, Pace, check_status, read_body, release, save, slug
+from connectors.download import (Downloader, DownloadError, Pace, check_status, read_body, refuse_html, release, save,
+                                 slug)
 from connectors.http import RETRYABLE_STATUS, path_segment
 
 SCOPES = ["https://www.googleapis.com/auth/drive.file", "https://www.googleapis.com/auth/drive",
@@ -36,6 +40,10 @@ SCOPES = ["https://www.googleapis.com/auth/drive.file", "https://www.googleapis.
 ICON = "image"  # the expected MIME type the original passes for icons: not checked
 DRIVE_HOSTS = ("drive.google.com", "docs.google.com")
 _FILE_ID = re.compile(r"[A-Za-z0-9_-]+")
+_FILE_PATH = re.compile(r"(?:/u/\d+)?/file/d/([^/]*)(?:/(?:view|edit|preview))?/?")
+_MAX_ERROR_BYTES = 64 * 1024
+# A Google API 403 that a wait can cure; any other reason (no permission, not found, ...) is final.
+_RATE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded", "sharingRateLimitExceeded"}
 _MAX_METADATA_BYTES = 1 << 20
 
 # A content's mimeType -> the Drive MIME types that are the same thing.
@@ -48,19 +56,31 @@ _SAME_AS = {
 
 
 def drive_file_id(url: str, hosts: tuple[str, ...] = DRIVE_HOSTS) -> str | None:
-    """The file id of a ``uc?export=download&id=`` link on one of ``hosts``, else None (not a Drive link).
-
-    The id is returned as given ("" for several): :meth:`DriveDownloader.fetch` refuses one that is
-    not ``[A-Za-z0-9_-]+``."""
+    """The file id of a Drive link on one of ``hosts``, else None (not a Drive link). The file forms are
+    ``…/uc?export=download&id=<id>`` (or ``uc?id=``), ``…/open?id=<id>`` and ``…/file/d/<id>/view`` (or
+    ``/edit``, ``/preview``, nothing after the id). Any other link on a Drive host (a folder, a Google
+    Doc, a page) gives "", which :meth:`DriveDownloader.fetch` refuses, as it refuses an id that is not
+    ``[A-Za-z0-9_-]+``: Google would answer it with an HTML page, not the file."""
     try:
         parts = parse(url)
     except AddressRefused:
         return None
-    query = parse_qs(parts.query or "", keep_blank_values=True)
-    if (parts.host not in hosts or not (parts.path or "").endswith("/uc") or query.get("export") != ["download"]
-            or not query.get("id")):
+    if parts.host not in hosts:
         return None
-    return query["id"][0] if len(query["id"]) == 1 else ""
+    path = parts.path or ""
+    query = parse_qs(parts.query or "", keep_blank_values=True)
+    if path.endswith(("/uc", "/open")) and query.get("export", ["download"]) == ["download"]:
+        ids = query.get("id", [])
+        return ids[0] if len(ids) == 1 else ""
+    in_path = _FILE_PATH.fullmatch(path)
+    return in_path.group(1) if in_path else ""
+
+
+def download_link(url: str, file_id: str) -> str:
+    """Google's direct download link of the file, on the link's own host."""
+    parts = parse(url)
+    return Url(scheme=parts.scheme, host=parts.host, port=parts.port, path="/uc",
+               query=f"export=download&id={file_id}").url
 
 
 def mime_fits(content_mime: str, drive_mime: str) -> bool:
@@ -114,10 +134,12 @@ class DriveDownloader:
         """Download the Drive file; ``allowed`` is checked against the link, as for any download."""
         self._downloader.screen(url, allowed)
         file_id = drive_file_id(url, self._hosts)
-        if file_id is None:
-            raise DownloadError(f"Invalid fileUrl received | fileUrl : {loggable_url(url)}")
+        if not file_id:
+            raise DownloadError(f"ERR_INVALID_UPLOAD_FILE_URL: Invalid fileUrl received (not a Google Drive file link: "
+                                f"uc?export=download&id=, open?id= or file/d/<id>) | fileUrl : {loggable_url(url)}")
         if not _FILE_ID.fullmatch(file_id):
-            raise DownloadError(f"not a Google Drive file id (letters, digits, - and _ only): {file_id[:100]!r}")
+            raise DownloadError(f"ERR_INVALID_UPLOAD_FILE_URL: not a Google Drive file id (letters, digits, - and _ "
+                                f"only): {file_id[:100]!r}")
         for wait in [*self._backoff.waits(), None]:
             try:
                 if self._credentials is None:
@@ -134,8 +156,9 @@ class DriveDownloader:
 
     def _direct(self, url: str, file_id: str, directory: Path, expected_mime: str, max_bytes: int | None,
                 allowed: tuple[str, ...], pace: Pace) -> Path:
-        with self._downloader.open(url, pace, allowed) as (response, final_url):
-            self._check_status(response, final_url)
+        with self._downloader.open(download_link(url, file_id), pace, allowed) as (response, final_url):
+            self._check_status(response, final_url, file_id, pace)
+            refuse_html(response, final_url, expected_mime)
             self._check_mime(file_id, response.headers.get("Content-Type", ""), expected_mime)
             target = _target(directory, _name_from_disposition(response.headers.get("Content-Disposition")), file_id)
             save(response, target, max_bytes, pace)
@@ -148,7 +171,7 @@ class DriveDownloader:
         meta_url = f"{url}?fields=id,name,size,mimeType&supportsAllDrives=true"
         response = self._downloader.request(meta_url, pace, headers=headers)
         try:
-            self._check_status(response, meta_url)
+            self._check_status(response, meta_url, file_id, pace)
             meta = json.loads(read_body(response, _MAX_METADATA_BYTES, pace))
         except (ValueError, RecursionError):
             raise DownloadError(f"Invalid Response Received From Google API for file Id : {file_id} | Error is : "
@@ -163,7 +186,7 @@ class DriveDownloader:
         media_url = f"{url}?alt=media&supportsAllDrives=true"
         response = self._downloader.request(media_url, pace, headers=headers)
         try:
-            self._check_status(response, media_url)
+            self._check_status(response, media_url, file_id, pace)
             save(response, target, max_bytes, pace)
         finally:
             release(response)
@@ -186,9 +209,13 @@ class DriveDownloader:
                     session.close()
             return self._credentials.token
 
-    def _check_status(self, response, url: str) -> None:
+    def _check_status(self, response, url: str, file_id: str, pace: Pace) -> None:
         if response.status == 403 and self._is_google(url):
-            raise _QuotaExceeded()
+            refusal = _google_error(read_body(response, _MAX_ERROR_BYTES, pace))
+            if refusal is None:
+                raise _QuotaExceeded()
+            raise DownloadError(f"ERR_INVALID_UPLOAD_FILE_URL: Invalid Response Received From Google API for file Id : "
+                                f"{file_id} | Error is : {refusal}")
         if response.status != 200 and response.status not in RETRYABLE_STATUS:
             raise DownloadError(f"Invalid Response Received From Google API | HTTP {response.status} "
                                 f"for {loggable_url(url)}")
@@ -206,6 +233,23 @@ class DriveDownloader:
             raise DownloadError(f"Invalid File Url! File MimeType Is Not Same As Object MimeType for File Id : "
                                 f"{file_id} | File MimeType is : {' '.join(drive_mime.split())[:100]} | "
                                 f"Node MimeType is : {expected_mime[:100]}")
+
+
+def _google_error(body: bytes) -> str | None:
+    """What a Google API error body says, or None when a wait may cure it: a rate-limit reason, or a
+    body that is not a Google JSON error (a plain 403 page, as Drive answers a used-up quota)."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    if not isinstance(error, dict):
+        return None
+    details = error.get("errors") if isinstance(error.get("errors"), list) else []
+    reasons = [d.get("reason") for d in details if isinstance(d, dict) and isinstance(d.get("reason"), str)]
+    if not reasons or any(reason in _RATE_LIMITS for reason in reasons):
+        return None
+    message = error.get("message") if isinstance(error.get("message"), str) else ""
+    return " ".join(f"{', '.join(reasons)}: {message}".split())[:500]
 
 
 def _credentials(credential_json: str):

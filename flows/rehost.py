@@ -35,7 +35,7 @@ class Rehoster:
         try:
             if self._drive is not None and self._drive.is_link(url):
                 return self._drive.fetch(url, directory, mime_type, limit, allowed)
-            return self.downloader.fetch(url, directory, limit, allowed)
+            return self.downloader.fetch(url, directory, limit, allowed, mime_type)
         except DownloadError as err:
             raise DownloadError(f"Error Occurred while downloading {what} file: {err}") from None
 

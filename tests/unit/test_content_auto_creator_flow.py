@@ -400,3 +400,23 @@ def test_an_h5p_package_gets_six_times_the_call_delay_before_review(sandbox, tmp
     h5p = repository_event(creator, mime="application/vnd.ekstep.h5p-archive", data=b"PK\x03\x04h5p", name="game.zip")
     outcome = creator.run(h5p)[0]
     assert outcome.kind == SUCCESS, outcome.detail
+
+
+def test_an_html_page_where_the_artifact_should_be_fails_and_nothing_is_uploaded(creator):
+    event = repository_event(creator, data=b"<!DOCTYPE html><html>Sign in to continue</html>")
+    creator.sandbox.files.add("lesson.mp4", b"<!DOCTYPE html><html>Sign in</html>", "text/html; charset=utf-8")
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and "answered an HTML page (Content-Type text/html)" in outcome.detail
+    assert not creator.sandbox.journal.matching("POST", "/content/v4/upload/")
+
+
+def test_a_drive_view_link_is_downloaded_through_the_drive_path(creator, monkeypatch):
+    FakeNetwork(monkeypatch, {"drive.test": ["127.0.0.1"]})
+    event = repository_event(creator, mime="application/pdf")
+    creator.sandbox.files.add_drive("f20", "About Water.pdf", b"%PDF-1.7 water", "application/pdf")
+    event["edata"]["metadata"]["artifactUrl"] = f"http://drive.test:{creator.sandbox.port}/file/d/f20/view?usp=sharing"
+    creator.env["CONTENT_AUTO_CREATOR_GDRIVE_HOSTS"] = "drive.test"
+    outcome = creator.run(event)[0]
+    assert outcome.kind == SUCCESS, outcome.detail
+    stored = creator.storage / "content" / event["object"]["id"] / "artifact" / "about-water.pdf"
+    assert stored.read_bytes() == b"%PDF-1.7 water"

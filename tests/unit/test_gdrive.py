@@ -1,6 +1,8 @@
 """Google Drive links: the MIME mapping, direct downloads, the Drive API with a service account, the back-off bound,
 and hostile links and answers."""
 
+import json
+
 import pytest
 
 from connectors.download import Downloader, DownloadError, DownloadPolicy
@@ -25,10 +27,57 @@ def test_the_mime_mapping(content, drive, fits):
     assert mime_fits(content, drive) is fits
 
 
-def test_only_uc_download_links_are_drive_links():
-    assert drive_file_id("https://drive.google.com/uc?export=download&id=1ZAW5") == "1ZAW5"
-    assert drive_file_id("https://drive.google.com/file/d/1ZAW5/view") is None
-    assert drive_file_id("https://host/uc?id=1ZAW5") is None
+def test_the_drive_file_link_forms():
+    for link in ("https://drive.google.com/uc?export=download&id=1ZAW5", "https://drive.google.com/uc?id=1ZAW5",
+                 "https://drive.google.com/open?id=1ZAW5", "https://drive.google.com/file/d/1ZAW5/view",
+                 "https://drive.google.com/file/d/1ZAW5/view?usp=sharing", "https://drive.google.com/file/d/1ZAW5",
+                 "https://drive.google.com/u/0/file/d/1ZAW5/edit", "https://docs.google.com/uc?export=download&id=1ZAW5"):
+        assert drive_file_id(link) == "1ZAW5", link
+    for page in ("https://drive.google.com/drive/folders/1ZAW5", "https://docs.google.com/document/d/1ZAW5/edit",
+                 "https://drive.google.com/uc?export=view&id=1ZAW5", "https://drive.google.com/",
+                 "https://drive.google.com/file/d/1ZAW5/copy"):
+        assert drive_file_id(page) == "", page  # on a Drive host, but not a file: refused, never downloaded
+    assert drive_file_id("https://host/uc?id=1ZAW5") is None  # not a Drive host: a plain download
+
+
+@pytest.mark.parametrize("form", ["{url}/file/d/f11/view?usp=sharing", "{url}/open?id=f11"])
+def test_the_other_link_forms_download_the_file_not_googles_page(sandbox, tmp_path, form):
+    sandbox.files.add_drive("f11", "Lesson.pdf", b"%PDF-1.7 lesson", PDF)
+    path = drive(sandbox).fetch(form.format(url=sandbox.url), tmp_path, PDF, None)
+    assert path.read_bytes() == b"%PDF-1.7 lesson"
+    assert [r.path for r in sandbox.journal.all()] == ["/uc?export=download&id=f11"]
+
+
+def test_a_drive_link_that_is_not_a_file_fails_before_any_call(sandbox, tmp_path):
+    with pytest.raises(DownloadError, match="ERR_INVALID_UPLOAD_FILE_URL: Invalid fileUrl received"):
+        drive(sandbox).fetch(f"{sandbox.url}/document/d/f11/edit", tmp_path, PDF, None)
+    assert sandbox.journal.count() == 0
+
+
+def google_error(reason, message="The user does not have sufficient permissions for file f12."):
+    return json.dumps({"error": {"code": 403, "message": message,
+                                 "errors": [{"domain": "global", "reason": reason, "message": message}]}}).encode()
+
+
+@pytest.mark.parametrize("body, final", [
+    (google_error("insufficientFilePermissions"), True),
+    (google_error("notFound", "File not found: f12."), True),
+    (google_error("userRateLimitExceeded", "User Rate Limit Exceeded"), False),
+    (google_error("rateLimitExceeded", "Rate Limit Exceeded"), False),
+    (b"<html>Sorry, you can't view or download this file at this time.</html>", False),
+    (b'{"error": "not the Google form"}', False),
+])
+def test_a_google_403_is_final_unless_a_wait_can_cure_it(sandbox, tmp_path, body, final):
+    denied = sandbox.files.add("denied", body, "application/json", status=403)
+    link = sandbox.files.add_drive("f12", "a.pdf", b"%PDF", PDF, location=denied)
+    sleeps = []
+    with pytest.raises(DownloadError) as raised:
+        drive(sandbox, sleeps=sleeps).fetch(link, tmp_path, PDF, None)
+    if final:
+        assert sleeps == [] and "Invalid Response Received From Google API for file Id : f12" in str(raised.value)
+        assert "insufficientFilePermissions" in str(raised.value) or "File not found" in str(raised.value)
+    else:
+        assert sleeps == [0.01, 0.02, 0.04] and "kept answering 403" in str(raised.value)
 
 
 def test_the_backoff_is_bounded():
