@@ -67,7 +67,7 @@ class AutoCreatorV2:
     def handle(self, _topic: str, event: dict) -> Result:
         return result_of(lambda: self._process(event))
 
-    def _process(self, event: dict) -> Link:
+    def _process(self, event: dict) -> Link | None:
         identifier, object_type = rules.identifier(event), text(event, "edata.objectType")
         channel = text(event, "context.channel") or None
         repository = text(event, "edata.repository") or ""
@@ -94,6 +94,8 @@ class AutoCreatorV2:
             self._write(kind, version, channel, identifier, object_type, metadata, repository)
         self._target.review(kind, version, channel, identifier)
         self._target.publish(kind, version, channel, identifier)
+        if not collection_units:
+            return None  # nothing to link: done once the publish is accepted (spec §4.9-4.10)
         self._await_live(kind, version, channel, identifier)
         return Link(identifier, collection_units, channel)
 

@@ -242,3 +242,24 @@ def test_a_set_listing_more_questions_than_allowed_fails_before_any_question_cal
     outcome = creator.run(event)[0]
     assert outcome.kind == FAILED and "lists 4 questions, more than questions.max_per_set (3)" in outcome.detail
     assert not creator.writes("GET", "/question/") and not creator.writes("POST", "/question/")
+
+
+def test_with_nothing_to_link_a_slow_publish_is_not_waited_for(sandbox, tmp_path):
+    """No collection: the event succeeds once the publish is accepted, however slow the target's publish."""
+    creator = Creator(sandbox, tmp_path, LINK_WAIT_S="0.2")
+    sandbox.questions.publish_s = 30
+    event, _ = question_set(sandbox)
+    event["edata"]["collection"] = []
+    outcome = creator.run(event)[0]
+    assert outcome.kind == SUCCESS, outcome.detail
+    root = event["edata"]["metadata"]["identifier"]
+    assert sandbox.questions.objects[root]["status"] == "Processing"
+    assert not [r for r in sandbox.journal.all() if r.method == "GET" and f"/questionset/v4/read/{root}" in r.path]
+
+
+def test_a_field_of_the_wrong_type_skips_the_event_naming_it(creator):
+    event, _ = question_set(creator.sandbox)
+    event["edata"]["metadata"]["identifier"] = 12345
+    outcome = creator.run(event)[0]
+    assert outcome.kind == SKIPPED and outcome.detail.startswith("edata.metadata.identifier must be a string")
+    assert creator.sandbox.journal.count() == 0

@@ -4,7 +4,6 @@ import pytest
 
 from flows.auto_creator_v2.rules import identifier, skip_reason
 from flows.auto_creator_v2.tree import accepted, api_version, hierarchy_request, questions_of, write_body
-from flows.event import BadValue
 from tests.conftest import changed
 from sandbox.questionsets import EXAMPLES, node, question, section
 
@@ -41,9 +40,13 @@ def test_an_empty_repository_counts_as_present_and_iteration_and_stage_are_not_c
     assert skip_reason(changed(event, "edata.stage", "anything")) is None
 
 
-def test_wrong_types_raise():
-    with pytest.raises(BadValue):
-        skip_reason(changed(EXAMPLE_A, "edata.metadata", ["x"]))
+@pytest.mark.parametrize("path, value", [
+    ("edata.metadata", ["x"]), ("edata.metadata.identifier", 12), ("edata.objectType", {"a": 1}),
+    ("edata.action", ["auto-create"]), ("edata.metadata.downloadUrl", 3.5), ("edata", "text"),
+])
+def test_a_wrong_type_skips_naming_the_field_as_the_original_did(path, value):
+    reason = skip_reason(changed(EXAMPLE_A, path, value))
+    assert reason.startswith(path) and "must be" in reason and "read it as absent" in reason
 
 
 Q = {name: question(name) for name in ("q1", "q2", "q3", "q4", "q5")}
