@@ -18,13 +18,17 @@ import threading
 import time
 import zipfile
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from sandbox.content import client_error, ok
 from sandbox.server import Call, Reply
 
 if TYPE_CHECKING:
     from sandbox.server import SunbirdSandbox
+
+
+QUESTION_ITSELF = ("body", "editorState", "answer", "solutions", "instructions", "hints", "media", "interactions",
+                   "responseDeclaration", "outcomeDeclaration", "feedback")
 
 
 class QuestionSource:
@@ -63,18 +67,28 @@ class QuestionSource:
         chosen = {k: v for k, v in question.items() if not fields or k in fields or k == "identifier"}
         return ok({"question": chosen})
 
+    def ecar_url(self, identifier: str) -> str:
+        return f"{self._url}/ecar/{quote(identifier, safe='')}.ecar"
+
     def _ecar(self, call: Call) -> Reply:
-        tree = self.sets.get(unquote(call.match["id"]))
-        if tree is None:
+        """A set's ECAR (manifest and hierarchy), or a question's (its manifest item: the metadata without
+        the question itself, which the source read gives)."""
+        identifier = unquote(call.match["id"])
+        tree, question = self.sets.get(identifier), self.questions.get(identifier)
+        if tree is None and question is None:
             return Reply(404, "<html><body>BlobNotFound</body></html>")
-        root = {k: v for k, v in tree.items() if k != "children"}
-        manifest = {"id": "sunbird.questionset.archive", "ver": "1.0", "archive": {"count": 1, "ttl": 24,
-                                                                                 "items": [root]}}
-        hierarchy = {"id": "sunbird.questionset.hierarchy", "ver": "1.0", "questionset": tree}
+        files = {}
+        if tree is not None:
+            item = {k: v for k, v in tree.items() if k != "children"}
+            files["hierarchy.json"] = {"id": "sunbird.questionset.hierarchy", "ver": "1.0", "questionset": tree}
+        else:
+            item = {k: v for k, v in question.items() if k not in QUESTION_ITSELF}
+        files["manifest.json"] = {"id": "sunbird.questionset.archive", "ver": "1.0",
+                                  "archive": {"count": 1, "ttl": 24, "items": [item]}}
         data = io.BytesIO()
         with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("manifest.json", json.dumps(manifest))
-            archive.writestr("hierarchy.json", json.dumps(hierarchy))
+            for name, document in files.items():
+                archive.writestr(name, json.dumps(document))
         return Reply(200, data.getvalue(), {"Content-Type": "application/zip"})
 
 

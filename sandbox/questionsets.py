@@ -46,6 +46,8 @@ def question_set(sandbox, identifier: str = "do_113244425048121344131", accepted
     qs = {q["identifier"]: q for q in (question(n["q1"]), question(n["q2"], appIcon=sandbox.files.add(
         "q2-icon.png", b"\x89PNG q2", "image/png")), question(n["q3"], schema="1.1"), question(n["q4"]),
         question(n["q5"]), question(n["hidden_q"]))}
+    for data in qs.values():
+        data["downloadUrl"] = sandbox.source.ecar_url(data["identifier"])
     tree = {"identifier": identifier, "objectType": "QuestionSet", "name": "LearningHTML", "code": "9ae33d1e",
             "mimeType": "application/vnd.sunbird.questionset", "primaryCategory": "Practice Question Set",
             "status": "Live", "pkgVersion": 1, "versionKey": "1616751174274", "channel": "01309282781705830427",

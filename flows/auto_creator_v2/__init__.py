@@ -15,6 +15,7 @@ from connectors.ecar import EcarLimits
 from connectors.http import HttpClient
 from connectors.sunbird import AssessmentService, ContentService, SourceService
 from flows.auto_creator_v2 import rules
+from flows.auto_creator_v2.fields import QUESTION_FIELDS
 from flows.auto_creator_v2.handler import AutoCreatorV2, V2Settings
 from flows.job import Job
 from flows.pipeline import job_flow
@@ -52,7 +53,7 @@ def make_job(reader: Reader, client: HttpClient) -> Job:
 def _settings(reader: Reader) -> V2Settings:
     return V2Settings(
         source_base_url=reader.url("source.baseUrl"),
-        question_fields=tuple(reader.texts("source.question_fields")),
+        question_fields=tuple(reader.texts("source.question_fields", list(QUESTION_FIELDS))),
         cloud_props=tuple(reader.texts("object.cloud_props")),
         publish_props=tuple(reader.texts("object.publish_props")),
         expandable=tuple(reader.texts("expandable_objects", ["QuestionSet"])),

@@ -2,12 +2,14 @@
 
 1. read the source: the ECAR (``manifest.json``, and ``hierarchy.json`` for a set), then
    ``GET edata.repository``, merged in that order;
-2. for a question set, each accepted question (concurrently, bounded): read it from the source
-   (``question/v1|v2/read?fields=...``), copy its images, create it (or overwrite it) in the target;
+2. for a question set, each accepted question (concurrently, bounded): its own ECAR's manifest item
+   merged with its source read (``question/v1|v2/read?fields=`` every schema property,
+   :mod:`flows.auto_creator_v2.fields`), its images copied, created (or overwritten) in the target;
 3. the root: copy its images, create (or overwrite) it, then its structure (``hierarchy/update``
-   with the sections and the accepted questions only);
-4. review and publish it, wait until the target says ``Live``, and leave the linking to the collection
-   units to the pipeline (:mod:`flows.linking`), which calls :meth:`AutoCreatorV2.link` per collection.
+   with the sections and the accepted questions only); questions of ``visibility: Default`` are
+   independent objects the set's publish does not publish: each is reviewed, published and waited for;
+4. review and publish it; with collection units to link, wait until the target says ``Live`` and leave
+   the linking to the pipeline (:mod:`flows.linking`), which calls :meth:`AutoCreatorV2.link` per collection.
 
 Where the original wrote Neo4j and Cassandra directly, the target's own APIs do the writing and
 its publish makes the ECARs and variants. Every error ends as a :class:`~flows.job.Fail`.
@@ -18,7 +20,8 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from functools import partial
+from typing import Callable, Iterable, TypeVar
 
 from connectors.ecar import EcarError, EcarLimits, read_ecar
 from connectors.http import path_segment
@@ -33,6 +36,7 @@ from flows.job import Link, Result
 from flows.rehost import Rehoster
 
 IMAGES = ("appIcon", "posterImage")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,13 @@ class AutoCreatorV2:
             if len(questions) > self._s.max_questions:
                 raise EcarError(f"the ECAR of {identifier} lists {len(questions)} questions, more than "
                                 f"questions.max_per_set ({self._s.max_questions})")
-            self._write_questions(channel, questions)
+            independent = self._write_questions(channel, questions)
             self._write(kind, version, channel, identifier, object_type, metadata, repository)
             nodes, hierarchy = hierarchy_request(identifier, tree, set(questions), self._s.expandable, self._s.leaves,
                                                  self._s.publish_props)
             self._target.update_hierarchy(version, channel, identifier, nodes, hierarchy)
+            self._all(partial(self._publish_live, "question", question_version, channel, question)
+                      for question, question_version in independent.items())
         else:
             self._write(kind, version, channel, identifier, object_type, metadata, repository)
         self._target.review(kind, version, channel, identifier)
@@ -118,24 +124,43 @@ class AutoCreatorV2:
             raise EcarError(f"the ECAR of {identifier} has no hierarchy.json with a {object_type.lower()}")
         return item, tree
 
-    def _write_questions(self, channel: str | None, questions: dict[str, dict]) -> None:
-        """Read and write the questions concurrently; fail after all have had their turn."""
-        futures = [self._children.submit(self._write_question, channel, identifier, node)
-                   for identifier, node in questions.items()]
+    def _write_questions(self, channel: str | None, questions: dict[str, dict]) -> dict[str, str]:
+        """Read and write the questions concurrently; those of ``visibility: Default``, with their API version."""
+        written = self._all(partial(self._write_question, channel, identifier, node)
+                            for identifier, node in questions.items())
+        return {identifier: version for identifier, version, default in written if default}
+
+    def _all(self, calls: Iterable[Callable[[], T]]) -> list[T]:
+        """Run the calls on the children's pool; fail after all have had their turn, naming how many failed."""
+        futures = [self._children.submit(call) for call in calls]
         errors = [future.exception() for future in futures if future.exception() is not None]
         if errors:
             first = errors[0]
             first.args = (f"{len(errors)} of {len(futures)} questions failed; the first: {first}",)
             raise first
+        return [future.result() for future in futures]
 
-    def _write_question(self, channel: str | None, identifier: str, node: dict) -> None:
+    def _write_question(self, channel: str | None, identifier: str, node: dict) -> tuple[str, str, bool]:
+        """The question's ECAR manifest item merged with its source read (spec §4.6.3), written; its id, API
+        version and whether it is an independent (``visibility: Default``) object."""
         version = api_version(node)
         url = (f"{self._s.source_base_url.rstrip('/')}/question/{'v2' if version == 'v5' else 'v1'}/read/"
                f"{path_segment(identifier)}?fields={','.join(self._s.question_fields)}")
-        metadata = self._source.read(url, "Question")
+        ecar_url = node.get("downloadUrl")
+        manifest_item = self._read_ecar(identifier, "Question", ecar_url.strip())[0] \
+            if isinstance(ecar_url, str) and ecar_url.strip() else {}
+        metadata = {**manifest_item, **self._source.read(url, "Question")}
         if node.get("schemaVersion") and "schemaVersion" not in metadata:
             metadata["schemaVersion"] = node["schemaVersion"]
         self._write("question", version, channel, identifier, "Question", metadata, url)
+        visibility = metadata.get("visibility")
+        return identifier, version, isinstance(visibility, str) and visibility.strip().lower() == "default"
+
+    def _publish_live(self, kind: str, version: str, channel: str | None, identifier: str) -> None:
+        """Review and publish an object the set's publish does not publish, and wait until it is Live."""
+        self._target.review(kind, version, channel, identifier)
+        self._target.publish(kind, version, channel, identifier)
+        self._await_live(kind, version, channel, identifier)
 
     def _write(self, kind: str, version: str, channel: str | None, identifier: str, object_type: str,
                metadata: dict, repository: str) -> None:
@@ -153,5 +178,5 @@ class AutoCreatorV2:
         while (status := self._target.status(kind, version, channel, identifier)) != "Live":
             if time.monotonic() >= deadline:
                 raise ApiError(f"{kind} {identifier} is not Live {self._s.link_wait_s:.0f}s after publish "
-                               f"(status {status}); not linked")
+                               f"(status {status})")
             self._sleep(0.2)

@@ -14,6 +14,7 @@ from connectors.http import path_segment
 from connectors.storage import key_segment
 from flows.auto_creator_v2 import DEFAULTS, make_job
 from flows.outcome import FAILED, SKIPPED, SUCCESS
+from flows.settings import Reader, load_config
 from sandbox.questionsets import EXAMPLES, question_set
 from tests.conftest import run_flow
 
@@ -120,7 +121,7 @@ def test_both_variants_shapes_and_a_child_without_variants_or_download_url(creat
 
 def test_a_source_read_failing_halfway_fails_the_event_after_the_others_are_written(creator):
     event, _ = question_set(creator.sandbox)
-    del creator.sandbox.source.questions["do_q2"]
+    creator.sandbox.faults.script("GET", "/api/question/v1/read/do_q2", [404])
     outcome = creator.run(event)[0]
     assert outcome.kind == FAILED and "1 of 4 questions failed" in outcome.detail and outcome.status == 404
     created = sorted(r.body["request"]["question"]["identifier"] for r in creator.writes("POST", "/question/"))
@@ -263,3 +264,42 @@ def test_a_field_of_the_wrong_type_skips_the_event_naming_it(creator):
     outcome = creator.run(event)[0]
     assert outcome.kind == SKIPPED and outcome.detail.startswith("edata.metadata.identifier must be a string")
     assert creator.sandbox.journal.count() == 0
+
+
+RICH = {"audience": ["Student", "Teacher"], "attributions": ["State Board"], "additionalCategories": ["Lesson Plan"],
+        "boardIds": ["b1"], "mediumIds": ["m1"], "gradeLevelIds": ["g1"], "subjectIds": ["s1"], "topicsIds": ["t1"],
+        "targetFWIds": ["fw1"], "organisationId": "org-1", "qumlVersion": 1.1, "complexityLevel": ["apply"],
+        "bloomsLevel": "apply", "se_boards": ["CBSE"], "timeLimits": {"max": 60}, "hints": {"h1": "think"},
+        "solutions": {"s1": "4"}, "media": [{"id": "m", "type": "image", "src": "/m.png"}],
+        "instructions": {"en": "Add"}, "feedback": {"f1": "good"}, "outcomeDeclaration": {"maxScore": 1},
+        "sourcingNote": "only in the question's own ECAR manifest"}
+
+
+def test_every_property_of_a_rich_question_reaches_the_target(creator):
+    """A question's metadata is its ECAR manifest item merged with the source read of every schema property
+    (spec §4.6.3); only what the target's publish produces (and the tree's keys) is left out."""
+    event, questions = question_set(creator.sandbox)
+    questions["do_q1"].update(RICH)
+    assert creator.run(event)[0].kind == SUCCESS
+    target = creator.sandbox.questions.objects["do_q1"]
+    publish_props = set(Reader(load_config(DEFAULTS, {})).texts("object.publish_props"))
+    for key, value in questions["do_q1"].items():
+        if key not in publish_props and key not in ("objectType",):
+            assert target.get(key) == value, key
+    manifest_reads = [r.path for r in creator.sandbox.journal.all() if r.path.startswith("/ecar/do_q")]
+    assert sorted(manifest_reads) == [f"/ecar/do_q{n}.ecar" for n in (1, 2, 3, 4)]
+
+
+def test_default_questions_are_reviewed_published_and_waited_for_before_the_set(creator):
+    """A ``visibility: Default`` question is an object of its own: the set's publish does not publish it."""
+    event, questions = question_set(creator.sandbox)
+    questions["do_q4"]["visibility"] = "Default"
+    assert creator.run(event)[0].kind == SUCCESS
+    root = event["edata"]["metadata"]["identifier"]
+    target = creator.sandbox.questions.objects
+    assert target["do_q4"]["status"] == "Live" and target["do_q1"]["status"] == "Live"
+    calls = [f"{r.method} {r.path}" for r in creator.sandbox.journal.all()]
+    order = [calls.index(call) for call in ("PATCH /questionset/v4/hierarchy/update", "POST /question/v4/review/do_q4",
+                                            "POST /question/v4/publish/do_q4", f"POST /questionset/v4/publish/{root}")]
+    assert order == sorted(order)
+    assert not any(c.startswith(("POST /question/v4/publish/do_q1", "POST /question/v4/review/do_q1")) for c in calls)
