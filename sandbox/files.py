@@ -42,6 +42,9 @@ class HostedFile:
     drip_head: bytes | None = None  # /drip/: sent at once instead of the usual status line and headers
 
 
+DRIVE_HOST = "localhost"  # the sandbox's Drive host (content_auto_creator.gdrive.hosts)
+
+
 class FileServer:
     def __init__(self, server: "SunbirdSandbox"):
         self._url = server.url
@@ -76,12 +79,18 @@ class FileServer:
         return f"{self._url}/drip/{name}"
 
     def add_drive(self, file_id: str, name: str, data: bytes, mime_type: str, location: str | None = None) -> str:
-        """Host a Drive file; its ``uc?export=download`` link. With ``location``, the link answers a
-        redirect there (as Drive sends downloads to ``drive.usercontent.google.com``)."""
+        """Host a Drive file; its ``uc?export=download`` link, on :data:`DRIVE_HOST` (a Drive host serves
+        only Drive links, so the sandbox's other files stay on 127.0.0.1). With ``location``, the link
+        answers a redirect there (as Drive sends downloads to ``drive.usercontent.google.com``)."""
         headers = (("Location", location),) if location else ()
         with self._lock:
             self._drive[file_id] = HostedFile(data, mime_type, name, status=302 if location else 200, headers=headers)
-        return f"{self._url}/uc?export=download&id={file_id}"
+        return f"{self.drive_url}/uc?export=download&id={file_id}"
+
+    @property
+    def drive_url(self) -> str:
+        """Where the sandbox answers Drive's routes under a Drive host name of its own."""
+        return self._url.replace("127.0.0.1", DRIVE_HOST, 1)
 
     def redirect(self, url: str, hops: int = 1) -> str:
         return f"{self._url}/redirect/{hops}?to={url}"

@@ -75,7 +75,7 @@ service.search.basePath = "{sandbox_url}"
 content_auto_creator.temp_file_location = "{temp_dir}"
 content_auto_creator.api_call_delay = 0.05   # an H5P package waits 6 x this before review (1 s unset)
 content_auto_creator.gdrive.api_base_url = "{sandbox_url}"
-content_auto_creator.gdrive.hosts = ["127.0.0.1"]   # the sandbox's Drive links
+content_auto_creator.gdrive.hosts = ["localhost"]   # the sandbox's Drive links (sandbox.files.DRIVE_HOST)
 {extra}
 """
 

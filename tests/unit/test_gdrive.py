@@ -7,7 +7,7 @@ import pytest
 
 from connectors.download import Downloader, DownloadError, DownloadPolicy
 from connectors.gdrive import DRIVE_HOSTS, ICON, Backoff, DriveDownloader, drive_file_id, mime_fits
-from sandbox.files import TOKEN
+from sandbox.files import DRIVE_HOST, TOKEN
 from sandbox.server import SunbirdSandbox
 from flows.settings import RetrySettings
 from tests.conftest import service_account
@@ -43,14 +43,14 @@ def test_the_drive_file_link_forms():
 @pytest.mark.parametrize("form", ["{url}/file/d/f11/view?usp=sharing", "{url}/open?id=f11"])
 def test_the_other_link_forms_download_the_file_not_googles_page(sandbox, tmp_path, form):
     sandbox.files.add_drive("f11", "Lesson.pdf", b"%PDF-1.7 lesson", PDF)
-    path = drive(sandbox).fetch(form.format(url=sandbox.url), tmp_path, PDF, None)
+    path = drive(sandbox).fetch(form.format(url=sandbox.files.drive_url), tmp_path, PDF, None)
     assert path.read_bytes() == b"%PDF-1.7 lesson"
     assert [r.path for r in sandbox.journal.all()] == ["/uc?export=download&id=f11"]
 
 
 def test_a_drive_link_that_is_not_a_file_fails_before_any_call(sandbox, tmp_path):
     with pytest.raises(DownloadError, match="ERR_INVALID_UPLOAD_FILE_URL: Invalid fileUrl received"):
-        drive(sandbox).fetch(f"{sandbox.url}/document/d/f11/edit", tmp_path, PDF, None)
+        drive(sandbox).fetch(f"{sandbox.files.drive_url}/document/d/f11/edit", tmp_path, PDF, None)
     assert sandbox.journal.count() == 0
 
 
@@ -86,7 +86,7 @@ def test_the_backoff_is_bounded():
     assert len(Backoff(1, 10**9, 1).waits()) == 32  # a factor of 1 still ends
 
 
-def drive(sandbox, credential="", backoff=Backoff(0.01, 0.04, 2), sleeps=None, hosts=("127.0.0.1",), api=None):
+def drive(sandbox, credential="", backoff=Backoff(0.01, 0.04, 2), sleeps=None, hosts=(DRIVE_HOST,), api=None):
     downloader = Downloader(DownloadPolicy(allow_private_networks=True), RetrySettings(2, 5, 0.01))
     return DriveDownloader(downloader, credential, api or sandbox.url, backoff, hosts=hosts,
                            sleep=sleeps.append if sleeps is not None else (lambda s: None))
@@ -165,7 +165,7 @@ def test_a_403_from_a_host_that_is_not_google_is_a_plain_failure(sandbox, tmp_pa
     sandbox.files.add("quota", b"", status=403)
     port, sleeps = sandbox.port, []
     link = sandbox.files.add_drive("f6", "a.pdf", b"%PDF", PDF, location=f"http://files.test:{port}/files/quota")
-    link = link.replace("127.0.0.1", "drive.test")
+    link = link.replace(DRIVE_HOST, "drive.test")
     with pytest.raises(DownloadError, match="HTTP 403"):
         drive(sandbox, hosts=("drive.test",), sleeps=sleeps).fetch(link, tmp_path, PDF, None)
     assert sleeps == []
@@ -241,6 +241,6 @@ def test_the_service_account_sign_in_keeps_the_http_timeouts(sandbox, tmp_path):
     stalled = sandbox.files.drip("token", b"HTTP/1.1 200 OK\r\n" * 10, every_s=30, headers=True)
     downloader = Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=0.5), RetrySettings(1, 5, 0.01))
     api = DriveDownloader(downloader, service_account(stalled), sandbox.url, Backoff(0.01, 0.04, 2),
-                          hosts=("127.0.0.1",))
+                          hosts=(DRIVE_HOST,))
     with pytest.raises(DownloadError, match="sign-in failed"):
         api.fetch(sandbox.files.add_drive("f9", "a.pdf", b"%PDF", PDF), tmp_path, PDF, None)
