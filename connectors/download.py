@@ -306,6 +306,16 @@ def read_body(response: urllib3.BaseHTTPResponse, max_bytes: int, pace: Pace) ->
     return b"".join(body(response, max_bytes, pace))
 
 
+def read_head(response: urllib3.BaseHTTPResponse, max_bytes: int, pace: Pace) -> bytes:
+    """At most the first ``max_bytes`` of the body (an error page: enough to read what it says)."""
+    head = b""
+    for chunk in body(response, None, pace):
+        head += chunk
+        if len(head) >= max_bytes:
+            break
+    return head[:max_bytes]
+
+
 def body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, pace: Pace) -> Iterator[bytes]:
     """The decoded body in small reads, checked after each: the size cap (decoded bytes, so a
     compressed body cannot inflate past it), the deadline and the minimum rate."""

@@ -31,8 +31,8 @@ import requests
 from urllib3.util import Url
 
 from connectors.address import AddressRefused, loggable_url, parse
-from connectors.download import (Downloader, DownloadError, Pace, check_status, read_body, refuse_html, release, save,
-                                 slug)
+from connectors.download import (Downloader, DownloadError, Pace, check_status, read_body, read_head, refuse_html,
+                                 release, save, slug)
 from connectors.http import RETRYABLE_STATUS, path_segment
 
 SCOPES = ["https://www.googleapis.com/auth/drive.file", "https://www.googleapis.com/auth/drive",
@@ -41,7 +41,7 @@ ICON = "image"  # the expected MIME type the original passes for icons: not chec
 DRIVE_HOSTS = ("drive.google.com", "docs.google.com")
 _FILE_ID = re.compile(r"[A-Za-z0-9_-]+")
 _FILE_PATH = re.compile(r"(?:/u/\d+)?/file/d/([^/]*)(?:/(?:view|edit|preview))?/?")
-_MAX_ERROR_BYTES = 64 * 1024
+_MAX_ERROR_BYTES = 1 << 20  # of an error answer read to see what it says
 # A Google API 403 that a wait can cure; any other reason (no permission, not found, ...) is final.
 _RATE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded", "sharingRateLimitExceeded"}
 _MAX_METADATA_BYTES = 1 << 20
@@ -187,6 +187,7 @@ class DriveDownloader:
         response = self._downloader.request(media_url, pace, headers=headers)
         try:
             self._check_status(response, media_url, file_id, pace)
+            refuse_html(response, media_url, expected_mime)
             save(response, target, max_bytes, pace)
         finally:
             release(response)
@@ -211,7 +212,7 @@ class DriveDownloader:
 
     def _check_status(self, response, url: str, file_id: str, pace: Pace) -> None:
         if response.status == 403 and self._is_google(url):
-            refusal = _google_error(read_body(response, _MAX_ERROR_BYTES, pace))
+            refusal = _google_error(read_head(response, _MAX_ERROR_BYTES, pace))
             if refusal is None:
                 raise _QuotaExceeded()
             raise DownloadError(f"ERR_INVALID_UPLOAD_FILE_URL: Invalid Response Received From Google API for file Id : "
@@ -236,20 +237,22 @@ class DriveDownloader:
 
 
 def _google_error(body: bytes) -> str | None:
-    """What a Google API error body says, or None when a wait may cure it: a rate-limit reason, or a
-    body that is not a Google JSON error (a plain 403 page, as Drive answers a used-up quota)."""
+    """What a Google API error body says, or None when a wait may cure it: a rate limit (a rate-limit
+    reason, ``RESOURCE_EXHAUSTED`` or code 429), or a body that is not a Google JSON error (a plain 403
+    page, as Drive answers a used-up download quota)."""
     try:
-        error = json.loads(body).get("error")
+        error = json.loads(body).get("error")  # UTF-8, -16 or -32, as JSON may come
     except (ValueError, AttributeError, RecursionError):
         return None
     if not isinstance(error, dict):
         return None
     details = error.get("errors") if isinstance(error.get("errors"), list) else []
     reasons = [d.get("reason") for d in details if isinstance(d, dict) and isinstance(d.get("reason"), str)]
-    if not reasons or any(reason in _RATE_LIMITS for reason in reasons):
+    status = error.get("status") if isinstance(error.get("status"), str) else ""
+    if any(reason in _RATE_LIMITS for reason in reasons) or status == "RESOURCE_EXHAUSTED" or error.get("code") == 429:
         return None
     message = error.get("message") if isinstance(error.get("message"), str) else ""
-    return " ".join(f"{', '.join(reasons)}: {message}".split())[:500]
+    return " ".join(f"{', '.join(reasons) or status or 'error'}: {message}".split())[:500]
 
 
 def _credentials(credential_json: str):

@@ -126,7 +126,8 @@ def partitions_of(client: dict[str, str], topics: Iterable[str], timeout_s: floa
 class ConsumerGroupSource(FixedPartitionedSource):
     """Reads the topics' partitions from the consumer group's committed offsets.
 
-    Ends its input (so the dataflow drains and stops) once ``stop_requested()`` is true.
+    Ends its input (so the dataflow drains and stops) once ``stop_requested()`` is true; reads nothing
+    while ``paused()`` is true.
     Resume state is not used: the committed offsets are the job's only position.
     ``on_started()`` is called once the topics' partitions are known, before any is read (a worker
     may own none of them: more workers than partitions).
@@ -134,7 +135,7 @@ class ConsumerGroupSource(FixedPartitionedSource):
 
     def __init__(self, client: dict[str, str], group_id: str, topics: list[str],
                  auto_offset_reset: str, batch_size: int, stop_requested: Callable[[], bool], watch: BrokerWatch,
-                 on_started: Callable[[], None]):
+                 on_started: Callable[[], None], paused: Callable[[], bool] = lambda: False):
         self._client = client
         self._watch = watch
         self._on_started = on_started
@@ -143,6 +144,7 @@ class ConsumerGroupSource(FixedPartitionedSource):
         self._reset = auto_offset_reset
         self._batch_size = batch_size
         self._stop_requested = stop_requested
+        self._paused = paused
 
     def list_parts(self) -> list[str]:
         parts = partitions_of(self._client, self._topics, self._watch.timeout_s)
@@ -153,13 +155,14 @@ class ConsumerGroupSource(FixedPartitionedSource):
         index, topic = for_part.split("-", 1)
         config = consumer_config(self._watch.client_config(self._client), self._group_id)
         return _GroupPartition(config, topic, int(index), self._reset, self._batch_size, self._stop_requested,
-                               self._watch)
+                               self._watch, self._paused)
 
 
 class _GroupPartition(StatefulSourcePartition):
     def __init__(self, config: dict, topic: str, index: int, reset: str, batch_size: int,
-                 stop_requested: Callable[[], bool], watch: BrokerWatch):
+                 stop_requested: Callable[[], bool], watch: BrokerWatch, paused: Callable[[], bool] = lambda: False):
         self._consumer = Consumer(config)
+        self._paused = paused
         self._watch = watch
         self._topic = topic
         self._batch_size = batch_size
@@ -181,6 +184,9 @@ class _GroupPartition(StatefulSourcePartition):
     def next_batch(self) -> list[KafkaSourceMessage]:
         if self._stop_requested():
             raise StopIteration()
+        if self._paused():  # the process holds enough events already: read nothing for now
+            self._next_awake = datetime.now(timezone.utc) + _IDLE_WAIT
+            return []
         batch = []
         for message in self._consumer.consume(self._batch_size, 0.001):
             error = message.error()

@@ -84,13 +84,17 @@ class ContentService:
         self._expect_200(answer, f"Invalid Response received while updating content for :{identifier}")
 
     def upload(self, channel: str, identifier: str, file_url: str, composed_h5p: bool) -> str:
-        """The ``artifactUrl`` the service answered ("" if none): what a read shows once it is done."""
+        """The ``artifactUrl`` (else ``content_url``) the service answered, "" if none: what a read shows once
+        the upload is done."""
         query = "?validation=false" + ("&fileFormat=composed-h5p-zip" if composed_h5p else "")
         answer = self._client.call(CONTENT, "POST", f"{self._base}/content/v4/upload/{path_segment(identifier)}{query}",
                                    headers={"X-Channel-Id": channel}, form={"fileUrl": file_url})
         self._expect_200(answer, f"Invalid Response received while uploading source file for content :{identifier}")
-        artifact_url = _result(answer).get("artifactUrl")
-        return artifact_url if isinstance(artifact_url, str) else ""
+        result = _result(answer)
+        for name in ("artifactUrl", "content_url"):
+            if isinstance(result.get(name), str) and result[name].strip():
+                return result[name].strip()
+        return ""
 
     def review(self, channel: str, identifier: str) -> None:
         answer = self._call("POST", f"/content/v4/review/{path_segment(identifier)}", channel,

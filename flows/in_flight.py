@@ -70,7 +70,10 @@ class Handlers:
                 future.cancel()  # not started before the stop: not reported, so read again after it
                 future.set_running_or_notify_cancel()  # so that wait() sees it done
             else:
-                future.set_result(self._handle(item))  # the handler turns every error into an outcome
+                try:
+                    future.set_result(self._handle(item))  # the handler turns every error into an outcome
+                except BaseException as err:  # a bug: it surfaces where the result is read; the lane goes on
+                    future.set_exception(err)
             if entity is None:
                 return
             with self._lock:

@@ -35,11 +35,10 @@ class Fail:
 @dataclass(frozen=True)
 class Link:
     """The work is done but for linking ``identifier`` into collection units, which the pipeline does
-    one add at a time per collection (:mod:`flows.linking`); ``context`` is passed on to a failed link."""
+    one add at a time per collection (:mod:`flows.linking`)."""
 
     identifier: str
     units: dict[str, list[str]]  # collection id -> its unit ids
-    context: str | None = None
 
 
 Result = Union[Done, Skip, Fail, Link]
@@ -61,10 +60,8 @@ class Job:
     handle: Callable[[str, dict], Result]
     personal_entity: bool = False
     # For a handler that returns Link: link an identifier into one collection's units (collection id,
-    # unit ids, identifier), raising an expected failure when it cannot; and what to do then
-    # (context, identifier, error), e.g. mark the content Failed.
+    # unit ids, identifier), raising an expected failure when it cannot.
     link: Callable[[str, list[str], str], None] | None = None
-    link_failed: Callable[[str | None, str, str], None] | None = None
 
     def loggable(self, entity: str | None) -> str | None:
         """The entity as it may appear in logs: hashed when it identifies a person."""

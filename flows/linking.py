@@ -14,11 +14,14 @@ again, so the sink commits as before::
 
 At a stop, links already started finish; an event whose links did not all finish is not reported,
 so it is not committed and is read again after the restart (adding a child twice is harmless).
+A failed link fails its event (a failed record, which replays the link); the content is not marked
+``Failed``: it is published and usable, and a later event about it may already have run.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
@@ -54,7 +57,6 @@ class LinkWork:
     collection_id: str
     unit_ids: tuple[str, ...]
     identifier: str
-    context: str | None
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,8 @@ def works_of(item: object) -> list[LinkWork]:
     if not isinstance(item, Linking):
         return []
     message, link = item.outcome.message, item.link
-    return [LinkWork(partition_key(item.outcome), message.offset, collection_id, tuple(unit_ids), link.identifier,
-                     link.context) for collection_id, unit_ids in link.units.items()]
+    return [LinkWork(partition_key(item.outcome), message.offset, collection_id, tuple(unit_ids), link.identifier)
+            for collection_id, unit_ids in link.units.items()]
 
 
 def link_one(job: Job, work: LinkWork) -> LinkResult:
@@ -88,8 +90,6 @@ def link_one(job: Job, work: LinkWork) -> LinkResult:
     except Exception as err:  # a bug or an unforeseen answer must not stop the job
         log.exception("link error", extra={"entity": work.identifier})
         error, status = f"linking into collection {work.collection_id}: {err.__class__.__name__}: {err}", None
-    if job.link_failed is not None:
-        job.link_failed(work.context, work.identifier, shortened(error))
     return LinkResult(work.partition, work.offset, shortened(error), status)
 
 
@@ -124,27 +124,53 @@ class CollectionLinks(StatefulBatchLogic):
         return results, StatefulBatchLogic.RETAIN if self._running else StatefulBatchLogic.DISCARD
 
 
+class Backlog:
+    """How many events this process's :class:`PartitionOrder` steps hold, waiting for links or behind an
+    event that does. Past ``limit`` the process's Kafka sources stop reading until it drops: links slower
+    than the rest of the work cannot fill the memory, and nothing waits inside a worker (a worker that
+    waited could never receive the link results it waits for)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def add(self, count: int) -> None:
+        with self._lock:
+            self._held += count
+
+    def full(self) -> bool:
+        return self._held >= self.limit
+
+
 class PartitionOrder(StatefulBatchLogic):
     """A partition's outcomes in offset order again: an event waiting for links holds back those after it.
 
     Outcomes and waiting events arrive in offset order (from the partition's window); link results in
-    any order, each naming its event's offset.
+    any order, each naming its event's offset. What it holds counts in the process's :class:`Backlog`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, backlog: Backlog) -> None:
+        self._backlog = backlog
         self._waiting: deque = deque()  # outcomes and Linking, in offset order
         self._results: dict[int, list[LinkResult]] = {}  # offset -> the results come so far
 
     def on_batch(self, items: list) -> tuple[Iterable, bool]:
+        held = len(self._waiting)
         for item in items:
             if isinstance(item, LinkResult):
                 self._results.setdefault(item.offset, []).append(item)
             else:
                 self._waiting.append(item)
-        return self._ready(), StatefulBatchLogic.RETAIN
+        ready = self._ready()
+        self._backlog.add(len(self._waiting) - held)
+        return ready, StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable, bool]:
-        return self._ready(), StatefulBatchLogic.DISCARD  # what still waits is read again after the restart
+        held = len(self._waiting)
+        ready = self._ready()
+        self._backlog.add(-held)  # what still waits is read again after the restart
+        return ready, StatefulBatchLogic.DISCARD
 
     def snapshot(self) -> None:
         return None
@@ -173,8 +199,8 @@ def _linked(outcome: Outcome, results: list[LinkResult]) -> Outcome:
                    status=failed[0].status)
 
 
-def in_partition_order(job: Job, handled: op.KeyedStream, max_in_flight: int,
-                       stop_requested: Callable[[], bool]) -> op.Stream:
+def in_partition_order(job: Job, handled: op.KeyedStream, max_in_flight: int, stop_requested: Callable[[], bool],
+                       backlog: Backlog) -> op.Stream:
     """The steps after ``handle_event`` for a job that links: the outcomes, links done, in offset order."""
     links = Handlers(partial(link_one, job), max_in_flight, stop_requested)
     works = op.flat_map("links_of_event", handled, lambda keyed: works_of(keyed[1]))
@@ -182,5 +208,5 @@ def in_partition_order(job: Job, handled: op.KeyedStream, max_in_flight: int,
     results = op.stateful_batch("link_collection", by_collection, lambda _resume: CollectionLinks(links))
     back = op.key_on("back_to_partition", op.key_rm("link_results", results), lambda result: result.partition)
     merged = op.merge("with_link_results", handled, back)
-    ordered = op.stateful_batch("in_partition_order", merged, lambda _resume: PartitionOrder())
+    ordered = op.stateful_batch("in_partition_order", merged, lambda _resume: PartitionOrder(backlog))
     return op.key_rm("outcomes", ordered)

@@ -40,7 +40,7 @@ from flows.health import Health, Progress, serve
 from flows.in_flight import Handlers, PartitionWindow
 from flows.lifecycle import StopSignal, exit_at_start
 from flows.job import Done, Job, Link, Skip
-from flows.linking import Linking, in_partition_order
+from flows.linking import Backlog, Linking, in_partition_order
 from flows.logs import configure as configure_logs
 from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
 from flows.report import OutcomeSink
@@ -133,12 +133,14 @@ def handle_one(job: Job, item: _Pending) -> Outcome | Linking:
 
 
 def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int, progress: Progress | None = None,
-               window: int = 1000, stop_requested: Callable[[], bool] = lambda: False) -> Dataflow:
+               window: int = 1000, stop_requested: Callable[[], bool] = lambda: False,
+               backlog: Backlog | None = None) -> Dataflow:
     """The dataflow of a job, from its source to the sink that receives every outcome.
 
     ``progress`` counts the events taken, for the health probes; the sink counts their outcomes.
     ``window``: events a partition may have taken and not yet reported (see :mod:`flows.in_flight`);
-    once ``stop_requested()``, no further event is started.
+    once ``stop_requested()``, no further event is started. ``backlog`` counts the events held for
+    links (:mod:`flows.linking`): the source should stop reading while it is full.
     """
     handlers = Handlers(partial(handle_one, job), max_in_flight, stop_requested)
     flow = Dataflow(job.name.replace("-", "_"))
@@ -151,7 +153,7 @@ def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int, progres
     if job.link is None:
         outcomes = op.key_rm("outcomes", handled)
     else:
-        outcomes = in_partition_order(job, handled, max_in_flight, stop_requested)
+        outcomes = in_partition_order(job, handled, max_in_flight, stop_requested, backlog or Backlog(window))
     op.output("report_outcome", outcomes, sink)
     return flow
 
@@ -203,16 +205,18 @@ def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_n
         exit_at_start(f"kafka error: {err}")
     stop = StopSignal()
     stop.install(settings.shutdown_grace_s)
+    window = 4 * kafka.batch_size
+    backlog = Backlog(window)  # events held for links, in this process
     source = ConsumerGroupSource(client, kafka.group_id, list(job.topics), kafka.auto_offset_reset,
-                                 kafka.batch_size, stop.requested, watch, progress.start)
+                                 kafka.batch_size, stop.requested, watch, progress.start, paused=backlog.full)
     sink = OutcomeSink(job, lambda: FailedTopicWriter(watch.client_config(client), kafka.failed_topic,
                                                       kafka.unavailable_timeout_s),
                        lambda: OffsetCommitter(client, kafka.group_id, watch), progress)
     log.info("starting", extra={"topics": list(job.topics), "group": kafka.group_id,
                                 "failed_topic": kafka.failed_topic, "settings": reader.shown(),
                                 "from_environment": sorted(k for k, o in reader.origins.items() if o == "environment")})
-    return build_flow(job, source, sink, settings.http.max_in_flight, progress, window=4 * kafka.batch_size,
-                      stop_requested=stop.requested)
+    return build_flow(job, source, sink, settings.http.max_in_flight, progress, window=window,
+                      stop_requested=stop.requested, backlog=backlog)
 
 
 def _serve_health(settings: HealthSettings, health: Health) -> None:

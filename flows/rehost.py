@@ -76,7 +76,7 @@ def storage_from(reader: Reader) -> Storage:
                                      reader.optional_text("cloud_storage_endpoint") or None,
                                      reader.optional_text("cloud_storage.public_base_url") or None,
                                      region=reader.optional_text("cloud_storage_region") or None,
-                                     auth_type=reader.text("cloud_storage_auth_type", "access_key"))
+                                     auth_type=reader.optional_text("cloud_storage_auth_type") or "access_key")
     except (ValueError, ImportError) as err:
         key = "cloud_storage_auth_type" if "cloud_storage_auth_type" in str(err) else "cloud_storage_type"
         raise ConfigError(key, f"{kind}: {err}") from None

@@ -103,7 +103,7 @@ class AutoCreatorV2:
         if not collection_units:
             return None  # nothing to link: done once the publish is accepted (spec §4.9-4.10)
         self._await_live(kind, version, channel, identifier)
-        return Link(identifier, collection_units, channel)
+        return Link(identifier, collection_units)
 
     def link(self, collection_id: str, unit_ids: list[str], identifier: str) -> None:
         collections.link(self._content, collection_id, unit_ids, identifier, self._s.link_attempts)

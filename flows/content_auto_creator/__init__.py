@@ -52,7 +52,6 @@ def make_job(reader: Reader, client: HttpClient) -> Job:
         validate=lambda _topic, event: rules.skip_reason(job_rules, event),
         handle=creator.handle,
         link=creator.link,
-        link_failed=creator.mark_failed,
     )
 
 

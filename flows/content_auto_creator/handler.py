@@ -7,7 +7,8 @@
    artifact re-hosted), review, publish, each waiting until the content service shows it;
 4. leave the linking to its collection units to the pipeline (:mod:`flows.linking`), which calls
    :meth:`ContentAutoCreator.link` one collection at a time;
-5. if anything in 3-4 fails, mark the content ``Failed`` with the error (``system/update``).
+5. if anything in 3 fails, mark the content ``Failed`` with the error (``system/update``). A failed
+   link fails the event but does not mark the content: it is published, and usable.
 
 Every error ends as a :class:`~flows.job.Fail` (then a failed record); nothing escapes.
 """
@@ -84,19 +85,20 @@ class ContentAutoCreator:
                     self._update(channel, internal_id, update_metadata)
                 elif call == UPLOAD:
                     answered = self._upload(channel, internal_id, metadata)
-                    self._await(channel, internal_id, _shows(answered), self._upload_floor_s(metadata))
+                    self._await(channel, internal_id, _shows(answered, metadata.get("artifactUrl")),
+                                self._upload_floor_s(metadata), "the upload")
                 elif call == REVIEW:
                     self._content.review(channel, internal_id)
                     self._await(channel, internal_id, lambda content: content.get("status") != "Draft",
-                                self._s.api_call_delay_s)
+                                self._s.api_call_delay_s, "the review")
                 elif call == PUBLISH:
                     self._content.publish(channel, internal_id, metadata.get("lastPublishedBy"))
         except Exception as err:
             if internal_id:
-                self.mark_failed(channel, internal_id, str(err))
+                self._mark_failed(channel, internal_id, str(err))
             raise
         if link or target.stage == NA:
-            return Link(internal_id, collection_units, channel)
+            return Link(internal_id, collection_units)
         return None
 
     def _target(self, event: dict, channel: str, object_id: str, metadata: dict) -> Target:
@@ -146,21 +148,23 @@ class ContentAutoCreator:
         """``content/<id>/artifact``: where the content's files are stored (§3.6.3), the id as one key segment."""
         return f"{self._s.content_folder}/{key_segment(internal_id)}/{self._s.artifact_folder}"
 
-    def _await(self, channel: str, internal_id: str, ready: Callable[[dict], bool], floor_s: float) -> None:
-        """Wait ``floor_s``, then until the content service shows the last call's effect."""
+    def _await(self, channel: str, internal_id: str, ready: Callable[[dict], bool], floor_s: float,
+               what: str) -> None:
+        """Wait ``floor_s``, then until the content service shows the last call's effect; fail if it does
+        not within ``ready_timeout_s`` (the next call would be refused, with a less clear error)."""
         if floor_s:
             self._sleep(floor_s)
         deadline = time.monotonic() + self._s.ready_timeout_s
         while not ready(self._content.read(channel, internal_id)):
             if time.monotonic() >= deadline:
-                log.warning("content not ready in time; going on", extra={"entity": internal_id})
-                return
+                raise ApiError(f"the content service does not show {what} of {internal_id} "
+                               f"{self._s.ready_timeout_s:g} s after it (content_auto_creator.ready_timeout_s)")
             self._sleep(0.2)
 
     def link(self, collection_id: str, unit_ids: list[str], identifier: str) -> None:
         collections.link(self._content, collection_id, unit_ids, identifier, self._s.link_attempts)
 
-    def mark_failed(self, channel: str | None, internal_id: str, error: str) -> None:
+    def _mark_failed(self, channel: str, internal_id: str, error: str) -> None:
         """Set ``status=Failed`` with the error, so editors see why (spec §3.8); a refusal is only logged."""
         try:
             self._content.mark_failed(channel, internal_id, shortened(error))
@@ -169,12 +173,12 @@ class ContentAutoCreator:
                         extra={"entity": internal_id, "error": shortened(str(marking))})
 
 
-def _shows(artifact_url: str) -> Callable[[dict], bool]:
-    """Whether a read shows the upload: the URL it answered (the earlier update may already have set
-    ``artifactUrl`` to the source's URL), or, when it answered none, any artifact."""
-    if artifact_url:
-        return lambda content: content.get("artifactUrl") == artifact_url
-    return lambda content: bool(content.get("artifactUrl"))
+def _shows(answered: str, source_url: object) -> Callable[[dict], bool]:
+    """Whether a read shows the upload: the URL it answered, or, when it answered none, an artifact that is
+    not the source's URL (which the update before the upload may already have set)."""
+    if answered:
+        return lambda content: content.get("artifactUrl") == answered
+    return lambda content: bool(content.get("artifactUrl")) and content.get("artifactUrl") != source_url
 
 
 def _create_request(event: dict, object_id: str, create_metadata: dict) -> dict[str, Any]:

@@ -265,3 +265,24 @@ def test_a_record_whose_error_or_key_is_too_large_still_leaves_a_stand_in(broker
     records = read_all(broker.bootstrap, failed_topic)
     assert sorted(dict(r.headers())["source.offset"] for r in records) == [b"42", b"43"]
     assert all(dict(r.headers())["value.omitted"] == b"too large" for r in records)
+
+
+def test_a_paused_source_reads_nothing_until_it_is_resumed(broker, names):
+    """The linking backlog's brake: while ``paused()``, a partition takes no message from Kafka."""
+    from connectors.kafka import BrokerWatch, ConsumerGroupSource
+
+    topic = names("paused")
+    broker.create_topics([topic])
+    produce(broker.bootstrap, topic, [b"{}"] * 5)
+    paused = {"now": True}
+    source = ConsumerGroupSource({"bootstrap.servers": broker.bootstrap}, names("g"), [topic], "earliest", 10,
+                                 lambda: False, BrokerWatch(30), lambda: None, paused=lambda: paused["now"])
+    part = source.build_part("read", f"0-{topic}", None)
+    try:
+        assert all(part.next_batch() == [] for _ in range(20))
+        paused["now"] = False
+        taken: list = []
+        wait_for(lambda: taken.extend(part.next_batch()) or len(taken) == 5, 30, "the messages after the pause")
+        assert [message.offset for message in taken] == [0, 1, 2, 3, 4]
+    finally:
+        part.close()

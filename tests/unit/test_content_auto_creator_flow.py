@@ -203,14 +203,13 @@ def test_contents_linked_into_one_unit_at_once_are_all_there(sandbox, tmp_path):
         sorted(e["object"]["id"] for e in events)
 
 
-def test_a_failed_link_fails_the_event_and_marks_the_content(creator):
+def test_a_failed_link_fails_the_event_and_leaves_the_published_content_as_it_is(creator):
     event = existing_contents_for_one_unit(creator, 1)[0]
     creator.sandbox.faults.script("PATCH", "/content/v3/hierarchy/add", [400])
     outcome = creator.run(event)[0]
     assert (outcome.kind, outcome.stage, outcome.status) == (FAILED, "link", 400)
     assert "Hierarchy Update Failed For" in outcome.detail
-    marking = creator.sandbox.journal.matching("PATCH", f"/content/v4/system/update/{event['object']['id']}")[0]
-    assert marking.body["request"]["content"]["status"] == "Failed"
+    assert not creator.sandbox.journal.matching("PATCH", "/content/v4/system/update/")
 
 
 def test_object_already_exists_on_create_is_success(creator):
@@ -420,3 +419,28 @@ def test_a_drive_view_link_is_downloaded_through_the_drive_path(creator, monkeyp
     assert outcome.kind == SUCCESS, outcome.detail
     stored = creator.storage / "content" / event["object"]["id"] / "artifact" / "about-water.pdf"
     assert stored.read_bytes() == b"%PDF-1.7 water"
+
+
+def test_an_upload_the_service_never_shows_fails_in_one_clear_line(sandbox, tmp_path):
+    creator = Creator(sandbox, tmp_path, CONTENT_AUTO_CREATOR_READY_TIMEOUT_S="0.3")
+    sandbox.content.upload_s = 30
+    event = repository_event(creator)
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and "does not show the upload of" in outcome.detail
+    assert "content_auto_creator.ready_timeout_s" in outcome.detail
+    assert not sandbox.journal.matching("POST", f"/content/v4/review/{event['object']['id']}")
+
+
+def test_without_an_answered_url_the_upload_shows_as_an_artifact_other_than_the_source():
+    from flows.content_auto_creator.handler import _shows
+
+    assert _shows("https://store/a.mp4", "https://src/a.mp4")({"artifactUrl": "https://store/a.mp4"})
+    assert not _shows("https://store/a.mp4", "https://src/a.mp4")({"artifactUrl": "https://src/a.mp4"})
+    assert not _shows("", "https://src/a.mp4")({"artifactUrl": "https://src/a.mp4"})
+    assert _shows("", "https://src/a.mp4")({"artifactUrl": "https://store/a.mp4"})
+    assert not _shows("", "https://src/a.mp4")({})
+
+
+def test_an_empty_auth_type_is_the_default(sandbox, tmp_path):
+    creator = Creator(sandbox, tmp_path, CLOUD_STORAGE_AUTH_TYPE="")
+    assert creator.run(repository_event(creator))[0].kind == SUCCESS

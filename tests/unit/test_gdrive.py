@@ -64,8 +64,14 @@ def google_error(reason, message="The user does not have sufficient permissions 
     (google_error("notFound", "File not found: f12."), True),
     (google_error("userRateLimitExceeded", "User Rate Limit Exceeded"), False),
     (google_error("rateLimitExceeded", "Rate Limit Exceeded"), False),
-    (b"<html>Sorry, you can't view or download this file at this time.</html>", False),
+    (b"<html>Sorry, you can't view or download this file at this time.</html>" + b" " * 100_000, False),
     (b'{"error": "not the Google form"}', False),
+    (json.dumps({"error": {"code": 403, "message": "The caller does not have permission (f12)",
+                           "status": "PERMISSION_DENIED"}}).encode(), True),
+    (json.dumps({"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}}).encode(), False),
+    (google_error("insufficientFilePermissions", "x" * 100_000), True),  # a long message
+    (google_error("insufficientFilePermissions", "x" * 2_000_000), False),  # past 1 MiB: not read as JSON
+    (google_error("notFound", "File not found: f12 \u00e9").decode().encode("utf-16"), True),  # JSON in UTF-16
 ])
 def test_a_google_403_is_final_unless_a_wait_can_cure_it(sandbox, tmp_path, body, final):
     denied = sandbox.files.add("denied", body, "application/json", status=403)
@@ -75,7 +81,7 @@ def test_a_google_403_is_final_unless_a_wait_can_cure_it(sandbox, tmp_path, body
         drive(sandbox, sleeps=sleeps).fetch(link, tmp_path, PDF, None)
     if final:
         assert sleeps == [] and "Invalid Response Received From Google API for file Id : f12" in str(raised.value)
-        assert "insufficientFilePermissions" in str(raised.value) or "File not found" in str(raised.value)
+        assert any(word in str(raised.value) for word in ("insufficientFilePermissions", "notFound", "PERMISSION"))
     else:
         assert sleeps == [0.01, 0.02, 0.04] and "kept answering 403" in str(raised.value)
 

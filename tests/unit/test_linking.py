@@ -8,17 +8,17 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 from connectors.sunbird import ApiError
 from flows.event import text
 from flows.job import Job, Link
-from flows.linking import LinkResult, Linking, PartitionOrder
+from flows.linking import Backlog, LinkResult, Linking, PartitionOrder
 from flows.outcome import FAILED, SUCCESS, Outcome
 from flows.pipeline import build_flow
 from tests.unit.test_pipeline import message
 
 
-def linking_job(link, link_failed=None):
+def linking_job(link):
     def handle(_topic, event):
-        return Link(event["id"], event["units"], context="ch")
+        return Link(event["id"], event["units"])
     return Job(name="link-job", topics=("t",), entity=lambda _t, e: text(e, "id"), validate=lambda _t, e: None,
-               handle=handle, link=link, link_failed=link_failed)
+               handle=handle, link=link)
 
 
 def run(job, events, max_in_flight=8):
@@ -60,18 +60,15 @@ def test_one_collections_links_run_one_at_a_time_and_others_alongside():
     assert most == {"col0": 1, "col1": 1, "col2": 1}
 
 
-def test_a_failed_collection_fails_the_event_and_tells_the_job():
-    failed = []
-
+def test_a_failed_collection_fails_the_event():
     def link(collection_id, _units, _identifier):
         if collection_id == "bad":
             raise ApiError("Hierarchy Update Failed For : bad.", 400)
 
-    job = linking_job(link, lambda context, identifier, error: failed.append((context, identifier, error)))
-    outcomes = run(job, [{"id": "a", "units": {"good": ["u"], "bad": ["u"]}}, {"id": "b", "units": {"good": ["u"]}}])
+    outcomes = run(linking_job(link), [{"id": "a", "units": {"good": ["u"], "bad": ["u"]}},
+                                       {"id": "b", "units": {"good": ["u"]}}])
     assert [(o.kind, o.stage, o.status) for o in outcomes] == [(FAILED, "link", 400), (SUCCESS, None, None)]
     assert "linking into collection bad: Hierarchy Update Failed For : bad." in outcomes[0].detail
-    assert failed == [("ch", "a", outcomes[0].detail)]
 
 
 def test_an_unforeseen_error_in_a_link_is_a_failed_outcome():
@@ -86,7 +83,7 @@ def test_partition_order_holds_what_follows_a_waiting_event():
     def outcome(offset):
         return Outcome(message(b"{}", offset), SUCCESS)
 
-    order = PartitionOrder()
+    order = PartitionOrder(Backlog(100))
     waiting = Linking(outcome(1), Link("x", {"c1": ["u"], "c2": ["u"]}))
     ready, _ = order.on_batch([outcome(0), waiting, outcome(2)])
     assert [o.message.offset for o in ready] == [0]
@@ -94,3 +91,32 @@ def test_partition_order_holds_what_follows_a_waiting_event():
     assert ready == []  # one of its two collections
     ready, _ = order.on_batch([LinkResult("0-t", 1, "linking into collection c2: no", 502)])
     assert [(o.message.offset, o.kind) for o in ready] == [(1, FAILED), (2, SUCCESS)]
+
+
+def test_partition_order_counts_what_it_holds_in_the_process_backlog():
+    def outcome(offset):
+        return Outcome(message(b"{}", offset), SUCCESS)
+
+    backlog = Backlog(limit=2)
+    order = PartitionOrder(backlog)
+    order.on_batch([outcome(0), Linking(outcome(1), Link("x", {"c": ["u"]})), outcome(2)])
+    assert backlog.full()  # the waiting event and the outcome behind it: the sources stop reading
+    order.on_batch([LinkResult("0-t", 1)])
+    assert not backlog.full() and backlog._held == 0
+    order.on_batch([Linking(outcome(3), Link("x", {"c": ["u"]}))])
+    order.on_eof()  # a stop: what waits is dropped, and no longer counted
+    assert backlog._held == 0
+
+
+def test_a_handler_that_raises_does_not_stall_its_lane():
+    from flows.in_flight import Handlers
+
+    def handle(item):
+        if item == "bad":
+            raise RuntimeError("a bug")
+        return item
+
+    handlers = Handlers(handle, 2)
+    first, second = handlers.submit("entity", "bad"), handlers.submit("entity", "good")
+    assert second.result(timeout=10) == "good"
+    assert isinstance(first.exception(timeout=10), RuntimeError)
