@@ -16,13 +16,11 @@ import json
 import threading
 import time
 import urllib.request
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
-from sandbox.server import Call, Reply
+from sandbox.routes import Call, Reply, Router
 
-if TYPE_CHECKING:
-    from sandbox.server import SunbirdSandbox
 
 
 def ok(result: dict) -> Reply:
@@ -60,7 +58,7 @@ class ContentService:
     h5p_unpack_s = 0.0  # review of an H5P content is refused this long after its upload (unpacked in the background)
     lost_adds = 0  # the next adds answer 200 but another writer's stale write replaces theirs
 
-    def __init__(self, server: "SunbirdSandbox"):
+    def __init__(self, server: Router):
         self._lock = threading.Lock()
         self.contents: dict[str, dict] = {}
         self.collections: dict[str, dict[str, list[str]]] = {}  # collection -> unit -> children

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
-if TYPE_CHECKING:
-    from sandbox.server import SunbirdSandbox
-
-from sandbox.server import Call, Reply
+from sandbox.routes import Call, Reply, Router
 
 DELETABLE_ROLES = {"individual", "user"}
 ORG_USER_WITHOUT_ADMIN = "user-without-org-admin"  # a contributing org's member whose org has no admin
@@ -37,7 +34,7 @@ def error_envelope(result: Any, code: str = "SERVER_ERROR") -> dict:
 
 
 class ContributionService:
-    def __init__(self, server: "SunbirdSandbox"):
+    def __init__(self, server: Router):
         self._lock = threading.Lock()
         self.users: dict[str, str] = {}  # user id -> role in the contribution registry
         self.gone_from_sunbird: set[str] = set()  # users Sunbird's own search no longer finds

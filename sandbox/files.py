@@ -18,13 +18,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from sandbox.server import Call, Raw, Reply
+from sandbox.routes import Call, Raw, Reply, Router
 
-if TYPE_CHECKING:
-    from sandbox.server import SunbirdSandbox
 
 TOKEN = "sandbox-drive-token"
 
@@ -46,7 +43,7 @@ DRIVE_HOST = "localhost"  # the sandbox's Drive host (content_auto_creator.gdriv
 
 
 class FileServer:
-    def __init__(self, server: "SunbirdSandbox"):
+    def __init__(self, server: Router):
         self._url = server.url
         self._lock = threading.Lock()
         self._files: dict[str, HostedFile] = {}

@@ -17,14 +17,12 @@ import json
 import threading
 import time
 import zipfile
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, unquote
 
 from sandbox.content import client_error, ok
-from sandbox.server import Call, Reply
+from sandbox.routes import Call, Reply, Router
 
-if TYPE_CHECKING:
-    from sandbox.server import SunbirdSandbox
 
 
 QUESTION_ITSELF = ("body", "editorState", "answer", "solutions", "instructions", "hints", "media", "interactions",
@@ -32,7 +30,7 @@ QUESTION_ITSELF = ("body", "editorState", "answer", "solutions", "instructions",
 
 
 class QuestionSource:
-    def __init__(self, server: "SunbirdSandbox"):
+    def __init__(self, server: Router):
         self._url = server.url
         self.sets: dict[str, dict] = {}  # root id -> the tree, as hierarchy.json holds it
         self.questions: dict[str, dict] = {}  # id -> full metadata, with body, answer, ...
@@ -95,7 +93,7 @@ class QuestionSource:
 class QuestionTarget:
     publish_s = 0.1
 
-    def __init__(self, server: "SunbirdSandbox"):
+    def __init__(self, server: Router):
         self._lock = threading.Lock()
         self.objects: dict[str, dict] = {}
         self.hierarchies: dict[str, dict] = {}  # root id -> {"nodesModified", "hierarchy"} as last written

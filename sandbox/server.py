@@ -23,38 +23,13 @@ import socket
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from sandbox.broker import free_port
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: Any  # a JSON document, str for an HTML page, bytes (served as the Content-Type header says), or Raw
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Raw:
-    """An answer written byte by byte by ``write(wfile)``, status line and headers included: for hosts
-    that break HTTP (dripping, lying, cut short). The connection is closed afterwards."""
-
-    write: Callable[[Any], None]
-
-
-@dataclass(frozen=True)
-class Call:
-    """What a route handler gets: the path match, the query, the parsed body, the headers."""
-
-    match: re.Match
-    query: dict[str, str]
-    body: Any
-    headers: dict[str, str]
-    raw: bytes
+from sandbox.routes import Call, Raw, Reply
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from connectors.sunbird import ApiError, ContentService
 from flows.collections import is_under, link, units
 from flows.event import BadValue
 from flows.settings import HttpSettings, RetrySettings
-from sandbox.server import Reply
+from sandbox.routes import Reply
 
 
 def content(sandbox):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from connectors.download import Downloader, DownloadError, DownloadPolicy, allowed_source, file_name, slug
 from flows.settings import RetrySettings
-from sandbox.server import Raw, Reply
+from sandbox.routes import Raw, Reply
 from tests.fake_network import FakeNetwork
 
 

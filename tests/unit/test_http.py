@@ -13,7 +13,7 @@ import urllib3
 from connectors.address import PublicConnections
 from connectors.http import HttpClient, RefusedCall, RetriesExhausted, backoff_seconds, retry_after_seconds
 from flows.settings import HttpSettings, RetrySettings
-from sandbox.server import Raw, Reply
+from sandbox.routes import Raw, Reply
 from tests.fake_network import FakeNetwork
 
 PATH = "/program/v1/user/u1"
