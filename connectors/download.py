@@ -29,8 +29,8 @@ from urllib3.util import Url, parse_url
 
 from connectors.address import AddressRefused, NameNotResolved, PublicConnections, loggable_url, parse, port_of
 from connectors.deadline import Watch, deadline
-from connectors.http import RETRYABLE_STATUS, backoff_seconds, declared_length
-from flows.settings import RetrySettings
+from connectors.http import RETRYABLE_STATUS, declared_length
+from connectors.retry import RetryPolicy
 
 _CHUNK = 64 * 1024
 _MAX_REDIRECTS = 5
@@ -170,7 +170,7 @@ class Pace:
 class Downloader:
     """Thread-safe: the handler threads share its connections."""
 
-    def __init__(self, policy: DownloadPolicy, retry: RetrySettings):
+    def __init__(self, policy: DownloadPolicy, retry: RetryPolicy):
         self.policy = policy
         self._retry = retry
         self._timeout = urllib3.Timeout(connect=policy.connect_timeout_s, read=policy.read_timeout_s)
@@ -216,9 +216,8 @@ class Downloader:
                     return work(pace)
                 except _Retryable as err:
                     pace.on_time()
-                    delay = min(backoff_seconds(attempt, self._retry.initial_backoff_s), self._retry.max_backoff_s)
-                    if (attempt >= self._retry.max_attempts
-                            or time.monotonic() - started + delay > self._retry.max_elapsed_s):
+                    delay = self._retry.next_delay(attempt, started)
+                    if delay is None:
                         raise DownloadError(f"download failed after {attempt} attempts: {err}") from None
                     time.sleep(delay)
                     attempt += 1

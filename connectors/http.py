@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import random
 import re
 import time
 from dataclasses import dataclass
@@ -28,8 +27,8 @@ from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 from connectors.address import AddressRefused, NameNotResolved, PublicConnections
 from connectors.deadline import deadline, pool_manager
 from connectors.metrics import HTTP_REQUESTS, HTTP_SECONDS, RETRIES
-from flows.event import dumps
-from flows.settings import HttpSettings, RetrySettings
+from connectors.json_bytes import dumps
+from connectors.retry import RetryPolicy
 
 RETRYABLE_STATUS = frozenset({408, 425, 429}) | frozenset(range(500, 600))
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
@@ -89,10 +88,14 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when - (time.time() if now is None else now))
 
 
-def backoff_seconds(attempt: int, initial_s: float, rand: Callable[[], float] = random.random) -> float:
-    """Exponential back-off with jitter: between half and all of ``initial * 2**(attempt-1)``."""
-    base = initial_s * (2 ** (attempt - 1))
-    return base / 2 + rand() * base / 2
+@dataclass(frozen=True)
+class HttpSettings:
+    connect_timeout_s: float
+    read_timeout_s: float
+    max_in_flight: int
+    headers: dict[str, str]
+    call_deadline_s: float = 120.0  # one exchange (request and whole answer), whatever the host's pace
+    max_answer_bytes: int = 32 * 2**20  # a service answer, once decoded
 
 
 class HttpClient:
@@ -103,7 +106,7 @@ class HttpClient:
     encoded ``..`` path segment into a "parent folder" step for any proxy on the way).
     """
 
-    def __init__(self, job: str, http: HttpSettings, retry: RetrySettings,
+    def __init__(self, job: str, http: HttpSettings, retry: RetryPolicy,
                  sleep: Callable[[float], None] = time.sleep, public: PublicConnections | None = None):
         """``public``: a client for another Sunbird instance, at URLs that may come from events: it
         calls only the addresses ``public`` allows, each name resolved once, and sends none of the
@@ -134,11 +137,9 @@ class HttpClient:
             try:
                 return self._attempt(service, method, url, body, {**self._headers, **(headers or {})}, form)
             except _Retryable as err:
-                delay = min(backoff_seconds(attempt, self._retry.initial_backoff_s), self._retry.max_backoff_s)
-                if err.retry_after_s is not None:
-                    delay = max(delay, err.retry_after_s)
-                elapsed = time.monotonic() - started
-                if attempt >= self._retry.max_attempts or elapsed + delay > self._retry.max_elapsed_s:
+                delay = self._retry.next_delay(attempt, started, err.retry_after_s or 0.0)
+                if delay is None:
+                    elapsed = time.monotonic() - started
                     raise RetriesExhausted(f"{err} (gave up after {attempt} attempts in {elapsed:.1f}s)",
                                            err.status) from None
                 RETRIES.labels(self._job, service).inc()

@@ -30,7 +30,7 @@ from confluent_kafka import (OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError,
                              TopicPartition)
 from confluent_kafka.admin import AdminClient
 
-from flows.event import dumps
+from connectors.json_bytes import dumps
 
 log = logging.getLogger(__name__)
 

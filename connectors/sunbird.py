@@ -13,7 +13,7 @@ from typing import Any
 
 from connectors.address import loggable_url
 from connectors.http import Answer, HttpClient, path_segment
-from flows.event import dumps
+from connectors.json_bytes import dumps
 
 CONTENT, SEARCH = "content-service", "search-service"
 ALREADY_EXISTS = "Object already exists with identifier"

@@ -93,19 +93,6 @@ def _may_hold_long_integer(value: bytes) -> bool:
     return _LONG_NUMBER_START in value.translate(_NUMBER_SHAPES, b" \t\r\n-")
 
 
-def dumps(document: Any) -> bytes:
-    """JSON bytes of any decoded value: the standard library writes integers beyond 64 bits, and
-    text with lone surrogates as ``\\uXXXX`` escapes, which read back the same."""
-    try:
-        return orjson.dumps(document)
-    except TypeError:
-        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-    try:
-        return text.encode()
-    except UnicodeEncodeError:
-        return json.dumps(document, separators=(",", ":")).encode()
-
-
 def lookup(event: dict, path: str) -> Any:
     """The value at a dotted path, or None when any step is missing.
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bytewax.connectors.kafka import KafkaSourceMessage
 
 from connectors.kafka import FailedRecord
-from flows.event import dumps
+from connectors.json_bytes import dumps
 
 SUCCESS, SKIPPED, FAILED, BAD_INPUT = "success", "skipped", "failed", "bad_input"
 

@@ -27,6 +27,8 @@ from typing import Any, Callable, Iterator, Mapping
 from pyhocon import ConfigFactory, ConfigTree
 
 from connectors.address import without_userinfo
+from connectors.http import HttpSettings
+from connectors.retry import RetryPolicy
 
 CONFIG_FILE_ENV = "JOB_CONFIG_FILE"
 _NOT_NAME = re.compile(r"[^A-Z0-9]+")
@@ -346,24 +348,6 @@ class KafkaSettings:
 
 
 @dataclass(frozen=True)
-class HttpSettings:
-    connect_timeout_s: float
-    read_timeout_s: float
-    max_in_flight: int
-    headers: dict[str, str]
-    call_deadline_s: float = 120.0  # one exchange (request and whole answer), whatever the host's pace
-    max_answer_bytes: int = 32 * 2**20  # a service answer, once decoded
-
-
-@dataclass(frozen=True)
-class RetrySettings:
-    max_attempts: int
-    max_elapsed_s: float
-    initial_backoff_s: float
-    max_backoff_s: float = 5.0
-
-
-@dataclass(frozen=True)
 class HealthSettings:
     port: int  # 0: no health endpoint
     stall_timeout_s: float
@@ -375,7 +359,7 @@ class CommonSettings:
 
     kafka: KafkaSettings
     http: HttpSettings
-    retry: RetrySettings
+    retry: RetryPolicy
     shutdown_grace_s: float
     health: HealthSettings
 
@@ -399,7 +383,7 @@ class CommonSettings:
                 call_deadline_s=r.number("http.call_deadline_s", 120.0, minimum=0.001),
                 max_answer_bytes=r.integer("http.max_answer_bytes", 32 * 2**20, minimum=1),
             ),
-            retry=RetrySettings(
+            retry=RetryPolicy(
                 max_attempts=r.integer("retry.max_attempts", 5, minimum=1),
                 max_elapsed_s=r.number("retry.max_elapsed_s", 60.0),
                 initial_backoff_s=r.number("retry.initial_backoff_s", 0.5),

@@ -38,7 +38,8 @@ from typing import Callable, Iterable
 from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Producer, TopicPartition
 
 from connectors.kafka import produce_waiting
-from flows.event import dumps, parse_object
+from connectors.json_bytes import dumps
+from flows.event import parse_object
 
 ADDED_FIELDS = ("jobName", "failInfo")  # what flows/outcome.py failed_record adds to the event
 # librdkafka needs a group.id even for assign(); nothing is ever committed under it, so no group is created.

@@ -24,7 +24,7 @@ import connectors.address
 from connectors.address import (AddressRefused, NameNotResolved, PublicConnections, is_public, loggable_url,
                                 without_userinfo)
 from connectors.download import Downloader, DownloadError, DownloadPolicy, allowed_source, file_name
-from flows.settings import RetrySettings
+from connectors.retry import RetryPolicy
 from tests.fake_network import FakeNetwork
 
 TIMEOUT = urllib3.Timeout(connect=2, read=5)
@@ -197,7 +197,7 @@ def test_a_hostile_url_is_refused_or_allowed_never_an_other_error_and_never_reac
     sandbox.files.add("a.pdf", b"%PDF")
     assert isinstance(allowed_source(url, ("public.test/files", "https://8.8.8.8")), bool)
     assert isinstance(file_name(url), str) and file_name(url) not in (".", "..")
-    strict = Downloader(DownloadPolicy(allow_private_networks=False, read_timeout_s=2), RetrySettings(1, 5, 0.01))
+    strict = Downloader(DownloadPolicy(allow_private_networks=False, read_timeout_s=2), RetryPolicy(1, 5, 0.01))
     arrived = sandbox.journal.arrived
     try:
         strict.fetch(url, tmp_path / "strict")
@@ -205,7 +205,7 @@ def test_a_hostile_url_is_refused_or_allowed_never_an_other_error_and_never_reac
         assert str(err) and "\n" not in str(err)
     assert sandbox.journal.arrived == arrived
     assert all(is_public(ipaddress.ip_address(address)) for address, _ in network.connected), network.connected
-    lax = Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2), RetrySettings(1, 5, 0.01))
+    lax = Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2), RetryPolicy(1, 5, 0.01))
     try:
         path = lax.fetch(url, tmp_path / "lax")
         assert path.parent == tmp_path / "lax" and path.read_bytes() == b"%PDF"

@@ -6,12 +6,13 @@ from connectors.http import HttpClient
 from connectors.sunbird import ApiError, ContentService
 from flows.collections import is_under, link, units
 from flows.event import BadValue
-from flows.settings import HttpSettings, RetrySettings
+from connectors.http import HttpSettings
+from connectors.retry import RetryPolicy
 from sandbox.routes import Reply
 
 
 def content(sandbox):
-    return ContentService(HttpClient("test", HttpSettings(2, 5, 4, {}), RetrySettings(1, 5, 0.01)), sandbox.url)
+    return ContentService(HttpClient("test", HttpSettings(2, 5, 4, {}), RetryPolicy(1, 5, 0.01)), sandbox.url)
 
 
 def event(*entries):
@@ -69,7 +70,7 @@ def test_child_nodes_that_are_not_a_list_link_nothing(sandbox, child_nodes):
     an unexpected error with a traceback, or matched a unit id inside a string)."""
     sandbox.route("GET", r"/odd/content/v3/hierarchy/do_234", lambda call: Reply(200, {
         "responseCode": "OK", "result": {"content": {"childNodes": child_nodes}}}))
-    odd = ContentService(HttpClient("test", HttpSettings(2, 5, 4, {}), RetrySettings(1, 5, 0.01)), f"{sandbox.url}/odd")
+    odd = ContentService(HttpClient("test", HttpSettings(2, 5, 4, {}), RetryPolicy(1, 5, 0.01)), f"{sandbox.url}/odd")
     link_all(odd, event({"identifier": "do_234", "unitId": "do_345"}), "do_123")
     assert sandbox.journal.count("PATCH") == 0
 

@@ -14,13 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.download import Downloader, DownloadError, DownloadPolicy, allowed_source, file_name, slug
-from flows.settings import RetrySettings
+from connectors.retry import RetryPolicy
 from sandbox.routes import Raw, Reply
 from tests.fake_network import FakeNetwork
 
 
 def downloader(private=True, attempts=3):
-    return Downloader(DownloadPolicy(allow_private_networks=private, read_timeout_s=2), RetrySettings(attempts, 10, 0.01))
+    return Downloader(DownloadPolicy(allow_private_networks=private, read_timeout_s=2), RetryPolicy(attempts, 10, 0.01))
 
 
 def test_slug_like_the_original():
@@ -119,7 +119,7 @@ def test_a_slow_host_times_out(sandbox, tmp_path):
 def strict(attempts=1, **policy):
     """A downloader with private networks refused, as in production."""
     return Downloader(DownloadPolicy(allow_private_networks=False, read_timeout_s=2, **policy),
-                      RetrySettings(attempts, 10, 0.01))
+                      RetryPolicy(attempts, 10, 0.01))
 
 
 def test_a_url_two_parsers_read_differently_is_refused(sandbox, tmp_path, monkeypatch):
@@ -244,7 +244,7 @@ def test_a_body_that_drips_fails_at_the_minimum_rate(sandbox, tmp_path):
     url = sandbox.files.drip("slow.pdf", b"x" * 1000, every_s=0.05)
     with pytest.raises(DownloadError, match="too slow"):
         Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2, min_rate_bytes_s=1000,
-                                  min_rate_grace_s=0.5), RetrySettings(3, 10, 0.01)).fetch(url, tmp_path)
+                                  min_rate_grace_s=0.5), RetryPolicy(3, 10, 0.01)).fetch(url, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -253,7 +253,7 @@ def test_a_drip_in_the_headers_or_the_body_fails_at_the_deadline(sandbox, tmp_pa
     url = sandbox.files.drip("slow.pdf", b"x" * 1000, every_s=0.05, headers=headers)
     with pytest.raises(DownloadError, match="took longer than"):
         Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2, deadline_s=1, min_rate_bytes_s=0),
-                   RetrySettings(3, 10, 0.01)).fetch(url, tmp_path)
+                   RetryPolicy(3, 10, 0.01)).fetch(url, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -331,7 +331,7 @@ def test_a_compressed_body_that_never_decodes_is_cut_at_the_deadline(sandbox, tm
     url = sandbox.files.drip("a.pdf", b"a" * 10_000, every_s=0.05, head=head)
     with pytest.raises(DownloadError, match="took longer than"):
         Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2, deadline_s=1, min_rate_bytes_s=0),
-                   RetrySettings(1, 10, 0.01)).fetch(url, tmp_path)
+                   RetryPolicy(1, 10, 0.01)).fetch(url, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 

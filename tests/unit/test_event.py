@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.event import MAX_DEPTH, BadValue, dumps, is_blank, mapping, parse_object, text, text_list
+from connectors.json_bytes import dumps
+from flows.event import MAX_DEPTH, BadValue, is_blank, mapping, parse_object, text, text_list
 
 
 @pytest.mark.parametrize("value", [b"not json", b"[1, 2]", b'"text"', b"42", b"null", None, b"\xff\xfe", b""])

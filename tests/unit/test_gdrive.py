@@ -9,7 +9,7 @@ from connectors.download import Downloader, DownloadError, DownloadPolicy
 from connectors.gdrive import DRIVE_HOSTS, ICON, Backoff, DriveDownloader, drive_file_id, mime_fits
 from sandbox.files import DRIVE_HOST, TOKEN
 from sandbox.server import SunbirdSandbox
-from flows.settings import RetrySettings
+from connectors.retry import RetryPolicy
 from tests.conftest import service_account
 from tests.fake_network import FakeNetwork
 
@@ -93,7 +93,7 @@ def test_the_backoff_is_bounded():
 
 
 def drive(sandbox, credential="", backoff=Backoff(0.01, 0.04, 2), sleeps=None, hosts=(DRIVE_HOST,), api=None):
-    downloader = Downloader(DownloadPolicy(allow_private_networks=True), RetrySettings(2, 5, 0.01))
+    downloader = Downloader(DownloadPolicy(allow_private_networks=True), RetryPolicy(2, 5, 0.01))
     return DriveDownloader(downloader, credential, api or sandbox.url, backoff, hosts=hosts,
                            sleep=sleeps.append if sleeps is not None else (lambda s: None))
 
@@ -184,7 +184,7 @@ def test_a_403_from_a_host_that_is_not_google_is_a_plain_failure(sandbox, tmp_pa
 
 def test_a_drive_host_that_does_not_resolve_fails_cleanly_after_retries(tmp_path, monkeypatch):
     network = FakeNetwork(monkeypatch)
-    downloader = DriveDownloader(Downloader(DownloadPolicy(), RetrySettings(3, 5, 0.01)), "", "https://api.test",
+    downloader = DriveDownloader(Downloader(DownloadPolicy(), RetryPolicy(3, 5, 0.01)), "", "https://api.test",
                                  Backoff(0.01, 0.04, 2), sleep=lambda s: None)
     with pytest.raises(DownloadError, match="cannot resolve drive.google.com"):
         downloader.fetch("https://drive.google.com/uc?export=download&id=f1", tmp_path, PDF, None)
@@ -219,7 +219,7 @@ def test_no_netrc_credentials_and_no_proxy_from_the_environment(sandbox, tmp_pat
         for name in ("NO_PROXY", "no_proxy", "NETRC"):
             monkeypatch.delenv(name, raising=False)
         plain = sandbox.files.add("a.pdf", b"%PDF")
-        downloader = Downloader(DownloadPolicy(allow_private_networks=True), RetrySettings(1, 5, 0.01))
+        downloader = Downloader(DownloadPolicy(allow_private_networks=True), RetryPolicy(1, 5, 0.01))
         assert downloader.fetch(plain, tmp_path / "plain").read_bytes() == b"%PDF"
         link = sandbox.files.add_drive("f8", "b.pdf", b"%PDF-b", PDF)
         assert drive(sandbox).fetch(link, tmp_path / "direct", PDF, None).read_bytes() == b"%PDF-b"
@@ -245,7 +245,7 @@ def test_the_service_account_sign_in_keeps_the_http_timeouts(sandbox, tmp_path):
     """google-auth waits 120 s per read by default; a token endpoint that stalls must fail within
     ``http.read_timeout_s`` like every other call (the test's own limit is far below 120 s per byte)."""
     stalled = sandbox.files.drip("token", b"HTTP/1.1 200 OK\r\n" * 10, every_s=30, headers=True)
-    downloader = Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=0.5), RetrySettings(1, 5, 0.01))
+    downloader = Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=0.5), RetryPolicy(1, 5, 0.01))
     api = DriveDownloader(downloader, service_account(stalled), sandbox.url, Backoff(0.01, 0.04, 2),
                           hosts=(DRIVE_HOST,))
     with pytest.raises(DownloadError, match="sign-in failed"):

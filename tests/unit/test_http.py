@@ -11,8 +11,10 @@ import pytest
 import urllib3
 
 from connectors.address import PublicConnections
-from connectors.http import HttpClient, RefusedCall, RetriesExhausted, backoff_seconds, retry_after_seconds
-from flows.settings import HttpSettings, RetrySettings
+from connectors.http import HttpClient, RefusedCall, RetriesExhausted, retry_after_seconds
+from connectors.retry import backoff_seconds
+from connectors.http import HttpSettings
+from connectors.retry import RetryPolicy
 from sandbox.routes import Raw, Reply
 from tests.fake_network import FakeNetwork
 
@@ -21,7 +23,7 @@ PATH = "/program/v1/user/u1"
 
 def client(sleeps=None, attempts=4, elapsed=60.0, read_timeout=5.0, headers=None, deadline=120.0, max_answer=1 << 25):
     return HttpClient("test", HttpSettings(2.0, read_timeout, 4, headers or {}, deadline, max_answer),
-                      RetrySettings(attempts, elapsed, 0.01),
+                      RetryPolicy(attempts, elapsed, 0.01),
                       sleep=(sleeps.append if sleeps is not None else lambda s: None))
 
 
@@ -141,7 +143,7 @@ def test_a_header_value_with_a_control_character_is_not_sent(user, value):
 def test_a_public_only_client_resolves_once_and_connects_to_the_checked_address(sandbox, monkeypatch):
     """``edata.repository`` comes from an event: DNS rebinding must not move the read inside the network."""
     network = FakeNetwork(monkeypatch, {"rebind.test": ["8.8.8.8", "127.0.0.1"]})
-    public = HttpClient("test", HttpSettings(0.5, 5, 4, {"Authorization": "Bearer ours"}), RetrySettings(1, 5, 0.01),
+    public = HttpClient("test", HttpSettings(0.5, 5, 4, {"Authorization": "Bearer ours"}), RetryPolicy(1, 5, 0.01),
                         public=PublicConnections(allow_private_networks=False))
     with pytest.raises(RetriesExhausted, match="no answer"):
         public.call("source", "GET", f"http://rebind.test:{sandbox.port}/api/questionset/v1/read/do_1")
@@ -156,7 +158,7 @@ def test_a_public_only_client_resolves_once_and_connects_to_the_checked_address(
     ("", "only http and https"),
     ("http://a..b/api/x", "not a valid host name")])
 def test_a_public_only_client_refuses_what_a_download_refuses(sandbox, url, problem):
-    public = HttpClient("test", HttpSettings(0.5, 5, 4, {}), RetrySettings(3, 5, 0.01),
+    public = HttpClient("test", HttpSettings(0.5, 5, 4, {}), RetryPolicy(3, 5, 0.01),
                         public=PublicConnections(allow_private_networks=False))
     with pytest.raises(RefusedCall, match=problem):
         public.call("source", "GET", url.format(port=sandbox.port))
@@ -165,7 +167,7 @@ def test_a_public_only_client_refuses_what_a_download_refuses(sandbox, url, prob
 
 def test_a_public_only_client_sends_none_of_the_configured_headers(sandbox):
     sandbox.route("GET", "/api/read", lambda call: Reply(200, {"headers": dict(call.headers)}))
-    public = HttpClient("test", HttpSettings(0.5, 5, 4, {"Authorization": "Bearer ours"}), RetrySettings(1, 5, 0.01),
+    public = HttpClient("test", HttpSettings(0.5, 5, 4, {"Authorization": "Bearer ours"}), RetryPolicy(1, 5, 0.01),
                         public=PublicConnections(allow_private_networks=True))
     sent = public.call("source", "GET", f"{sandbox.url}/api/read").body["headers"]
     assert "Authorization" not in sent and sent["Host"] == f"127.0.0.1:{sandbox.port}"
