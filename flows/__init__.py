@@ -1,1 +1,1 @@
-"""The coKreat jobs as Bytewax dataflows: one package per job, built on :mod:`flows.pipeline`."""
+"""The coKreat jobs as Bytewax dataflows: one package per job, built on :mod:`flows.runtime.pipeline`."""

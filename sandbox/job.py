@@ -24,7 +24,7 @@ import orjson
 
 from sandbox.broker import free_port
 
-CONFIG_FILE_ENV = "JOB_CONFIG_FILE"  # as flows.settings names it; the sandbox imports nothing of the jobs
+CONFIG_FILE_ENV = "JOB_CONFIG_FILE"  # as flows.runtime.settings names it; the sandbox imports nothing of the jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.http import HttpClient
-from flows.pipeline import build_flow
-from flows.settings import CommonSettings, Reader, load_config
+from flows.runtime.pipeline import build_flow
+from flows.runtime.settings import CommonSettings, Reader, load_config
 from sandbox.broker import EmbeddedBroker
 from sandbox.job import JobProcess
 from sandbox.server import SunbirdSandbox

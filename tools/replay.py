@@ -39,9 +39,9 @@ from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_NOT_AVAILABLE, Consumer,
 
 from connectors.kafka import produce_waiting
 from connectors.json_bytes import dumps
-from flows.event import parse_object
+from flows.runtime.event import parse_object
 
-ADDED_FIELDS = ("jobName", "failInfo")  # what flows/outcome.py failed_record adds to the event
+ADDED_FIELDS = ("jobName", "failInfo")  # what flows/runtime/outcome.py failed_record adds to the event
 # librdkafka needs a group.id even for assign(); nothing is ever committed under it, so no group is created.
 READER_GROUP = "cokreat-replay"
 

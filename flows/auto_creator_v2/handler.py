@@ -9,10 +9,10 @@
    with the sections and the accepted questions only); questions of ``visibility: Default`` are
    independent objects the set's publish does not publish: each is reviewed, published and waited for;
 4. review and publish it; with collection units to link, wait until the target says ``Live`` and leave
-   the linking to the pipeline (:mod:`flows.linking`), which calls :meth:`AutoCreatorV2.link` per collection.
+   the linking to the pipeline (:mod:`flows.runtime.linking`), which calls :meth:`AutoCreatorV2.link` per collection.
 
 Where the original wrote Neo4j and Cassandra directly, the target's own APIs do the writing and
-its publish makes the ECARs and variants. Every error ends as a :class:`~flows.job.Fail`.
+its publish makes the ECARs and variants. Every error ends as a :class:`~flows.runtime.job.Fail`.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from connectors.ecar import EcarError, EcarLimits, read_ecar
 from connectors.http import path_segment
 from connectors.storage import key_segment
 from connectors.sunbird import ApiError, AssessmentService, ContentService, SourceService
-from flows import collections
+from flows.sunbird import hierarchy
 from flows.auto_creator_v2 import rules
 from flows.auto_creator_v2.tree import accepted, api_version, hierarchy_request, questions_of, write_body
-from flows.event import is_blank, text
-from flows.failures import result_of
-from flows.job import Link, Result
-from flows.rehost import Rehoster
+from flows.runtime.event import is_blank, text
+from flows.runtime.failures import result_of
+from flows.runtime.job import Link, Result
+from flows.sunbird.rehost import Rehoster
 
 IMAGES = ("appIcon", "posterImage")
 T = TypeVar("T")
@@ -75,7 +75,7 @@ class AutoCreatorV2:
         identifier, object_type = rules.identifier(event), text(event, "edata.objectType")
         channel = text(event, "context.channel") or None
         repository = text(event, "edata.repository") or ""
-        collection_units = collections.units(event, self._s.max_collection_units)
+        collection_units = hierarchy.units(event, self._s.max_collection_units)
         manifest_item, tree = self._read_ecar(identifier, object_type, text(event, "edata.metadata.downloadUrl"))
         metadata = {**manifest_item, **self._source.read(repository, object_type)}
         process_id = text(event, "edata.metadata.processId")
@@ -91,9 +91,9 @@ class AutoCreatorV2:
                                 f"questions.max_per_set ({self._s.max_questions})")
             independent = self._write_questions(channel, questions)
             self._write(kind, version, channel, identifier, object_type, metadata, repository)
-            nodes, hierarchy = hierarchy_request(identifier, tree, set(questions), self._s.expandable, self._s.leaves,
+            nodes, structure = hierarchy_request(identifier, tree, set(questions), self._s.expandable, self._s.leaves,
                                                  self._s.publish_props)
-            self._target.update_hierarchy(version, channel, identifier, nodes, hierarchy)
+            self._target.update_hierarchy(version, channel, identifier, nodes, structure)
             self._all(partial(self._publish_live, "question", question_version, channel, question)
                       for question, question_version in independent.items())
         else:
@@ -106,20 +106,20 @@ class AutoCreatorV2:
         return Link(identifier, collection_units)
 
     def link(self, collection_id: str, unit_ids: list[str], identifier: str) -> None:
-        collections.link(self._content, collection_id, unit_ids, identifier, self._s.link_attempts)
+        hierarchy.link(self._content, collection_id, unit_ids, identifier, self._s.link_attempts)
 
     def _read_ecar(self, identifier: str, object_type: str, url: str) -> tuple[dict, dict]:
         """The object's manifest item ({} if absent) and, for a set, the tree of ``hierarchy.json``."""
         with self._files.workdir(key_segment(identifier)) as directory:
             ecar = self._files.downloader.fetch(url, directory, self._s.max_download_bytes)
-            manifest, hierarchy = read_ecar(ecar, self._s.ecar_limits)
+            manifest, hierarchy_json = read_ecar(ecar, self._s.ecar_limits)
         archive = manifest.get("archive")
         items = archive.get("items") if isinstance(archive, dict) else None
         item = next((i for i in (items if isinstance(items, list) else []) if isinstance(i, dict)
                      and str(i.get("identifier", "")).lower() == identifier.lower()), {})
         if object_type not in self._s.expandable:
             return item, {}
-        tree = hierarchy.get(object_type.lower()) if isinstance(hierarchy, dict) else None
+        tree = hierarchy_json.get(object_type.lower()) if isinstance(hierarchy_json, dict) else None
         if not isinstance(tree, dict):
             raise EcarError(f"the ECAR of {identifier} has no hierarchy.json with a {object_type.lower()}")
         return item, tree

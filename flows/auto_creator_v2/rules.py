@@ -9,7 +9,7 @@ it too, with a reason naming the field: the original read such a field as absent
 
 from __future__ import annotations
 
-from flows.event import BadValue, is_blank, lookup, mapping, text
+from flows.runtime.event import BadValue, is_blank, lookup, mapping, text
 
 ACTION = "auto-create"
 OBJECT_TYPES = ("Question", "QuestionSet")

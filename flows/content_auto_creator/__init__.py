@@ -16,11 +16,11 @@ from connectors.http import HttpClient
 from connectors.sunbird import ContentService, SearchService
 from flows.content_auto_creator import rules
 from flows.content_auto_creator.handler import ContentAutoCreator, CreatorSettings
-from flows.event import text
-from flows.job import Job
-from flows.rehost import Rehoster, downloader_from, storage_from
-from flows.pipeline import job_flow
-from flows.settings import CommonSettings, ConfigError, Reader
+from flows.runtime.event import text
+from flows.runtime.job import Job
+from flows.sunbird.rehost import Rehoster, downloader_from, storage_from
+from flows.runtime.pipeline import job_flow
+from flows.runtime.settings import CommonSettings, ConfigError, Reader
 
 JOB_NAME = "content-auto-creator"
 DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()

@@ -5,12 +5,12 @@
    look-up) gives ``na``; else an earlier auto-created copy found by search decides;
 3. run the stage matrix's calls: create, update (with the icon re-hosted), upload (the
    artifact re-hosted), review, publish, each waiting until the content service shows it;
-4. leave the linking to its collection units to the pipeline (:mod:`flows.linking`), which calls
+4. leave the linking to its collection units to the pipeline (:mod:`flows.runtime.linking`), which calls
    :meth:`ContentAutoCreator.link` one collection at a time;
 5. if anything in 3 fails, mark the content ``Failed`` with the error (``system/update``). A failed
    link fails the event but does not mark the content: it is published, and usable.
 
-Every error ends as a :class:`~flows.job.Fail` (then a failed record); nothing escapes.
+Every error ends as a :class:`~flows.runtime.job.Fail` (then a failed record); nothing escapes.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from connectors.download import DownloadError, allowed_source
 from connectors.gdrive import ICON
 from connectors.storage import key_segment
 from connectors.sunbird import ApiError, ContentService, SearchService
-from flows import collections
+from flows.sunbird import hierarchy
 from flows.content_auto_creator.plan import (CREATE, NA, PUBLISH, REVIEW, UPDATE, UPLOAD, Target, split_metadata,
                                              steps, target_from_search)
-from flows.event import is_blank, lookup, mapping, text
-from flows.failures import EXPECTED, result_of, shortened
-from flows.job import Link, Result
-from flows.rehost import Rehoster
+from flows.runtime.event import is_blank, lookup, mapping, text
+from flows.runtime.failures import EXPECTED, result_of, shortened
+from flows.runtime.job import Link, Result
+from flows.sunbird.rehost import Rehoster
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class ContentAutoCreator:
     def _process(self, event: dict) -> Link | None:
         object_id, channel = text(event, "object.id"), text(event, "context.channel")
         metadata = mapping(event, "edata.metadata")
-        collection_units = collections.units(event, self._s.max_collection_units)
+        collection_units = hierarchy.units(event, self._s.max_collection_units)
         create_metadata, update_metadata = split_metadata(metadata, self._s.removed_props, self._s.create_props)
         target = self._target(event, channel, object_id, metadata)
         calls, link = steps(target.stage, text(event, "edata.stage") or "")
@@ -162,7 +162,7 @@ class ContentAutoCreator:
             self._sleep(0.2)
 
     def link(self, collection_id: str, unit_ids: list[str], identifier: str) -> None:
-        collections.link(self._content, collection_id, unit_ids, identifier, self._s.link_attempts)
+        hierarchy.link(self._content, collection_id, unit_ids, identifier, self._s.link_attempts)
 
     def _mark_failed(self, channel: str, internal_id: str, error: str) -> None:
         """Set ``status=Failed`` with the error, so editors see why (spec §3.8); a refusal is only logged."""

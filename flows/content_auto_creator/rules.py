@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flows.event import BadValue, is_blank, lookup, mapping, text
+from flows.runtime.event import BadValue, is_blank, lookup, mapping, text
 
 ACTION = "auto-create"
 

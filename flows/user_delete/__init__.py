@@ -11,9 +11,9 @@ from functools import partial
 from pathlib import Path
 
 from connectors.http import HttpClient
-from flows.job import Job
-from flows.pipeline import job_flow
-from flows.settings import ConfigError, Reader
+from flows.runtime.job import Job
+from flows.runtime.pipeline import job_flow
+from flows.runtime.settings import ConfigError, Reader
 from flows.user_delete import handler, rules
 
 JOB_NAME = "user-delete"

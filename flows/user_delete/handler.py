@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass
 
 from connectors.http import Answer, HttpClient, path_segment
-from flows.event import BadValue, text
-from flows.job import Done, Fail, Result, Skip
-from flows.logs import short_hash
+from flows.runtime.event import BadValue, text
+from flows.runtime.job import Done, Fail, Result, Skip
+from flows.runtime.logs import short_hash
 from flows.user_delete.rules import DELETE_USER
 
 SERVICE = "program-service"
@@ -77,7 +77,7 @@ def _response_text(body: object) -> str | None:
 
 def judge(answer: Answer, what: str, users: tuple[str | None, ...] = ()) -> Result:
     """200 with ``responseCode`` ``OK`` is success; anything else is a final failure, whose text shows
-    the event's user ids only as :func:`~flows.logs.short_hash` should the service repeat them."""
+    the event's user ids only as :func:`~flows.runtime.logs.short_hash` should the service repeat them."""
     code = answer.body.get("responseCode") if isinstance(answer.body, dict) else None
     if answer.status == 200 and code == "OK":
         return Done(answer.status)

@@ -3,14 +3,14 @@
 Both topics share one rule, plus one fix: an event's action must belong to its topic
 (``delete-user`` on the delete topic, ``ownership-transfer`` on the transfer topic).
 A missing or blank value skips the event, as in the original; a value of the wrong
-type raises :class:`~flows.event.BadValue` (the event fails) where the original crashed.
+type raises :class:`~flows.runtime.event.BadValue` (the event fails) where the original crashed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flows.event import is_blank, mapping, text, text_list
+from flows.runtime.event import is_blank, mapping, text, text_list
 
 DELETE_USER = "delete-user"
 OWNERSHIP_TRANSFER = "ownership-transfer"

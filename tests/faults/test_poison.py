@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows import auto_creator_v2, content_auto_creator, user_delete
-from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS
+from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS
 from sandbox.job import auto_creator_v2_config, user_delete_config
 from sandbox.kafka_tools import produce, read_all
 from sandbox.questionsets import EXAMPLES as QUESTION_SET_EVENTS

@@ -1,5 +1,5 @@
 """``python -m tools.replay`` against the embedded broker: failed records written by the jobs' own
-writer (``flows.outcome.failed_record`` + ``FailedTopicWriter``), replayed into input topics."""
+writer (``flows.runtime.outcome.failed_record`` + ``FailedTopicWriter``), replayed into input topics."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from bytewax.connectors.kafka import KafkaSourceMessage
 
 from connectors.kafka import FailedRecord, FailedTopicWriter, too_large_stand_in
-from flows.outcome import BAD_INPUT, FAILED, Outcome, failed_record
+from flows.runtime.outcome import BAD_INPUT, FAILED, Outcome, failed_record
 from sandbox.job import user_delete_config
 from sandbox.kafka_tools import produce, read_all
 from sandbox.user_events import delete_event

@@ -13,8 +13,8 @@ import pytest
 from connectors.http import path_segment
 from connectors.storage import key_segment
 from flows.auto_creator_v2 import DEFAULTS, make_job
-from flows.outcome import FAILED, SKIPPED, SUCCESS
-from flows.settings import Reader, load_config
+from flows.runtime.outcome import FAILED, SKIPPED, SUCCESS
+from flows.runtime.settings import Reader, load_config
 from sandbox.questionsets import EXAMPLES, question_set
 from tests.conftest import run_flow
 

@@ -4,8 +4,8 @@ import pytest
 
 from connectors.http import HttpClient
 from connectors.sunbird import ApiError, ContentService
-from flows.collections import is_under, link, units
-from flows.event import BadValue
+from flows.sunbird.hierarchy import is_under, link, units
+from flows.runtime.event import BadValue
 from connectors.http import HttpSettings
 from connectors.retry import RetryPolicy
 from sandbox.routes import Reply

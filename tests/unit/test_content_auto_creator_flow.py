@@ -11,7 +11,7 @@ import pytest
 
 from connectors.storage import key_segment
 from flows.content_auto_creator import DEFAULTS, make_job
-from flows.outcome import FAILED, SKIPPED, SUCCESS
+from flows.runtime.outcome import FAILED, SKIPPED, SUCCESS
 from tests.conftest import EVENTS_DIR, run_flow
 from tests.fake_network import FakeNetwork
 

@@ -8,8 +8,8 @@ from flows.content_auto_creator import DEFAULTS
 from flows.content_auto_creator.plan import (NA, Target, as_number, earlier_copy, split_metadata, steps,
                                              target_from_search)
 from flows.content_auto_creator.rules import Rules, skip_reason
-from flows.event import BadValue
-from flows.settings import Reader, load_config
+from flows.runtime.event import BadValue
+from flows.runtime.settings import Reader, load_config
 from tests.conftest import EVENTS_DIR, changed
 
 EXAMPLE_A, EXAMPLE_B, EXAMPLE_C = [json.loads(line) for line in

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.json_bytes import dumps
-from flows.event import MAX_DEPTH, BadValue, is_blank, mapping, parse_object, text, text_list
+from flows.runtime.event import MAX_DEPTH, BadValue, is_blank, mapping, parse_object, text, text_list
 
 
 @pytest.mark.parametrize("value", [b"not json", b"[1, 2]", b'"text"', b"42", b"null", None, b"\xff\xfe", b""])

@@ -12,12 +12,12 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 from confluent_kafka import KafkaError
 
 from connectors.kafka import BrokerWatch
-from flows.health import Health, Progress, serve
-from flows.job import Done, Job
-from flows.outcome import SUCCESS, Outcome
-from flows.pipeline import build_flow
-from flows.report import OutcomePartition
-from flows.settings import CommonSettings, ConfigError, Reader, load_config
+from flows.runtime.health import Health, Progress, serve
+from flows.runtime.job import Done, Job
+from flows.runtime.outcome import SUCCESS, Outcome
+from flows.runtime.pipeline import build_flow
+from flows.runtime.report import OutcomePartition
+from flows.runtime.settings import CommonSettings, ConfigError, Reader, load_config
 from flows.user_delete import DEFAULTS
 
 

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from flows.in_flight import Handlers, PartitionWindow
+from flows.runtime.in_flight import Handlers, PartitionWindow
 
 
 @pytest.mark.timeout(30)

@@ -27,7 +27,7 @@ import yaml
 from pyhocon import ConfigFactory, ConfigTree
 
 from connectors.http import HttpClient
-from flows.settings import CommonSettings, Config, Reader, is_secret, load_config
+from flows.runtime.settings import CommonSettings, Config, Reader, is_secret, load_config
 from tests.unit import k8s_render
 
 ROOT = Path(__file__).resolve().parents[2]

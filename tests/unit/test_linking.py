@@ -6,11 +6,11 @@ import threading
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from connectors.sunbird import ApiError
-from flows.event import text
-from flows.job import Job, Link
-from flows.linking import Backlog, LinkResult, Linking, PartitionOrder
-from flows.outcome import FAILED, SUCCESS, Outcome
-from flows.pipeline import build_flow
+from flows.runtime.event import text
+from flows.runtime.job import Job, Link
+from flows.runtime.linking import Backlog, LinkResult, Linking, PartitionOrder
+from flows.runtime.outcome import FAILED, SUCCESS, Outcome
+from flows.runtime.pipeline import build_flow
 from tests.unit.test_pipeline import message
 
 
@@ -109,7 +109,7 @@ def test_partition_order_counts_what_it_holds_in_the_process_backlog():
 
 
 def test_a_handler_that_raises_does_not_stall_its_lane():
-    from flows.in_flight import Handlers
+    from flows.runtime.in_flight import Handlers
 
     def handle(item):
         if item == "bad":

@@ -24,7 +24,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.process_collector import ProcessCollector
 
 from connectors import metrics
-from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS
+from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "k8s" / "monitoring"

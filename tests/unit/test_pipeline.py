@@ -12,11 +12,11 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 
 from connectors.http import RetriesExhausted
 from connectors.kafka import DeliveryError
-from flows.event import BadValue, text
-from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
-from flows.job import Done, Fail, Job, Skip
-from flows.pipeline import build_flow
-from flows.report import OutcomePartition
+from flows.runtime.event import BadValue, text
+from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
+from flows.runtime.job import Done, Fail, Job, Skip
+from flows.runtime.pipeline import build_flow
+from flows.runtime.report import OutcomePartition
 
 
 def message(value: bytes, offset: int, topic="t", partition=0) -> KafkaSourceMessage:

@@ -1,6 +1,6 @@
 import pytest
 
-from flows.settings import (CommonSettings, ConfigError, Reader, env_name, header_name, librdkafka_property,
+from flows.runtime.settings import (CommonSettings, ConfigError, Reader, env_name, header_name, librdkafka_property,
                             load_config)
 from flows.user_delete import DEFAULTS
 

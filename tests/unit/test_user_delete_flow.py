@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from flows.job import Fail, Skip
-from flows.outcome import FAILED, SKIPPED, SUCCESS
+from flows.runtime.job import Fail, Skip
+from flows.runtime.outcome import FAILED, SKIPPED, SUCCESS
 from flows.user_delete import DEFAULTS, make_job
-from flows.settings import ConfigError, Reader, load_config
+from flows.runtime.settings import ConfigError, Reader, load_config
 from flows.user_delete.handler import Urls
 from tests.conftest import EVENTS_DIR, run_flow
 
@@ -121,7 +121,7 @@ def test_wrong_types_fail_and_mismatched_actions_skip_without_a_call(sandbox):
 
 def test_a_skip_that_repeats_the_user_id_shows_it_hashed():
     from connectors.http import Answer
-    from flows.logs import short_hash
+    from flows.runtime.logs import short_hash
     from flows.user_delete.handler import judge_delete
 
     user = "5deed393-6e04-449a-b98d-7f0fbf88f22e"
@@ -131,7 +131,7 @@ def test_a_skip_that_repeats_the_user_id_shows_it_hashed():
 
 def test_a_service_error_that_repeats_a_user_id_shows_it_hashed():
     from connectors.http import Answer
-    from flows.logs import short_hash
+    from flows.runtime.logs import short_hash
     from flows.user_delete.handler import judge
 
     user = "5deed393-6e04-449a-b98d-7f0fbf88f22e"

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from flows.event import BadValue
+from flows.runtime.event import BadValue
 from flows.user_delete.rules import Topics, entity, skip_reason
 from tests.conftest import EVENTS_DIR, changed
 

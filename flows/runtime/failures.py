@@ -1,7 +1,7 @@
 """The failures a job's handler expects, and how they become a result.
 
 A Sunbird service's final refusal, a refused or failed download, a storage error, retries used up,
-an unusable ECAR: each ends the event as :class:`~flows.job.Fail` with its message and HTTP status.
+an unusable ECAR: each ends the event as :class:`~flows.runtime.job.Fail` with its message and HTTP status.
 Anything else is a bug, which the pipeline also turns into a failed event (with a traceback logged).
 """
 
@@ -14,7 +14,7 @@ from connectors.ecar import EcarError
 from connectors.http import RefusedCall, RetriesExhausted
 from connectors.storage import StorageError
 from connectors.sunbird import ApiError
-from flows.job import Done, Fail, Link, Result
+from flows.runtime.job import Done, Fail, Link, Result
 
 MAX_DETAIL = 2000  # characters of an error or a skip reason kept (it may repeat a whole service answer)
 

@@ -3,7 +3,7 @@
 :func:`units` reads the event's ``edata.collection`` entries up front: each distinct pair of a
 collection id and a unit id, at most ``limit`` of them (more fails the event before any call, so one
 event cannot make thousands of reads). The handlers leave the linking to the pipeline, which calls
-:func:`link` for one collection at a time (:mod:`flows.linking`): it reads the hierarchy once and, for
+:func:`link` for one collection at a time (:mod:`flows.runtime.linking`): it reads the hierarchy once and, for
 each of the units among its nodes, adds the object under it. A unit that is not there is skipped
 silently, as in the originals. Each add is checked by reading the hierarchy again and repeated (at
 most ``attempts`` adds) while the object is not under the unit: a writer outside the job may have
@@ -13,7 +13,7 @@ overwritten it.
 from __future__ import annotations
 
 from connectors.sunbird import ApiError, ContentService
-from flows.event import BadValue, is_blank, lookup
+from flows.runtime.event import BadValue, is_blank, lookup
 
 
 def units(event: dict, limit: int) -> dict[str, list[str]]:

@@ -6,7 +6,7 @@
 
 A job supplies only its rules as a :class:`Job`: which topics, what an event's entity is,
 when to skip it, and how to handle it. Everything else (lenient parsing, outcomes,
-bounded concurrency with per-entity order (:mod:`flows.in_flight`), the failed topic, metrics,
+bounded concurrency with per-entity order (:mod:`flows.runtime.in_flight`), the failed topic, metrics,
 logs, offsets) lives here and knows nothing about any one job.
 
 Tests build the same flow around a ``TestingSource`` and a ``TestingSink``::
@@ -34,17 +34,17 @@ from confluent_kafka import KafkaError, KafkaException
 from connectors.http import HttpClient
 from connectors.kafka import BrokerWatch, ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, partitions_of
 from connectors.metrics import IN_FLIGHT
-from flows.event import BadValue, parse_object
-from flows.failures import EXPECTED, shortened
-from flows.health import Health, Progress, serve
-from flows.in_flight import Handlers, PartitionWindow
-from flows.lifecycle import StopSignal, exit_at_start
-from flows.job import Done, Job, Link, Skip
-from flows.linking import Backlog, Linking, in_partition_order
-from flows.logs import configure as configure_logs
-from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
-from flows.report import OutcomeSink
-from flows.settings import CommonSettings, ConfigError, HealthSettings, Reader, load_config
+from flows.runtime.event import BadValue, parse_object
+from flows.runtime.failures import EXPECTED, shortened
+from flows.runtime.health import Health, Progress, serve
+from flows.runtime.in_flight import Handlers, PartitionWindow
+from flows.runtime.lifecycle import StopSignal, exit_at_start
+from flows.runtime.job import Done, Job, Link, Skip
+from flows.runtime.linking import Backlog, Linking, in_partition_order
+from flows.runtime.logs import configure as configure_logs
+from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
+from flows.runtime.report import OutcomeSink
+from flows.runtime.settings import CommonSettings, ConfigError, HealthSettings, Reader, load_config
 
 log = logging.getLogger("cokreat.pipeline")
 
@@ -110,7 +110,7 @@ def _finish(item: _Pending, kind: str, *, stage: str | None = None, detail: str 
 
 def handle_one(job: Job, item: _Pending) -> Outcome | Linking:
     """Run the job's handler; every error becomes an outcome, none escapes. An event the handler leaves
-    to be linked waits for its links (:mod:`flows.linking`) with the outcome it will have then."""
+    to be linked waits for its links (:mod:`flows.runtime.linking`) with the outcome it will have then."""
     IN_FLIGHT.labels(job.name).inc()
     try:
         result = job.handle(item.message.topic, item.event)
@@ -138,9 +138,9 @@ def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int, progres
     """The dataflow of a job, from its source to the sink that receives every outcome.
 
     ``progress`` counts the events taken, for the health probes; the sink counts their outcomes.
-    ``window``: events a partition may have taken and not yet reported (see :mod:`flows.in_flight`);
+    ``window``: events a partition may have taken and not yet reported (see :mod:`flows.runtime.in_flight`);
     once ``stop_requested()``, no further event is started. ``backlog`` counts the events held for
-    links (:mod:`flows.linking`): the source should stop reading while it is full.
+    links (:mod:`flows.runtime.linking`): the source should stop reading while it is full.
     """
     handlers = Handlers(partial(handle_one, job), max_in_flight, stop_requested)
     flow = Dataflow(job.name.replace("-", "_"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Union
 
-from flows.logs import short_hash
+from flows.runtime.logs import short_hash
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Fail:
 @dataclass(frozen=True)
 class Link:
     """The work is done but for linking ``identifier`` into collection units, which the pipeline does
-    one add at a time per collection (:mod:`flows.linking`)."""
+    one add at a time per collection (:mod:`flows.runtime.linking`)."""
 
     identifier: str
     units: dict[str, list[str]]  # collection id -> its unit ids
@@ -50,7 +50,7 @@ class Job:
 
     ``entity``, ``validate`` and ``handle`` take ``(topic, event)``. ``validate`` returns
     a skip reason or None; ``entity`` and ``validate`` may raise
-    :class:`~flows.event.BadValue` for a value of the wrong type (the event fails).
+    :class:`~flows.runtime.event.BadValue` for a value of the wrong type (the event fails).
     """
 
     name: str

@@ -13,7 +13,7 @@ from pathlib import Path
 from connectors.download import DownloadError, Downloader, DownloadPolicy
 from connectors.gdrive import ICON, DriveDownloader
 from connectors.storage import Storage, StorageError
-from flows.settings import CommonSettings, ConfigError, Reader
+from flows.runtime.settings import CommonSettings, ConfigError, Reader
 
 
 class Rehoster:

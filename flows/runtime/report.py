@@ -13,10 +13,10 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors.kafka import FailedTopicWriter, OffsetCommitter
 from connectors.metrics import EVENTS
-from flows.health import Progress
-from flows.job import Job
-from flows.logs import OutcomeLines
-from flows.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, failed_record_or_stand_in
+from flows.runtime.health import Progress
+from flows.runtime.job import Job
+from flows.runtime.logs import OutcomeLines
+from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, failed_record_or_stand_in
 
 
 def log_fields(job: Job, outcome: Outcome) -> dict:

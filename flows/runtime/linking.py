@@ -2,9 +2,9 @@
 
 The content service adds a child to a collection's hierarchy by read-modify-write, so two adds into
 one collection at once can lose one (a bulk upload sends hundreds of contents to the same units).
-So a job's handler does not link: it returns :class:`~flows.job.Link`, and the pipeline sends one
+So a job's handler does not link: it returns :class:`~flows.runtime.job.Link`, and the pipeline sends one
 :class:`LinkWork` per collection to a step keyed by collection id. Bytewax routes a key to one worker
-of the whole cluster, where a lane of :class:`~flows.in_flight.Handlers` runs that collection's links
+of the whole cluster, where a lane of :class:`~flows.runtime.in_flight.Handlers` runs that collection's links
 one after the other (different collections run concurrently). The results go back, keyed by
 partition, to :class:`PartitionOrder`, which lets the outcomes out in the partition's offset order
 again, so the sink commits as before::
@@ -32,10 +32,10 @@ from typing import Callable, Iterable
 import bytewax.operators as op
 from bytewax.operators import StatefulBatchLogic
 
-from flows.failures import EXPECTED, shortened
-from flows.in_flight import POLL, Handlers
-from flows.job import Job, Link
-from flows.outcome import FAILED, Outcome
+from flows.runtime.failures import EXPECTED, shortened
+from flows.runtime.in_flight import POLL, Handlers
+from flows.runtime.job import Job, Link
+from flows.runtime.outcome import FAILED, Outcome
 
 log = logging.getLogger(__name__)
 
