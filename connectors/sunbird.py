@@ -1,7 +1,10 @@
-"""Typed clients for the Knowlg content and search services the content-auto-creator calls.
+"""Typed clients of the Sunbird services the jobs call: program-service (user-delete), the Knowlg
+content and search services (content-auto-creator), the source and the question set service
+(auto-creator-v2).
 
-Each method is one call of the content-auto-creator spec's §3.5 table, with its exact
-path, headers and body. Success is HTTP 200 exactly (plus the call's own check, such as
+Each method is one call of the original job, with its exact path, headers and body. The program
+service's answers are judged by the user-delete job itself (a 404 may or may not mean "not a user").
+Otherwise: Success is HTTP 200 exactly (plus the call's own check, such as
 a non-empty ``publishStatus``); any other final answer raises :class:`ApiError` with the
 original's message and the service's details. Retryable answers were already retried by
 :class:`~connectors.http.HttpClient`.
@@ -15,7 +18,7 @@ from connectors.address import loggable_url
 from connectors.http import Answer, HttpClient, path_segment
 from connectors.json_bytes import dumps
 
-CONTENT, SEARCH = "content-service", "search-service"
+CONTENT, SEARCH, PROGRAM = "content-service", "search-service", "program-service"
 ALREADY_EXISTS = "Object already exists with identifier"
 
 
@@ -32,6 +35,26 @@ def details(answer: Answer) -> str:
     body = answer.body if isinstance(answer.body, dict) else {}
     return (f" | Response Code :{answer.status} | Result : {dumps(body.get('result')).decode()}"
             f" | Error Message : {dumps(body.get('params')).decode()}")
+
+
+class ProgramService:
+    """program-service's user routes: ``{base_url}{prefix}/v1/user/...`` (the prefix is ``/program``
+    unless set: the original composed ``{program-service-baseUrl}/program/v1/user/...``)."""
+
+    def __init__(self, client: HttpClient, base_url: str, prefix: str = "/program"):
+        self._client = client
+        self._base = f"{base_url.rstrip('/')}{prefix}/v1/user"
+
+    def user_url(self, user_id: str) -> str:
+        """The user id is one percent-encoded path segment: ``/``, ``..`` or ``?`` cannot change the request."""
+        return f"{self._base}/{path_segment(user_id)}"
+
+    def delete_user(self, user_id: str) -> Answer:
+        return self._client.call(PROGRAM, "DELETE", self.user_url(user_id))
+
+    def transfer(self, event: dict) -> Answer:
+        """Relays an ownership-transfer event, unchanged, as ``{"request": <event>}``."""
+        return self._client.call(PROGRAM, "POST", f"{self._base}/transfer", {"request": event})
 
 
 def _result(answer: Answer) -> dict:

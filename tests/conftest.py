@@ -45,7 +45,7 @@ def run_flow(defaults: str, make_job, job_name: str, env: dict[str, str], messag
     order; the messages are numbered across topics)."""
     reader = Reader(load_config(defaults, env))
     settings = CommonSettings.read(reader)
-    job = make_job(reader, HttpClient(job_name, settings.http, settings.retry))
+    job = make_job(reader, settings, HttpClient(job_name, settings.http, settings.retry))
     outcomes: list = []
     source = TestingSource([KafkaSourceMessage(key=None, value=value, topic=topic, partition=0, offset=i)
                             for i, (topic, value) in enumerate(messages)])

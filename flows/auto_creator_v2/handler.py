@@ -26,7 +26,7 @@ from typing import Callable, Iterable, TypeVar
 from connectors.ecar import EcarError, EcarLimits, read_ecar
 from connectors.http import path_segment
 from connectors.storage import key_segment
-from connectors.sunbird import ApiError, AssessmentService, ContentService, SourceService
+from connectors.sunbird import AssessmentService, ContentService, SourceService
 from flows.sunbird import hierarchy
 from flows.auto_creator_v2 import rules
 from flows.auto_creator_v2.tree import accepted, api_version, hierarchy_request, questions_of, write_body
@@ -34,6 +34,7 @@ from flows.runtime.event import is_blank, text
 from flows.runtime.failures import result_of
 from flows.runtime.job import Link, Result
 from flows.sunbird.rehost import Rehoster
+from flows.sunbird.waiting import until_shown
 
 IMAGES = ("appIcon", "posterImage")
 T = TypeVar("T")
@@ -174,9 +175,7 @@ class AutoCreatorV2:
 
     def _await_live(self, kind: str, version: str, channel: str | None, identifier: str) -> None:
         """Poll until the target's publish made the object Live (instead of the original's 5 s sleep)."""
-        deadline = time.monotonic() + self._s.link_wait_s
-        while (status := self._target.status(kind, version, channel, identifier)) != "Live":
-            if time.monotonic() >= deadline:
-                raise ApiError(f"{kind} {identifier} is not Live {self._s.link_wait_s:.0f}s after publish "
-                               f"(status {status})")
-            self._sleep(0.2)
+        timeout_s = self._s.link_wait_s
+        until_shown(lambda: self._target.status(kind, version, channel, identifier), lambda status: status == "Live",
+                    timeout_s, lambda status: f"{kind} {identifier} is not Live {timeout_s:g} s after publish "
+                                              f"(status {status}; link.wait_s)", self._sleep)

@@ -27,9 +27,8 @@ DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
 PREFIX = "content_auto_creator"
 
 
-def make_job(reader: Reader, client: HttpClient) -> Job:
+def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
     """The job's rules and handler, from its settings."""
-    common = CommonSettings.read(reader)
     job_rules = rules.Rules(
         max_iteration=reader.integer(f"{PREFIX}.maxIteration"),
         allowed_object_types=tuple(reader.texts(f"{PREFIX}.allowed_object_types", ["Content"])),

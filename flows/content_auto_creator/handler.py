@@ -32,6 +32,7 @@ from flows.runtime.event import is_blank, lookup, mapping, text
 from flows.runtime.failures import EXPECTED, result_of, shortened
 from flows.runtime.job import Link, Result
 from flows.sunbird.rehost import Rehoster
+from flows.sunbird.waiting import until_shown
 
 log = logging.getLogger(__name__)
 
@@ -150,16 +151,13 @@ class ContentAutoCreator:
 
     def _await(self, channel: str, internal_id: str, ready: Callable[[dict], bool], floor_s: float,
                what: str) -> None:
-        """Wait ``floor_s``, then until the content service shows the last call's effect; fail if it does
-        not within ``ready_timeout_s`` (the next call would be refused, with a less clear error)."""
+        """Wait ``floor_s``, then until the content service shows the last call's effect."""
         if floor_s:
             self._sleep(floor_s)
-        deadline = time.monotonic() + self._s.ready_timeout_s
-        while not ready(self._content.read(channel, internal_id)):
-            if time.monotonic() >= deadline:
-                raise ApiError(f"the content service does not show {what} of {internal_id} "
-                               f"{self._s.ready_timeout_s:g} s after it (content_auto_creator.ready_timeout_s)")
-            self._sleep(0.2)
+        timeout_s = self._s.ready_timeout_s
+        until_shown(lambda: self._content.read(channel, internal_id), ready, timeout_s,
+                    lambda _content: f"the content service does not show {what} of {internal_id} {timeout_s:g} s "
+                                     f"after it (content_auto_creator.ready_timeout_s)", self._sleep)
 
     def link(self, collection_id: str, unit_ids: list[str], identifier: str) -> None:
         hierarchy.link(self._content, collection_id, unit_ids, identifier, self._s.link_attempts)

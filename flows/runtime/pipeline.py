@@ -170,7 +170,7 @@ def _entity_of(item: _Pending) -> str | None:
     return item.entity
 
 
-def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_name: str) -> Dataflow:
+def job_flow(defaults: str, make_job: Callable[[Reader, CommonSettings, HttpClient], Job], job_name: str) -> Dataflow:
     """The production dataflow: settings, logs, signals, Kafka and the job's rules.
 
     A bad configuration stops the process here with one line naming the key.
@@ -180,7 +180,7 @@ def job_flow(defaults: str, make_job: Callable[[Reader, HttpClient], Job], job_n
         config = load_config(defaults)
         reader = Reader(config)
         settings = CommonSettings.read(reader)
-        job = make_job(reader, HttpClient(job_name, settings.http, settings.retry))
+        job = make_job(reader, settings, HttpClient(job_name, settings.http, settings.retry))
     except ConfigError as err:
         exit_at_start(f"configuration error: {err}")
     for variable in reader.unread_environment():

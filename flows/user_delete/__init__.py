@@ -11,26 +11,27 @@ from functools import partial
 from pathlib import Path
 
 from connectors.http import HttpClient
+from connectors.sunbird import ProgramService
 from flows.runtime.job import Job
 from flows.runtime.pipeline import job_flow
-from flows.runtime.settings import ConfigError, Reader
+from flows.runtime.settings import CommonSettings, ConfigError, Reader
 from flows.user_delete import handler, rules
 
 JOB_NAME = "user-delete"
 DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
 
 
-def make_job(reader: Reader, client: HttpClient) -> Job:
+def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
     """The job's rules and handler, from its settings."""
     topics = input_topics(reader)
     check_object_type = reader.boolean("user_delete.check_object_type", True)
-    urls = handler.Urls(reader.url("program-service-baseUrl"), path_prefix(reader))
+    service = ProgramService(client, reader.url("program-service-baseUrl"), path_prefix(reader))
     return Job(
         name=JOB_NAME,
         topics=tuple(topic for topic in (topics.user_delete, topics.ownership_transfer) if topic),
         entity=lambda _topic, event: rules.entity(event),
         validate=lambda topic, event: rules.skip_reason(topics, topic, event, check_object_type),
-        handle=partial(handler.handle, client, urls),
+        handle=partial(handler.handle, service),
         personal_entity=True,
     )
 

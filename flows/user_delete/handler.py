@@ -1,9 +1,8 @@
 """What the user-delete job does with a valid event (spec §4, with the fixes of §10).
 
-* delete: ``DELETE {program-service-baseUrl}{user_delete.path_prefix}/v1/user/{id}``, the id
-  one percent-encoded path segment, so ``/``, ``..`` or ``?`` in it cannot change the request;
+* delete: ``DELETE {program-service-baseUrl}{user_delete.path_prefix}/v1/user/{id}``;
 * transfer: ``POST {program-service-baseUrl}{user_delete.path_prefix}/v1/user/transfer`` with
-  ``{"request": <event>}``. The prefix is ``/program`` unless set.
+  ``{"request": <event>}`` (:class:`~connectors.sunbird.ProgramService`).
 
 200 with ``responseCode`` ``OK`` is success. A 404 on delete is skipped only when its
 ``result.response`` says the user was not found (not in coKreat's registry, or no longer in
@@ -15,38 +14,23 @@ service's own words. Any other final answer fails too.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from connectors.http import Answer, HttpClient, path_segment
+from connectors.http import Answer
+from connectors.sunbird import ProgramService
 from flows.runtime.event import BadValue, text
 from flows.runtime.job import Done, Fail, Result, Skip
 from flows.runtime.logs import short_hash
 from flows.user_delete.rules import DELETE_USER
 
-SERVICE = "program-service"
 # "User not found in OS", "User not found in Sunbird": the user, not someone else (an org's admin), not found.
 _USER_NOT_FOUND = re.compile(r"\s*user\s+not\s+found\b", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Urls:
-    """program-service's user routes: ``{base_url}{prefix}/v1/user/...``."""
-
-    base_url: str
-    prefix: str = "/program"
-
-    def user(self, user_id: str) -> str:
-        return f"{self.base_url.rstrip('/')}{self.prefix}/v1/user/{path_segment(user_id)}"
-
-    def transfer(self) -> str:
-        return f"{self.base_url.rstrip('/')}{self.prefix}/v1/user/transfer"
-
-
-def handle(client: HttpClient, urls: Urls, topic: str, event: dict) -> Result:
+def handle(service: ProgramService, topic: str, event: dict) -> Result:
     if text(event, "edata.action") == DELETE_USER:
         user_id = text(event, "edata.userId")
-        return judge_delete(client.call(SERVICE, "DELETE", urls.user(user_id)), user_id)
-    return judge(client.call(SERVICE, "POST", urls.transfer(), {"request": event}), "ownership transfer",
+        return judge_delete(service.delete_user(user_id), user_id)
+    return judge(service.transfer(event), "ownership transfer",
                  _user_ids(event, "edata.fromUserProfile.userId", "edata.toUserProfile.userId"))
 
 

@@ -269,7 +269,7 @@ def started(job: str, text: str, tmp_path: Path, monkeypatch, environ: dict[str,
     module = importlib.import_module(JOBS[job])
     reader = Reader(job_config(job, text, tmp_path, monkeypatch, environ))
     settings = CommonSettings.read(reader)
-    return reader, settings, module.make_job(reader, HttpClient(module.JOB_NAME, settings.http, settings.retry))
+    return reader, settings, module.make_job(reader, settings, HttpClient(module.JOB_NAME, settings.http, settings.retry))
 
 
 def test_config_map_is_the_jobs_config_in_the_original_keys(job, tmp_path, monkeypatch):

@@ -7,8 +7,8 @@ import pytest
 from flows.runtime.job import Fail, Skip
 from flows.runtime.outcome import FAILED, SKIPPED, SUCCESS
 from flows.user_delete import DEFAULTS, make_job
-from flows.runtime.settings import ConfigError, Reader, load_config
-from flows.user_delete.handler import Urls
+from flows.runtime.settings import CommonSettings, ConfigError, Reader, load_config
+from connectors.sunbird import ProgramService
 from tests.conftest import EVENTS_DIR, run_flow
 
 DELETE_TOPIC, TRANSFER_TOPIC = "sunbirddev.delete.user", "sunbirddev.user.ownership.transfer"
@@ -42,11 +42,12 @@ def test_the_examples(sandbox):
 
 
 def test_the_base_url_keeps_the_original_composition():
-    assert Urls("http://ingress/program").user("u") == "http://ingress/program/program/v1/user/u"
+    assert ProgramService(None, "http://ingress/program").user_url("u") == "http://ingress/program/program/v1/user/u"
 
 
 def made(environ: dict[str, str], conf: str = ""):
-    return make_job(Reader(load_config(DEFAULTS + conf, environ)), None)
+    reader = Reader(load_config(DEFAULTS + conf, environ))
+    return make_job(reader, CommonSettings.read(reader), None)
 
 
 def made_from_file(tmp_path, conf: str, **environ: str):
