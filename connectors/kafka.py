@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
@@ -30,7 +29,8 @@ from confluent_kafka import (OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError,
                              TopicPartition)
 from confluent_kafka.admin import AdminClient
 
-from connectors.json_bytes import dumps
+from connectors import failed_records
+from connectors.failed_records import FailedRecord
 
 log = logging.getLogger(__name__)
 
@@ -262,13 +262,6 @@ def produce_waiting(producer: Producer, topic: str, value: bytes | None, key: by
             producer.poll(0.1)  # let deliveries drain
 
 
-@dataclass(frozen=True)
-class FailedRecord:
-    key: bytes | None
-    value: bytes
-    headers: list[tuple[str, bytes]]
-
-
 class DeliveryError(RuntimeError):
     """A failed record was not stored by the broker; its offset must not be committed."""
 
@@ -276,19 +269,13 @@ class DeliveryError(RuntimeError):
 _TOO_LARGE = {KafkaError.MSG_SIZE_TOO_LARGE}  # the local check and the broker answer with this code
 
 
-_STAND_IN_PART = 1024  # bytes of each header value (and of the key) a stand-in keeps
 
 
 def too_large_stand_in(record: FailedRecord, limit_note: str) -> FailedRecord:
-    """What is written instead of a record the topic refuses as too large: the headers (which name
-    the source topic, partition and offset, where the original still is), each cut to 1 KiB, the key
-    unless it is longer than that, and a short JSON value."""
-    stand_in = {"failInfo": {"error": f"the failed record ({len(record.value)} bytes) is too large for the "
-                                      f"failed topic ({limit_note}); read it at its source offset",
-                             "stage": "report", "status": None}}
-    key = record.key if record.key is None or len(record.key) <= _STAND_IN_PART else None
-    headers = [(name, value[:_STAND_IN_PART]) for name, value in record.headers]
-    return FailedRecord(key, dumps(stand_in), [*headers, ("value.omitted", b"too large")])
+    """What is written instead of a record the topic refuses as too large (:mod:`connectors.failed_records`)."""
+    return failed_records.stand_in(record.key, record.headers,
+                                   f"the failed record ({len(record.value)} bytes) is too large for the failed topic "
+                                   f"({limit_note}); read it at its source offset", "report", "too large")
 
 
 class FailedTopicWriter:

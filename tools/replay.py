@@ -38,10 +38,11 @@ from typing import Callable, Iterable
 from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Producer, TopicPartition
 
 from connectors.kafka import produce_waiting
+from connectors import failed_records
+from connectors.failed_records import ADDED_FIELDS, SOURCE, source_of
 from connectors.json_bytes import dumps
 from flows.runtime.event import parse_object
 
-ADDED_FIELDS = ("jobName", "failInfo")  # what flows/runtime/outcome.py failed_record adds to the event
 # librdkafka needs a group.id even for assign(); nothing is ever committed under it, so no group is created.
 READER_GROUP = "cokreat-replay"
 
@@ -162,7 +163,7 @@ def plan(record: Record, options: Options) -> Replay | str:
     if options.until is not None and options.until.time_ms is not None:
         if record.timestamp_ms is None or record.timestamp_ms >= options.until.time_ms:
             return AFTER
-    if "value.omitted" in record.headers:
+    if failed_records.OMITTED in record.headers:
         return OMITTED
     try:
         event: dict | None = parse_object(record.value)
@@ -174,7 +175,7 @@ def plan(record: Record, options: Options) -> Replay | str:
         return OTHER_JOB
     if not failed and not options.include_bad_input:
         return BAD_INPUT
-    destination = options.to_topic or record.headers.get("source.topic")
+    destination = options.to_topic or record.headers.get(SOURCE[0])
     if not destination:
         return NO_DESTINATION
     if destination == options.from_topic:
@@ -272,12 +273,12 @@ def replay(options: Options, out=sys.stdout, err=sys.stderr) -> Summary:
                 summary.skipped[decision] += 1
                 if decision == OMITTED:
                     print(f"record {record.where} was too large for the failed topic; its original is at "
-                          f"{_source(record)} (topic/partition/offset)", file=err)
+                          f"{source_of(record.headers)} (topic/partition/offset)", file=err)
                 continue
             taken += 1
             if options.dry_run:
                 summary.sent += 1
-                print(json.dumps({"from": record.where, "source": _source(record), "to": decision.topic,
+                print(json.dumps({"from": record.where, "source": source_of(record.headers), "to": decision.topic,
                                   "job": record.headers.get("job"),
                                   "error": record.headers.get("error"), "bad_input": decision.bad_input,
                                   "key": None if decision.key is None else decision.key.decode("utf-8", "replace"),
@@ -297,11 +298,6 @@ def replay(options: Options, out=sys.stdout, err=sys.stderr) -> Summary:
                                                              f"{options.delivery_timeout_s:.0f}s"
         print(summary.line(), file=err)  # also when reading failed half-way: what was sent is known
     return summary
-
-
-def _source(record: Record) -> str:
-    """Where the failed event came from, as ``topic/partition/offset`` (from the headers)."""
-    return "/".join(record.headers.get(f"source.{n}", "?") for n in ("topic", "partition", "offset"))
 
 
 def _property(text: str) -> tuple[str, str]:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from bytewax.connectors.kafka import KafkaSourceMessage
 
-from connectors.kafka import FailedRecord, FailedTopicWriter, too_large_stand_in
+from connectors.failed_records import FailedRecord
+from connectors.kafka import FailedTopicWriter, too_large_stand_in
 from flows.runtime.outcome import BAD_INPUT, FAILED, Outcome, failed_record
 from sandbox.job import user_delete_config
 from sandbox.kafka_tools import produce, read_all

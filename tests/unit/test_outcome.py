@@ -2,7 +2,8 @@ import json
 
 from bytewax.connectors.kafka import KafkaSourceMessage
 
-from flows.runtime.outcome import BAD_INPUT, FAILED, Outcome, failed_record, failed_record_or_stand_in, next_iteration
+from connectors.failed_records import next_iteration
+from flows.runtime.outcome import BAD_INPUT, FAILED, Outcome, failed_record, failed_record_or_stand_in
 
 MESSAGE = KafkaSourceMessage(key=b"k", value=b'{"edata":{"iteration":2}}', topic="t", partition=1, offset=7)
 
