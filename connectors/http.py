@@ -26,8 +26,8 @@ from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from connectors.address import AddressRefused, NameNotResolved, PublicConnections
 from connectors.deadline import deadline, pool_manager
-from connectors.metrics import HTTP_REQUESTS, HTTP_SECONDS, RETRIES
 from connectors.json_bytes import dumps
+from connectors.metrics import HTTP_REQUESTS, HTTP_SECONDS, RETRIES
 from connectors.retry import RetryPolicy
 
 RETRYABLE_STATUS = frozenset({408, 425, 429}) | frozenset(range(500, 600))

@@ -37,10 +37,10 @@ from typing import Callable, Iterable
 
 from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Producer, TopicPartition
 
-from connectors.kafka import produce_waiting
 from connectors import failed_records
 from connectors.failed_records import ADDED_FIELDS, SOURCE, source_of
 from connectors.json_bytes import dumps
+from connectors.kafka import produce_waiting
 from flows.runtime.event import parse_object
 
 # librdkafka needs a group.id even for assign(); nothing is ever committed under it, so no group is created.

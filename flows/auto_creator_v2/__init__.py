@@ -19,8 +19,8 @@ from flows.auto_creator_v2.fields import QUESTION_FIELDS
 from flows.auto_creator_v2.handler import AutoCreatorV2, V2Settings
 from flows.runtime.job import Job
 from flows.runtime.pipeline import job_flow
-from flows.sunbird.rehost import Rehoster, downloader_from, storage_from
 from flows.runtime.settings import CommonSettings, Reader
+from flows.sunbird.rehost import Rehoster, downloader_from, storage_from
 
 JOB_NAME = "auto-creator-v2"
 DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()

@@ -27,12 +27,12 @@ from connectors.ecar import EcarError, EcarLimits, read_ecar
 from connectors.http import path_segment
 from connectors.storage import key_segment
 from connectors.sunbird import AssessmentService, ContentService, SourceService
-from flows.sunbird import hierarchy
-from flows.auto_creator_v2 import rules
+from flows.auto_creator_v2.view import ImportEvent
 from flows.auto_creator_v2.tree import accepted, api_version, hierarchy_request, questions_of, write_body
-from flows.runtime.event import is_blank, text
+from flows.runtime.event import is_blank
 from flows.runtime.failures import result_of
 from flows.runtime.job import Link, Result
+from flows.sunbird import hierarchy
 from flows.sunbird.rehost import Rehoster
 from flows.sunbird.waiting import until_shown
 
@@ -73,13 +73,14 @@ class AutoCreatorV2:
         return result_of(lambda: self._process(event))
 
     def _process(self, event: dict) -> Link | None:
-        identifier, object_type = rules.identifier(event), text(event, "edata.objectType")
-        channel = text(event, "context.channel") or None
-        repository = text(event, "edata.repository") or ""
+        view = ImportEvent(event)
+        identifier, object_type = view.identifier, view.object_type
+        channel = view.channel or None
+        repository = view.repository_url
         collection_units = hierarchy.units(event, self._s.max_collection_units)
-        manifest_item, tree = self._read_ecar(identifier, object_type, text(event, "edata.metadata.downloadUrl"))
+        manifest_item, tree = self._read_ecar(identifier, object_type, view.download_url)
         metadata = {**manifest_item, **self._source.read(repository, object_type)}
-        process_id = text(event, "edata.metadata.processId")
+        process_id = view.process_id
         if not is_blank(process_id):
             metadata["processId"] = process_id
         version = api_version(metadata)

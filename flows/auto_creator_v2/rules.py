@@ -9,39 +9,39 @@ it too, with a reason naming the field: the original read such a field as absent
 
 from __future__ import annotations
 
-from flows.runtime.event import BadValue, is_blank, lookup, mapping, text
+from flows.auto_creator_v2.view import ImportEvent
+from flows.runtime.event import BadValue, is_blank
 
 ACTION = "auto-create"
 OBJECT_TYPES = ("Question", "QuestionSet")
 
 
 def identifier(event: dict) -> str | None:
-    """The object's id: ``edata.metadata.identifier`` (not ``object.id``); None when of another type."""
+    """The object's id; None when of another type."""
     try:
-        return text(event, "edata.metadata.identifier")
+        return ImportEvent(event).identifier
     except BadValue:
         return None
 
 
 def skip_reason(event: dict) -> str | None:
     try:
-        return _rule_broken(event)
+        return _rule_broken(ImportEvent(event))
     except BadValue as err:
         return f"{err} (the original read it as absent and skipped the event)"
 
 
-def _rule_broken(event: dict) -> str | None:
-    if text(event, "edata.action") != ACTION:
+def _rule_broken(view: ImportEvent) -> str | None:
+    if view.action != ACTION:
         return "edata.action is not auto-create"
-    if is_blank(text(event, "edata.metadata.identifier")):
+    if is_blank(view.identifier):
         return "edata.metadata.identifier is blank"
-    if text(event, "edata.objectType") not in OBJECT_TYPES:
+    if view.object_type not in OBJECT_TYPES:
         return "edata.objectType is not Question or QuestionSet"
-    if lookup(event, "edata.repository") is None:
+    if view.repository is None:
         return "edata.repository is missing"
-    if not mapping(event, "edata.metadata"):
+    if not view.metadata:
         return "edata.metadata is empty"
-    download_url = text(event, "edata.metadata.downloadUrl")
-    if is_blank(download_url) or not download_url.endswith(".ecar"):
+    if is_blank(view.download_url) or not view.download_url.endswith(".ecar"):
         return "edata.metadata.downloadUrl is not an .ecar URL"
     return None

@@ -18,9 +18,9 @@ from flows.content_auto_creator import rules
 from flows.content_auto_creator.handler import ContentAutoCreator, CreatorSettings
 from flows.runtime.event import text
 from flows.runtime.job import Job
-from flows.sunbird.rehost import Rehoster, downloader_from, storage_from
 from flows.runtime.pipeline import job_flow
 from flows.runtime.settings import CommonSettings, ConfigError, Reader
+from flows.sunbird.rehost import Rehoster, downloader_from, storage_from
 
 JOB_NAME = "content-auto-creator"
 DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()

@@ -25,12 +25,13 @@ from connectors.download import DownloadError, allowed_source
 from connectors.gdrive import ICON
 from connectors.storage import key_segment
 from connectors.sunbird import ApiError, ContentService, SearchService
-from flows.sunbird import hierarchy
 from flows.content_auto_creator.plan import (CREATE, NA, PUBLISH, REVIEW, UPDATE, UPLOAD, Target, split_metadata,
                                              steps, target_from_search)
-from flows.runtime.event import is_blank, lookup, mapping, text
+from flows.content_auto_creator.view import ContentEvent
+from flows.runtime.event import is_blank
 from flows.runtime.failures import EXPECTED, result_of, shortened
 from flows.runtime.job import Link, Result
+from flows.sunbird import hierarchy
 from flows.sunbird.rehost import Rehoster
 from flows.sunbird.waiting import until_shown
 
@@ -70,18 +71,18 @@ class ContentAutoCreator:
         return result_of(lambda: self._process(event))
 
     def _process(self, event: dict) -> Link | None:
-        object_id, channel = text(event, "object.id"), text(event, "context.channel")
-        metadata = mapping(event, "edata.metadata")
+        view = ContentEvent(event)
+        object_id, channel, metadata = view.object_id, view.channel, view.metadata
         collection_units = hierarchy.units(event, self._s.max_collection_units)
         create_metadata, update_metadata = split_metadata(metadata, self._s.removed_props, self._s.create_props)
-        target = self._target(event, channel, object_id, metadata)
-        calls, link = steps(target.stage, text(event, "edata.stage") or "")
+        target = self._target(view, metadata)
+        calls, link = steps(target.stage, view.stage)
         log.info("processing content", extra={"entity": object_id, "target": target.stage, "calls": calls})
         internal_id = target.internal_id
         try:
             for call in calls:
                 if call == CREATE:
-                    internal_id = self._content.create(channel, _create_request(event, object_id, create_metadata))
+                    internal_id = self._content.create(channel, _create_request(view, create_metadata))
                 elif call == UPDATE:
                     self._update(channel, internal_id, update_metadata)
                 elif call == UPLOAD:
@@ -102,12 +103,12 @@ class ContentAutoCreator:
             return Link(internal_id, collection_units)
         return None
 
-    def _target(self, event: dict, channel: str, object_id: str, metadata: dict) -> Target:
-        origin_identifier = text(event, "edata.originData.identifier") if mapping(event, "edata.originData") else None
-        if not is_blank(origin_identifier) and self._content.exists(channel, object_id):
+    def _target(self, view: ContentEvent, metadata: dict) -> Target:
+        origin_identifier = view.origin_identifier
+        if not is_blank(origin_identifier) and self._content.exists(view.channel, view.object_id):
             return Target(NA, origin_identifier)
-        hits = self._search.copies_of(object_id, self._s.search_exists, self._s.search_fields)
-        return target_from_search(hits, object_id, metadata.get("pkgVersion", 0))
+        hits = self._search.copies_of(view.object_id, self._s.search_exists, self._s.search_fields)
+        return target_from_search(hits, view.object_id, metadata.get("pkgVersion", 0))
 
     def _update(self, channel: str, internal_id: str, update_metadata: dict) -> None:
         version_key = self._content.read(channel, internal_id).get("versionKey")
@@ -179,11 +180,11 @@ def _shows(answered: str, source_url: object) -> Callable[[dict], bool]:
     return lambda content: bool(content.get("artifactUrl")) and content.get("artifactUrl") != source_url
 
 
-def _create_request(event: dict, object_id: str, create_metadata: dict) -> dict[str, Any]:
+def _create_request(view: ContentEvent, create_metadata: dict) -> dict[str, Any]:
     """The create body: bulk uploads keep their identifier; imports record where they came from."""
     content = {key: value for key, value in create_metadata.items() if key != "contentType"}
-    identifier = text(event, "edata.identifier")
-    if not is_blank(identifier):
-        return {**content, "identifier": identifier}
+    if not is_blank(view.bulk_identifier):
+        return {**content, "identifier": view.bulk_identifier}
+    object_id = view.object_id
     return {**content, "identifier": object_id, "origin": object_id,
-            "originData": {"identifier": object_id, "repository": lookup(event, "edata.repository")}}
+            "originData": {"identifier": object_id, "repository": view.repository}}

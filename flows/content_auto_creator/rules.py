@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flows.runtime.event import BadValue, is_blank, lookup, mapping, text
+from flows.content_auto_creator.view import ContentEvent
+from flows.runtime.event import is_blank
 
 ACTION = "auto-create"
 
@@ -26,48 +27,38 @@ class Rules:
     mandatory_fields: tuple[str, ...]
 
 
-def iteration(event: dict) -> int:
-    value = lookup(event, "edata.iteration")
-    if value is None:
-        return 1
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadValue("edata.iteration", "a whole number", value)
-    return value
-
-
 def skip_reason(rules: Rules, event: dict) -> str | None:
     """Why the event is skipped, or None when it is processed."""
-    return _is_valid(rules, event) or _stage_reason(rules, event) or _metadata_reason(rules, event)
+    view = ContentEvent(event)
+    return _is_valid(rules, view) or _stage_reason(rules, view) or _metadata_reason(rules, view)
 
 
-def _is_valid(rules: Rules, event: dict) -> str | None:
-    if iteration(event) > rules.max_iteration:
-        return f"edata.iteration {iteration(event)} is above maxIteration {rules.max_iteration}"
-    if text(event, "edata.action") != ACTION:
+def _is_valid(rules: Rules, view: ContentEvent) -> str | None:
+    if view.iteration > rules.max_iteration:
+        return f"edata.iteration {view.iteration} is above maxIteration {rules.max_iteration}"
+    if view.action != ACTION:
         return "edata.action is not auto-create"
-    if is_blank(text(event, "object.id")):
+    if is_blank(view.object_id):
         return "object.id is blank"
-    if is_blank(text(event, "context.channel")):
+    if is_blank(view.channel):
         return "context.channel is blank"
-    if text(event, "edata.objectType") not in rules.allowed_object_types:
+    if view.object_type not in rules.allowed_object_types:
         return "edata.objectType is not an allowed object type"
-    if not mapping(event, "edata.metadata"):
+    if not view.metadata:
         return "edata.metadata is empty"
-    if lookup(event, "edata.repository") is None and is_blank(text(event, "edata.metadata.artifactUrl")):
+    if view.repository is None and is_blank(view.artifact_url):
         return "neither edata.repository nor edata.metadata.artifactUrl is given"
     return None
 
 
-def _stage_reason(rules: Rules, event: dict) -> str | None:
-    stage = text(event, "edata.stage") or ""
-    if stage and stage not in rules.allowed_stages:
-        return f"edata.stage {stage!r} is not an allowed stage"
+def _stage_reason(rules: Rules, view: ContentEvent) -> str | None:
+    if view.stage and view.stage not in rules.allowed_stages:
+        return f"edata.stage {view.stage!r} is not an allowed stage"
     return None
 
 
-def _metadata_reason(rules: Rules, event: dict) -> str | None:
+def _metadata_reason(rules: Rules, view: ContentEvent) -> str | None:
     if not rules.mandatory_fields:
         return "content_mandatory_fields is empty, so no event qualifies"
-    metadata = mapping(event, "edata.metadata")
-    missing = [field for field in rules.mandatory_fields if field not in metadata]
+    missing = [field for field in rules.mandatory_fields if field not in view.metadata]
     return f"edata.metadata lacks {', '.join(missing)}" if missing else None

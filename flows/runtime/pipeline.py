@@ -38,8 +38,8 @@ from flows.runtime.event import BadValue, parse_object
 from flows.runtime.failures import EXPECTED, shortened
 from flows.runtime.health import Health, Progress, serve
 from flows.runtime.in_flight import Handlers, PartitionWindow
-from flows.runtime.lifecycle import StopSignal, exit_at_start
 from flows.runtime.job import Done, Job, Link, Skip
+from flows.runtime.lifecycle import StopSignal, exit_at_start
 from flows.runtime.linking import Backlog, Linking, in_partition_order
 from flows.runtime.logs import configure as configure_logs
 from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome

@@ -17,29 +17,29 @@ import re
 
 from connectors.http import Answer
 from connectors.sunbird import ProgramService
-from flows.runtime.event import BadValue, text
+from flows.runtime.event import BadValue
 from flows.runtime.job import Done, Fail, Result, Skip
 from flows.runtime.logs import short_hash
 from flows.user_delete.rules import DELETE_USER
+from flows.user_delete.view import UserEvent
 
 # "User not found in OS", "User not found in Sunbird": the user, not someone else (an org's admin), not found.
 _USER_NOT_FOUND = re.compile(r"\s*user\s+not\s+found\b", re.IGNORECASE)
 
 
 def handle(service: ProgramService, topic: str, event: dict) -> Result:
-    if text(event, "edata.action") == DELETE_USER:
-        user_id = text(event, "edata.userId")
-        return judge_delete(service.delete_user(user_id), user_id)
-    return judge(service.transfer(event), "ownership transfer",
-                 _user_ids(event, "edata.fromUserProfile.userId", "edata.toUserProfile.userId"))
+    view = UserEvent(event)
+    if view.action == DELETE_USER:
+        return judge_delete(service.delete_user(view.user_id), view.user_id)
+    return judge(service.transfer(event), "ownership transfer", _user_ids(view))
 
 
-def _user_ids(event: dict, *paths: str) -> tuple[str, ...]:
-    """The user ids at ``paths`` that are text; the others are not the job's to judge here."""
+def _user_ids(view: UserEvent) -> tuple[str, ...]:
+    """The transfer's user ids that are text; the others are not the job's to judge here."""
     found = []
-    for path in paths:
+    for read in (lambda: view.from_user_id, lambda: view.to_profile_text("userId")):
         try:
-            found.append(text(event, path))
+            found.append(read())
         except BadValue:
             pass
     return tuple(user for user in found if user)

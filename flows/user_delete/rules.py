@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flows.runtime.event import is_blank, mapping, text, text_list
+from flows.runtime.event import is_blank
+from flows.user_delete.view import UserEvent
 
 DELETE_USER = "delete-user"
 OWNERSHIP_TRANSFER = "ownership-transfer"
@@ -28,37 +29,37 @@ class Topics:
 
 def entity(event: dict) -> str | None:
     """The user the event is about: the deleted user, or the user whose assets move."""
-    if text(event, "edata.action") == OWNERSHIP_TRANSFER:
-        return text(event, "edata.fromUserProfile.userId")
-    return text(event, "edata.userId")
+    view = UserEvent(event)
+    return view.from_user_id if view.action == OWNERSHIP_TRANSFER else view.user_id
 
 
 def skip_reason(topics: Topics, topic: str, event: dict, check_object_type: bool = True) -> str | None:
     """Why the event is not for this job, or None when it is."""
-    action = text(event, "edata.action")
+    view = UserEvent(event)
+    action = view.action
     if action not in (DELETE_USER, OWNERSHIP_TRANSFER):
         return "edata.action is not delete-user or ownership-transfer"
     expected = topics.action_for(topic)
     if action != expected:
         return f"edata.action {action} does not belong on topic {topic}"
     if check_object_type:
-        object_type = text(event, "object.type")
+        object_type = view.object_type
         if object_type is None or object_type.lower() != "user":
             return "object.type is not User"
     if action == DELETE_USER:
-        return "edata.userId is blank" if is_blank(text(event, "edata.userId")) else None
-    return _transfer_skip_reason(event)
+        return "edata.userId is blank" if is_blank(view.user_id) else None
+    return _transfer_skip_reason(view)
 
 
-def _transfer_skip_reason(event: dict) -> str | None:
-    mapping(event, "edata.fromUserProfile")
-    if is_blank(text(event, "edata.fromUserProfile.userId")):
+def _transfer_skip_reason(view: UserEvent) -> str | None:
+    view.from_profile  # read first: a profile of the wrong type fails before anything else is said of it
+    if is_blank(view.from_user_id):
         return "edata.fromUserProfile.userId is blank"
-    if mapping(event, "edata.toUserProfile") is None:
+    if view.to_profile is None:
         return "edata.toUserProfile is missing"
     for field in ("userId", "firstName", "lastName"):
-        if is_blank(text(event, f"edata.toUserProfile.{field}")):
+        if is_blank(view.to_profile_text(field)):
             return f"edata.toUserProfile.{field} is blank"
-    if not text_list(event, "edata.toUserProfile.roles"):
+    if not view.to_roles:
         return "edata.toUserProfile.roles is empty"
     return None

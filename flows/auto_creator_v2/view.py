@@ -1,0 +1,57 @@
+"""The fields of an object import event (a question or a question set) that the job reads, by name.
+
+Each read is as lenient as :mod:`flows.runtime.event`: a missing value is None, one of the wrong type
+raises :class:`~flows.runtime.event.BadValue` naming its path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flows.runtime.event import lookup, mapping, text
+
+
+@dataclass(frozen=True)
+class ImportEvent:
+    raw: dict
+
+    @property
+    def action(self) -> str | None:
+        return text(self.raw, "edata.action")
+
+    @property
+    def identifier(self) -> str | None:
+        """The object's id: ``edata.metadata.identifier`` (not ``object.id``)."""
+        return text(self.raw, "edata.metadata.identifier")
+
+    @property
+    def object_type(self) -> str | None:
+        return text(self.raw, "edata.objectType")
+
+    @property
+    def repository(self) -> Any:
+        """The source's read URL of the object: present (even empty) or None."""
+        return lookup(self.raw, "edata.repository")
+
+    @property
+    def repository_url(self) -> str:
+        """The same, as the text it must be to be read ("" when empty)."""
+        return text(self.raw, "edata.repository") or ""
+
+    @property
+    def metadata(self) -> dict | None:
+        return mapping(self.raw, "edata.metadata")
+
+    @property
+    def download_url(self) -> str | None:
+        """The source's ECAR of the object."""
+        return text(self.raw, "edata.metadata.downloadUrl")
+
+    @property
+    def process_id(self) -> str | None:
+        return text(self.raw, "edata.metadata.processId")
+
+    @property
+    def channel(self) -> str | None:
+        return text(self.raw, "context.channel")
