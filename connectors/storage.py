@@ -64,34 +64,34 @@ class Storage:
     public_base_url: str
 
     @classmethod
-    def from_settings(cls, kind: str, key: str, secret: str, container: str, endpoint: str | None,
+    def from_settings(cls, storage_type: str, key: str, secret: str, container: str, endpoint: str | None,
                       public_base_url: str | None, *, region: str | None = None,
                       auth_type: str = ACCESS_KEY) -> "Storage":
         """``region``: the S3 (or OCI) region, for the others unused. ``auth_type``: ``access_key`` signs
         with the key and secret; ``iam`` (or ``oidc``) uses the back end's own identity chain (an IAM
         role, an Azure managed identity, Google application default credentials) instead of a secret."""
-        kind, auth_type = kind.lower(), auth_type.strip().lower()
+        storage_type, auth_type = storage_type.lower(), auth_type.strip().lower()
         if auth_type not in AUTH_TYPES:
             raise ValueError(f"unknown cloud_storage_auth_type {auth_type!r} ({', '.join(AUTH_TYPES)})")
         ambient = auth_type != ACCESS_KEY
-        if kind == "local":
+        if storage_type == "local":
             if not public_base_url:
                 raise ValueError("cloud_storage.public_base_url is required when cloud_storage_type is local")
             Path(container).mkdir(parents=True, exist_ok=True)
             return cls(fsspec.filesystem("file", auto_mkdir=True), str(Path(container).resolve()),
                        public_base_url.rstrip("/"))
-        if kind in _S3_LIKE:
+        if storage_type in _S3_LIKE:
             options: dict = {} if ambient else {"key": key or None, "secret": secret or None}
             client = {"endpoint_url": endpoint, "region_name": region}
             options["client_kwargs"] = {name: value for name, value in client.items() if value}
             default = f"{endpoint.rstrip('/')}/{container}" if endpoint else f"https://{container}.s3.amazonaws.com"
             return cls(fsspec.filesystem("s3", **options), container, (public_base_url or default).rstrip("/"))
-        if kind == "azure":
+        if storage_type == "azure":
             default = f"https://{key}.blob.core.windows.net/{container}"
             credentials = {"anon": False} if ambient else {"account_key": secret}
             return cls(fsspec.filesystem("abfs", account_name=key, **credentials), container,
                        (public_base_url or default).rstrip("/"))
-        if kind in ("gcloud", "gcs"):
+        if storage_type in ("gcloud", "gcs"):
             if ambient:
                 token = "google_default"
             else:
@@ -102,7 +102,7 @@ class Storage:
             except Exception as err:  # google-auth's errors; never the secret itself
                 raise ValueError(f"no usable Google credentials ({err.__class__.__name__})") from None
             return cls(filesystem, container, (public_base_url or default).rstrip("/"))
-        raise ValueError(f"unknown cloud_storage_type {kind!r} (local, aws, oci, cephs3, azure, gcloud)")
+        raise ValueError(f"unknown cloud_storage_type {storage_type!r} (local, aws, oci, cephs3, azure, gcloud)")
 
     def put(self, local_file: Path, key: str) -> str:
         """Store the file under ``key``; the public URL of the stored object."""

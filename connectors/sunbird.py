@@ -201,7 +201,7 @@ class SourceService:
 
 
 class AssessmentService:
-    """The target's question and question set APIs (inQuiry): ``/<kind>/<v4|v5>/<action>``."""
+    """The target's question and question set APIs (inQuiry): ``/<resource>/<v4|v5>/<action>``."""
 
     def __init__(self, client: HttpClient, base_url: str):
         self._client = client
@@ -211,19 +211,19 @@ class AssessmentService:
         headers = {"X-Channel-Id": channel} if channel else {}
         return self._client.call(ASSESSMENT, method, f"{self._base}{path}", body, headers=headers)
 
-    def create_or_update(self, kind: str, version: str, channel: str | None, metadata: dict) -> str:
+    def create_or_update(self, resource: str, version: str, channel: str | None, metadata: dict) -> str:
         """Create the object with its source identifier; when it exists, overwrite it (``system/update``)."""
         identifier = metadata["identifier"]
-        answer = self._call("POST", f"/{kind}/{version}/create", channel, {"request": {kind: metadata}})
+        answer = self._call("POST", f"/{resource}/{version}/create", channel, {"request": {resource: metadata}})
         if answer.status == 200:
             return "created"
         if not already_exists(answer):
-            raise ApiError(f"Invalid Response received while creating {kind} for : {identifier}{details(answer)}",
+            raise ApiError(f"Invalid Response received while creating {resource} for : {identifier}{details(answer)}",
                            answer.status)
-        answer = self._call("PATCH", f"/{kind}/{version}/system/update/{path_segment(identifier)}", channel,
-                            {"request": {kind: metadata}})
+        answer = self._call("PATCH", f"/{resource}/{version}/system/update/{path_segment(identifier)}", channel,
+                            {"request": {resource: metadata}})
         if answer.status != 200:
-            raise ApiError(f"Invalid Response received while updating {kind} for : {identifier}{details(answer)}",
+            raise ApiError(f"Invalid Response received while updating {resource} for : {identifier}{details(answer)}",
                            answer.status)
         return "updated"
 
@@ -235,24 +235,24 @@ class AssessmentService:
             raise ApiError(f"Invalid Response received while updating the hierarchy of : {root_id}{details(answer)}",
                            answer.status)
 
-    def review(self, kind: str, version: str, channel: str | None, identifier: str) -> None:
-        answer = self._call("POST", f"/{kind}/{version}/review/{path_segment(identifier)}", channel,
-                            {"request": {kind: {}}})
+    def review(self, resource: str, version: str, channel: str | None, identifier: str) -> None:
+        answer = self._call("POST", f"/{resource}/{version}/review/{path_segment(identifier)}", channel,
+                            {"request": {resource: {}}})
         if answer.status != 200:
-            raise ApiError(f"Invalid Response received while sending {kind} for review : {identifier}"
+            raise ApiError(f"Invalid Response received while sending {resource} for review : {identifier}"
                            f"{details(answer)}", answer.status)
 
-    def publish(self, kind: str, version: str, channel: str | None, identifier: str) -> None:
-        answer = self._call("POST", f"/{kind}/{version}/publish/{path_segment(identifier)}", channel,
-                            {"request": {kind: {}}})
+    def publish(self, resource: str, version: str, channel: str | None, identifier: str) -> None:
+        answer = self._call("POST", f"/{resource}/{version}/publish/{path_segment(identifier)}", channel,
+                            {"request": {resource: {}}})
         if answer.status != 200:
-            raise ApiError(f"Invalid Response received while publishing {kind} : {identifier}{details(answer)}",
+            raise ApiError(f"Invalid Response received while publishing {resource} : {identifier}{details(answer)}",
                            answer.status)
 
-    def status(self, kind: str, version: str, channel: str | None, identifier: str) -> str | None:
-        answer = self._call("GET", f"/{kind}/{version}/read/{path_segment(identifier)}?fields=status", channel)
+    def status(self, resource: str, version: str, channel: str | None, identifier: str) -> str | None:
+        answer = self._call("GET", f"/{resource}/{version}/read/{path_segment(identifier)}?fields=status", channel)
         if answer.status != 200:
-            raise ApiError(f"Invalid Response received while reading {kind} : {identifier}{details(answer)}",
+            raise ApiError(f"Invalid Response received while reading {resource} : {identifier}{details(answer)}",
                            answer.status)
-        found = _result(answer).get(kind)
+        found = _result(answer).get(resource)
         return found.get("status") if isinstance(found, dict) else None

@@ -52,12 +52,12 @@ def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
 def _settings(reader: Reader) -> V2Settings:
     return V2Settings(
         source_base_url=reader.url("source.baseUrl"),
-        question_fields=tuple(reader.texts("source.question_fields", list(QUESTION_FIELDS))),
-        cloud_props=tuple(reader.texts("object.cloud_props")),
-        publish_props=tuple(reader.texts("object.publish_props")),
-        expandable=tuple(reader.texts("expandable_objects", ["QuestionSet"])),
-        leaves=tuple(q for q in reader.texts("non_expandable_objects", ["Question"])
-                     if q in reader.texts("graph_enabled_objecttypes", ["Question"])),
+        question_fields=tuple(reader.text_list("source.question_fields", list(QUESTION_FIELDS))),
+        cloud_props=tuple(reader.text_list("object.cloud_props")),
+        publish_props=tuple(reader.text_list("object.publish_props")),
+        expandable=tuple(reader.text_list("expandable_objects", ["QuestionSet"])),
+        leaves=tuple(q for q in reader.text_list("non_expandable_objects", ["Question"])
+                     if q in reader.text_list("graph_enabled_objecttypes", ["Question"])),
         ecar_limits=EcarLimits(reader.integer("ecar.max_entries", minimum=1),
                                reader.integer("ecar.max_unpacked_bytes", minimum=1),
                                reader.integer("ecar.max_json_bytes", minimum=1)),

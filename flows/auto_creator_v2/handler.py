@@ -61,7 +61,7 @@ class AutoCreatorV2:
     def __init__(self, settings: V2Settings, source: SourceService, target: AssessmentService,
                  content: ContentService, rehoster: Rehoster, children: ThreadPoolExecutor,
                  sleep: Callable[[float], None] = time.sleep):
-        self._s = settings
+        self._settings = settings
         self._source = source
         self._target = target
         self._content = content
@@ -77,49 +77,49 @@ class AutoCreatorV2:
         identifier, object_type = view.identifier, view.object_type
         channel = view.channel or None
         repository = view.repository_url
-        collection_units = hierarchy.units(event, self._s.max_collection_units)
+        collection_units = hierarchy.units(event, self._settings.max_collection_units)
         manifest_item, tree = self._read_ecar(identifier, object_type, view.download_url)
         metadata = {**manifest_item, **self._source.read(repository, object_type)}
         process_id = view.process_id
         if not is_blank(process_id):
             metadata["processId"] = process_id
         version = api_version(metadata)
-        kind = object_type.lower()
-        if object_type in self._s.expandable:
-            questions = accepted(questions_of(tree, self._s.expandable, self._s.leaves),
+        resource = object_type.lower()
+        if object_type in self._settings.expandable:
+            questions = accepted(questions_of(tree, self._settings.expandable, self._settings.leaves),
                                  metadata.get("acceptedContributions"))
-            if len(questions) > self._s.max_questions:
+            if len(questions) > self._settings.max_questions:
                 raise EcarError(f"the ECAR of {identifier} lists {len(questions)} questions, more than "
-                                f"questions.max_per_set ({self._s.max_questions})")
+                                f"questions.max_per_set ({self._settings.max_questions})")
             independent = self._write_questions(channel, questions)
-            self._write(kind, version, channel, identifier, object_type, metadata, repository)
-            nodes, structure = hierarchy_request(identifier, tree, set(questions), self._s.expandable, self._s.leaves,
-                                                 self._s.publish_props)
+            self._write(resource, version, channel, identifier, object_type, metadata, repository)
+            nodes, structure = hierarchy_request(identifier, tree, set(questions), self._settings.expandable, self._settings.leaves,
+                                                 self._settings.publish_props)
             self._target.update_hierarchy(version, channel, identifier, nodes, structure)
             self._all(partial(self._publish_live, "question", question_version, channel, question)
                       for question, question_version in independent.items())
         else:
-            self._write(kind, version, channel, identifier, object_type, metadata, repository)
-        self._target.review(kind, version, channel, identifier)
-        self._target.publish(kind, version, channel, identifier)
+            self._write(resource, version, channel, identifier, object_type, metadata, repository)
+        self._target.review(resource, version, channel, identifier)
+        self._target.publish(resource, version, channel, identifier)
         if not collection_units:
             return None  # nothing to link: done once the publish is accepted (spec §4.9-4.10)
-        self._await_live(kind, version, channel, identifier)
+        self._await_live(resource, version, channel, identifier)
         return Link(identifier, collection_units)
 
     def link(self, collection_id: str, unit_ids: list[str], identifier: str) -> None:
-        hierarchy.link(self._content, collection_id, unit_ids, identifier, self._s.link_attempts)
+        hierarchy.link(self._content, collection_id, unit_ids, identifier, self._settings.link_attempts)
 
     def _read_ecar(self, identifier: str, object_type: str, url: str) -> tuple[dict, dict]:
         """The object's manifest item ({} if absent) and, for a set, the tree of ``hierarchy.json``."""
         with self._files.workdir(key_segment(identifier)) as directory:
-            ecar = self._files.downloader.fetch(url, directory, self._s.max_download_bytes)
-            manifest, hierarchy_json = read_ecar(ecar, self._s.ecar_limits)
+            ecar = self._files.downloader.fetch(url, directory, self._settings.max_download_bytes)
+            manifest, hierarchy_json = read_ecar(ecar, self._settings.ecar_limits)
         archive = manifest.get("archive")
         items = archive.get("items") if isinstance(archive, dict) else None
         item = next((i for i in (items if isinstance(items, list) else []) if isinstance(i, dict)
                      and str(i.get("identifier", "")).lower() == identifier.lower()), {})
-        if object_type not in self._s.expandable:
+        if object_type not in self._settings.expandable:
             return item, {}
         tree = hierarchy_json.get(object_type.lower()) if isinstance(hierarchy_json, dict) else None
         if not isinstance(tree, dict):
@@ -146,8 +146,8 @@ class AutoCreatorV2:
         """The question's ECAR manifest item merged with its source read (spec §4.6.3), written; its id, API
         version and whether it is an independent (``visibility: Default``) object."""
         version = api_version(node)
-        url = (f"{self._s.source_base_url.rstrip('/')}/question/{'v2' if version == 'v5' else 'v1'}/read/"
-               f"{path_segment(identifier)}?fields={','.join(self._s.question_fields)}")
+        url = (f"{self._settings.source_base_url.rstrip('/')}/question/{'v2' if version == 'v5' else 'v1'}/read/"
+               f"{path_segment(identifier)}?fields={','.join(self._settings.question_fields)}")
         ecar_url = node.get("downloadUrl")
         manifest_item = self._read_ecar(identifier, "Question", ecar_url.strip())[0] \
             if isinstance(ecar_url, str) and ecar_url.strip() else {}
@@ -158,25 +158,25 @@ class AutoCreatorV2:
         visibility = metadata.get("visibility")
         return identifier, version, isinstance(visibility, str) and visibility.strip().lower() == "default"
 
-    def _publish_live(self, kind: str, version: str, channel: str | None, identifier: str) -> None:
+    def _publish_live(self, resource: str, version: str, channel: str | None, identifier: str) -> None:
         """Review and publish an object the set's publish does not publish, and wait until it is Live."""
-        self._target.review(kind, version, channel, identifier)
-        self._target.publish(kind, version, channel, identifier)
-        self._await_live(kind, version, channel, identifier)
+        self._target.review(resource, version, channel, identifier)
+        self._target.publish(resource, version, channel, identifier)
+        self._await_live(resource, version, channel, identifier)
 
-    def _write(self, kind: str, version: str, channel: str | None, identifier: str, object_type: str,
+    def _write(self, resource: str, version: str, channel: str | None, identifier: str, object_type: str,
                metadata: dict, repository: str) -> None:
         folder = key_segment(identifier)
         images = {key: self._files.copy(metadata[key].strip(), folder, f"{object_type.lower()}/{folder}",
-                                        limit=self._s.max_image_bytes)
-                  for key in IMAGES if key in self._s.cloud_props
+                                        limit=self._settings.max_image_bytes)
+                  for key in IMAGES if key in self._settings.cloud_props
                   and isinstance(metadata.get(key), str) and metadata[key].strip()}
-        body = write_body(identifier, {**metadata, **images}, repository, self._s.publish_props)
-        self._target.create_or_update(kind, version, channel, body)
+        body = write_body(identifier, {**metadata, **images}, repository, self._settings.publish_props)
+        self._target.create_or_update(resource, version, channel, body)
 
-    def _await_live(self, kind: str, version: str, channel: str | None, identifier: str) -> None:
+    def _await_live(self, resource: str, version: str, channel: str | None, identifier: str) -> None:
         """Poll until the target's publish made the object Live (instead of the original's 5 s sleep)."""
-        timeout_s = self._s.link_wait_s
-        until_shown(lambda: self._target.status(kind, version, channel, identifier), lambda status: status == "Live",
-                    timeout_s, lambda status: f"{kind} {identifier} is not Live {timeout_s:g} s after publish "
+        timeout_s = self._settings.link_wait_s
+        until_shown(lambda: self._target.status(resource, version, channel, identifier), lambda status: status == "Live",
+                    timeout_s, lambda status: f"{resource} {identifier} is not Live {timeout_s:g} s after publish "
                                               f"(status {status}; link.wait_s)", self._sleep)

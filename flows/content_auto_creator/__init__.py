@@ -31,9 +31,9 @@ def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
     """The job's rules and handler, from its settings."""
     job_rules = rules.Rules(
         max_iteration=reader.integer(f"{PREFIX}.maxIteration"),
-        allowed_object_types=tuple(reader.texts(f"{PREFIX}.allowed_object_types", ["Content"])),
-        allowed_stages=tuple(reader.texts(f"{PREFIX}.allowed_content_stages")),
-        mandatory_fields=tuple(reader.texts(f"{PREFIX}.content_mandatory_fields", [])),
+        allowed_object_types=tuple(reader.text_list(f"{PREFIX}.allowed_object_types", ["Content"])),
+        allowed_stages=tuple(reader.text_list(f"{PREFIX}.allowed_content_stages")),
+        mandatory_fields=tuple(reader.text_list(f"{PREFIX}.content_mandatory_fields", [])),
     )
     downloader = downloader_from(reader, common)
     rehoster = Rehoster(downloader, _drive(reader, downloader), storage_from(reader),
@@ -56,14 +56,14 @@ def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
 
 def _creator_settings(reader: Reader) -> CreatorSettings:
     return CreatorSettings(
-        removed_props=tuple(reader.texts(f"{PREFIX}.content_props_to_removed", [])),
-        create_props=tuple(reader.texts(f"{PREFIX}.content_create_props", [])),
-        search_exists=reader.texts("search_exists_fields", ["originData"]),
-        search_fields=reader.texts("search_fields"),
-        bulk_upload_mime_types=tuple(reader.texts(f"{PREFIX}.bulk_upload_mime_types", [])),
+        removed_props=tuple(reader.text_list(f"{PREFIX}.content_props_to_removed", [])),
+        create_props=tuple(reader.text_list(f"{PREFIX}.content_create_props", [])),
+        search_exists=reader.text_list("search_exists_fields", ["originData"]),
+        search_fields=reader.text_list("search_fields"),
+        bulk_upload_mime_types=tuple(reader.text_list(f"{PREFIX}.bulk_upload_mime_types", [])),
         max_bulk_upload_bytes=reader.integer(f"{PREFIX}.bulk_upload_max_size", 2147483648, minimum=1),
         max_artifact_bytes=reader.integer(f"{PREFIX}.artifact_upload_max_size", minimum=1),
-        allowed_sources=tuple(reader.texts(f"{PREFIX}.artifact_upload_allowed_source", [])),
+        allowed_sources=tuple(reader.text_list(f"{PREFIX}.artifact_upload_allowed_source", [])),
         api_call_delay_s=reader.number(f"{PREFIX}.api_call_delay", 0.0),
         ready_timeout_s=reader.number(f"{PREFIX}.ready_timeout_s", 30.0),
         content_folder=reader.text("cloud_storage.folder.content", "content"),
@@ -81,7 +81,7 @@ def _drive(reader: Reader, downloader: Downloader) -> DriveDownloader:
     try:
         return DriveDownloader(downloader, reader.optional_text(key),
                                reader.url(f"{PREFIX}.gdrive.api_base_url", "https://www.googleapis.com"), backoff,
-                               tuple(reader.texts(f"{PREFIX}.gdrive.hosts", list(DRIVE_HOSTS))))
+                               tuple(reader.text_list(f"{PREFIX}.gdrive.hosts", list(DRIVE_HOSTS))))
     except ValueError as err:
         raise ConfigError(key, str(err)) from None
 

@@ -61,7 +61,7 @@ class CreatorSettings:
 class ContentAutoCreator:
     def __init__(self, settings: CreatorSettings, content: ContentService, search: SearchService,
                  rehoster: Rehoster, sleep: Callable[[float], None] = time.sleep):
-        self._s = settings
+        self._settings = settings
         self._content = content
         self._search = search
         self._files = rehoster
@@ -73,8 +73,8 @@ class ContentAutoCreator:
     def _process(self, event: dict) -> Link | None:
         view = ContentEvent(event)
         object_id, channel, metadata = view.object_id, view.channel, view.metadata
-        collection_units = hierarchy.units(event, self._s.max_collection_units)
-        create_metadata, update_metadata = split_metadata(metadata, self._s.removed_props, self._s.create_props)
+        collection_units = hierarchy.units(event, self._settings.max_collection_units)
+        create_metadata, update_metadata = split_metadata(metadata, self._settings.removed_props, self._settings.create_props)
         target = self._target(view, metadata)
         calls, link = steps(target.stage, view.stage)
         log.info("processing content", extra={"entity": object_id, "target": target.stage, "calls": calls})
@@ -92,7 +92,7 @@ class ContentAutoCreator:
                 elif call == REVIEW:
                     self._content.review(channel, internal_id)
                     self._await(channel, internal_id, lambda content: content.get("status") != "Draft",
-                                self._s.api_call_delay_s, "the review")
+                                self._settings.api_call_delay_s, "the review")
                 elif call == PUBLISH:
                     self._content.publish(channel, internal_id, metadata.get("lastPublishedBy"))
         except Exception as err:
@@ -107,7 +107,7 @@ class ContentAutoCreator:
         origin_identifier = view.origin_identifier
         if not is_blank(origin_identifier) and self._content.exists(view.channel, view.object_id):
             return Target(NA, origin_identifier)
-        hits = self._search.copies_of(view.object_id, self._s.search_exists, self._s.search_fields)
+        hits = self._search.copies_of(view.object_id, self._settings.search_exists, self._settings.search_fields)
         return target_from_search(hits, view.object_id, metadata.get("pkgVersion", 0))
 
     def _update(self, channel: str, internal_id: str, update_metadata: dict) -> None:
@@ -118,50 +118,50 @@ class ContentAutoCreator:
         icon_url = ""
         if isinstance(icon, str) and icon.strip():
             icon_url = self._files.copy(icon.strip(), key_segment(internal_id), self._folder(internal_id), ICON,
-                                        self._s.max_artifact_bytes, self._s.allowed_sources)
+                                        self._settings.max_artifact_bytes, self._settings.allowed_sources)
         self._content.update(channel, internal_id, {**update_metadata, "versionKey": version_key, "appIcon": icon_url})
 
     def _upload_floor_s(self, metadata: dict) -> float:
         """How long to wait at least after an upload: an H5P package is unpacked by the service in the
         background, so 6 × ``api_call_delay`` (1 s, as deployed, when it is not set), as the original did."""
         if metadata.get("mimeType") == H5P:
-            return 6 * (self._s.api_call_delay_s or 1.0)
-        return self._s.api_call_delay_s
+            return 6 * (self._settings.api_call_delay_s or 1.0)
+        return self._settings.api_call_delay_s
 
     def _upload(self, channel: str, internal_id: str, metadata: dict) -> str:
         """Re-host the artifact and upload its URL; the ``artifactUrl`` the service answered."""
         url = metadata.get("artifactUrl")
         url = url.strip() if isinstance(url, str) else ""
-        if url and not allowed_source(url, self._s.allowed_sources):
+        if url and not allowed_source(url, self._settings.allowed_sources):
             raise DownloadError(f"Artifact Source is not from allowed one for : {internal_id} | artifactUrl: "
-                                f"{loggable_url(url)} | Allowed Sources : {list(self._s.allowed_sources)}")
+                                f"{loggable_url(url)} | Allowed Sources : {list(self._settings.allowed_sources)}")
         if not url:
             raise DownloadError(f"Artifact Source is not available for content : {internal_id}")
         mime_type = str(metadata.get("mimeType") or "")
-        bulk = mime_type in self._s.bulk_upload_mime_types
-        limit = self._s.max_bulk_upload_bytes if bulk else self._s.max_artifact_bytes
+        bulk = mime_type in self._settings.bulk_upload_mime_types
+        limit = self._settings.max_bulk_upload_bytes if bulk else self._settings.max_artifact_bytes
         with self._files.workdir(key_segment(internal_id)) as directory:
-            artifact = self._files.download(url, directory, mime_type, limit, self._s.allowed_sources)
+            artifact = self._files.download(url, directory, mime_type, limit, self._settings.allowed_sources)
             file_url = self._files.store(artifact, self._folder(internal_id))
         composed_h5p = mime_type == H5P and artifact.suffix.lower() != ".h5p"
         return self._content.upload(channel, internal_id, file_url, composed_h5p)
 
     def _folder(self, internal_id: str) -> str:
         """``content/<id>/artifact``: where the content's files are stored (§3.6.3), the id as one key segment."""
-        return f"{self._s.content_folder}/{key_segment(internal_id)}/{self._s.artifact_folder}"
+        return f"{self._settings.content_folder}/{key_segment(internal_id)}/{self._settings.artifact_folder}"
 
     def _await(self, channel: str, internal_id: str, ready: Callable[[dict], bool], floor_s: float,
                what: str) -> None:
         """Wait ``floor_s``, then until the content service shows the last call's effect."""
         if floor_s:
             self._sleep(floor_s)
-        timeout_s = self._s.ready_timeout_s
+        timeout_s = self._settings.ready_timeout_s
         until_shown(lambda: self._content.read(channel, internal_id), ready, timeout_s,
                     lambda _content: f"the content service does not show {what} of {internal_id} {timeout_s:g} s "
                                      f"after it (content_auto_creator.ready_timeout_s)", self._sleep)
 
     def link(self, collection_id: str, unit_ids: list[str], identifier: str) -> None:
-        hierarchy.link(self._content, collection_id, unit_ids, identifier, self._s.link_attempts)
+        hierarchy.link(self._content, collection_id, unit_ids, identifier, self._settings.link_attempts)
 
     def _mark_failed(self, channel: str, internal_id: str, error: str) -> None:
         """Set ``status=Failed`` with the error, so editors see why (spec §3.8); a refusal is only logged."""

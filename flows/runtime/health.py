@@ -56,7 +56,7 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class Answer:
+class ProbeAnswer:
     status: int
     body: dict
 
@@ -69,26 +69,26 @@ class Health:
         self._unreachable_s = unreachable_s
         self._stall_timeout_s = stall_timeout_s
 
-    def live(self) -> Answer:
+    def live(self) -> ProbeAnswer:
         pending, still_s = self._progress.state()
         body = {"status": "ok", "pending": pending, "seconds_since_progress": round(still_s, 1)}
         if pending and still_s > self._stall_timeout_s:
-            return Answer(503, {**body, "status": "stalled",
+            return ProbeAnswer(503, {**body, "status": "stalled",
                                 "reason": f"{pending} events pending and none reached an outcome for "
                                           f"{still_s:.0f}s (health.stall_timeout_s = {self._stall_timeout_s:g})"})
-        return Answer(200, body)
+        return ProbeAnswer(200, body)
 
-    def ready(self) -> Answer:
+    def ready(self) -> ProbeAnswer:
         down_s = self._unreachable_s()
         if down_s is not None:
-            return Answer(503, {"status": "not ready", "reason": f"Kafka brokers unreachable for {down_s:.0f}s"})
+            return ProbeAnswer(503, {"status": "not ready", "reason": f"Kafka brokers unreachable for {down_s:.0f}s"})
         if not self._progress.started:
-            return Answer(503, {"status": "not ready", "reason": "the dataflow has not started reading yet"})
-        return Answer(200, {"status": "ready"})
+            return ProbeAnswer(503, {"status": "not ready", "reason": "the dataflow has not started reading yet"})
+        return ProbeAnswer(200, {"status": "ready"})
 
-    def answer(self, path: str) -> Answer:
+    def answer(self, path: str) -> ProbeAnswer:
         probe = {"/livez": self.live, "/readyz": self.ready}.get(path.split("?", 1)[0])
-        return probe() if probe else Answer(404, {"status": "not found", "paths": ["/livez", "/readyz"]})
+        return probe() if probe else ProbeAnswer(404, {"status": "not found", "paths": ["/livez", "/readyz"]})
 
 
 class _ProbeHandler(BaseHTTPRequestHandler):
@@ -106,7 +106,7 @@ class _ProbeHandler(BaseHTTPRequestHandler):
 
 
 def serve(port: int, health: Health) -> ThreadingHTTPServer:
-    """Answer probes on ``0.0.0.0:port`` from a daemon thread; ``OSError`` when the port cannot be bound."""
+    """ProbeAnswer probes on ``0.0.0.0:port`` from a daemon thread; ``OSError`` when the port cannot be bound."""
     server = ThreadingHTTPServer(("0.0.0.0", port), _ProbeHandler)  # daemon threads per request
     server.health = health
     threading.Thread(target=server.serve_forever, name="health", daemon=True).start()

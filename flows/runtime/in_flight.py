@@ -2,7 +2,7 @@
 
 No batch waits for its slowest event. Each partition has a :class:`PartitionWindow`
 (a bytewax stateful step keyed by partition) that hands events to the process-wide
-:class:`Handlers` as they arrive and lets outcomes out in offset order, as soon as every earlier
+:class:`HandlerPool` as they arrive and lets outcomes out in offset order, as soon as every earlier
 event of the partition has one. So one slow call holds back only the commit of what follows it,
 not the work: the other events keep the pool busy. Because outcomes leave in offset order, the
 sink can keep committing "the last outcome's offset + 1".
@@ -36,7 +36,7 @@ def _pool(size: int) -> ThreadPoolExecutor:
         return pool
 
 
-class Handlers:
+class HandlerPool:
     """A pool of ``max_in_flight`` threads, with one lane per entity so its events keep their order.
 
     One per process: the workers of a process and all their partitions share it, so
@@ -93,7 +93,7 @@ class PartitionWindow(StatefulBatchLogic):
     hangs: what comes after it is then never started nor reported, and is read again after the restart.
     """
 
-    def __init__(self, handlers: Handlers, is_done: Callable[[object], bool], entity_of: Callable[[object], str | None],
+    def __init__(self, handlers: HandlerPool, is_done: Callable[[object], bool], entity_of: Callable[[object], str | None],
                  limit: int):
         self._handlers = handlers
         self._is_done = is_done

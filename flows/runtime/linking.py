@@ -4,7 +4,7 @@ The content service adds a child to a collection's hierarchy by read-modify-writ
 one collection at once can lose one (a bulk upload sends hundreds of contents to the same units).
 So a job's handler does not link: it returns :class:`~flows.runtime.job.Link`, and the pipeline sends one
 :class:`LinkWork` per collection to a step keyed by collection id. Bytewax routes a key to one worker
-of the whole cluster, where a lane of :class:`~flows.runtime.in_flight.Handlers` runs that collection's links
+of the whole cluster, where a lane of :class:`~flows.runtime.in_flight.HandlerPool` runs that collection's links
 one after the other (different collections run concurrently). The results go back, keyed by
 partition, to :class:`PartitionOrder`, which lets the outcomes out in the partition's offset order
 again, so the sink commits as before::
@@ -33,9 +33,9 @@ import bytewax.operators as op
 from bytewax.operators import StatefulBatchLogic
 
 from flows.runtime.failures import EXPECTED, shortened
-from flows.runtime.in_flight import POLL, Handlers
+from flows.runtime.in_flight import POLL, HandlerPool
 from flows.runtime.job import Job, Link
-from flows.runtime.outcome import FAILED, Outcome
+from flows.runtime.outcome import FAILED, Outcome, Stage
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def link_one(job: Job, work: LinkWork) -> LinkResult:
 class CollectionLinks(StatefulBatchLogic):
     """One collection's links on the worker that owns its key, each after the one before."""
 
-    def __init__(self, links: Handlers):
+    def __init__(self, links: HandlerPool):
         self._links = links
         self._running: list[Future] = []
 
@@ -195,14 +195,14 @@ def _linked(outcome: Outcome, results: list[LinkResult]) -> Outcome:
     failed = [result for result in results if result.error]
     if not failed:
         return outcome
-    return replace(outcome, kind=FAILED, stage="link", detail=shortened("; ".join(r.error for r in failed)),
+    return replace(outcome, kind=FAILED, stage=Stage.LINK, detail=shortened("; ".join(r.error for r in failed)),
                    status=failed[0].status)
 
 
 def in_partition_order(job: Job, handled: op.KeyedStream, max_in_flight: int, stop_requested: Callable[[], bool],
                        backlog: Backlog) -> op.Stream:
     """The steps after ``handle_event`` for a job that links: the outcomes, links done, in offset order."""
-    links = Handlers(partial(link_one, job), max_in_flight, stop_requested)
+    links = HandlerPool(partial(link_one, job), max_in_flight, stop_requested)
     works = op.flat_map("links_of_event", handled, lambda keyed: works_of(keyed[1]))
     by_collection = op.key_on("by_collection", works, lambda work: work.collection_id)
     results = op.stateful_batch("link_collection", by_collection, lambda _resume: CollectionLinks(links))

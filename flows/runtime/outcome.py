@@ -4,13 +4,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bytewax.connectors.kafka import KafkaSourceMessage
 
 from connectors import failed_records
 from connectors.failed_records import FailedRecord
 
-SUCCESS, SKIPPED, FAILED, BAD_INPUT = "success", "skipped", "failed", "bad_input"
+class OutcomeKind(StrEnum):
+    """What became of an event: the ``outcome`` of its log line and metric."""
+
+    SUCCESS = "success"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    BAD_INPUT = "bad_input"  # not a JSON object: its bytes go to the failed topic as they are
+
+
+class Stage(StrEnum):
+    """Where an event's way ended, when not in success."""
+
+    PARSE = "parse"
+    VALIDATE = "validate"
+    PROCESS = "process"
+    LINK = "link"
+
+
+SUCCESS, SKIPPED, FAILED, BAD_INPUT = OutcomeKind
 
 
 @dataclass(frozen=True)
@@ -18,16 +37,16 @@ class Outcome:
     """The end of one event's way through a job."""
 
     message: KafkaSourceMessage
-    kind: str
+    kind: OutcomeKind
     event: dict | None = None
     entity: str | None = None
-    stage: str | None = None
+    stage: Stage | None = None
     detail: str | None = None  # the skip reason or the error
     status: int | None = None
     seconds: float = 0.0
 
     @property
-    def reported(self) -> bool:
+    def to_failed_topic(self) -> bool:
         """Whether the failed topic gets a record for it."""
         return self.kind in (FAILED, BAD_INPUT)
 

@@ -37,12 +37,12 @@ from connectors.metrics import IN_FLIGHT
 from flows.runtime.event import BadValue, parse_object
 from flows.runtime.failures import EXPECTED, shortened
 from flows.runtime.health import Health, Progress, serve
-from flows.runtime.in_flight import Handlers, PartitionWindow
+from flows.runtime.in_flight import HandlerPool, PartitionWindow
 from flows.runtime.job import Done, Job, Link, Skip
 from flows.runtime.lifecycle import StopSignal, exit_at_start
 from flows.runtime.linking import Backlog, Linking, in_partition_order
 from flows.runtime.logs import configure as configure_logs
-from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
+from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, OutcomeKind, Stage
 from flows.runtime.report import OutcomeSink
 from flows.runtime.settings import CommonSettings, ConfigError, HealthSettings, Reader, load_config
 
@@ -70,7 +70,7 @@ def parse(message: KafkaSourceMessage) -> _Item:
         if "edata" in event and not isinstance(event["edata"], dict):
             raise ValueError("edata is present but not an object")
     except ValueError as err:
-        return Outcome(message, BAD_INPUT, stage="parse", detail=str(err), seconds=time.monotonic() - started)
+        return Outcome(message, BAD_INPUT, stage=Stage.PARSE, detail=str(err), seconds=time.monotonic() - started)
     return _Pending(message, event, None, started)
 
 
@@ -89,9 +89,9 @@ def validate(job: Job, item: _Item) -> _Item:
         entity = job.entity(topic, event)
         reason = job.validate(topic, event)
     except BadValue as err:
-        return _finish(item, FAILED, stage="validate", detail=str(err), entity=_safe_entity(job, topic, event))
+        return _finish(item, FAILED, stage=Stage.VALIDATE, detail=str(err), entity=_safe_entity(job, topic, event))
     if reason is not None:
-        return _finish(item, SKIPPED, stage="validate", detail=reason, entity=entity)
+        return _finish(item, SKIPPED, stage=Stage.VALIDATE, detail=reason, entity=entity)
     return _Pending(item.message, event, entity, item.started)
 
 
@@ -102,7 +102,7 @@ def _safe_entity(job: Job, topic: str, event: dict) -> str | None:
         return None
 
 
-def _finish(item: _Pending, kind: str, *, stage: str | None = None, detail: str | None = None,
+def _finish(item: _Pending, kind: OutcomeKind, *, stage: Stage | None = None, detail: str | None = None,
             status: int | None = None, entity: str | None = None) -> Outcome:
     return Outcome(item.message, kind, event=item.event, entity=entity or item.entity, stage=stage,
                    detail=None if detail is None else shortened(detail), status=status, seconds=time.monotonic() - item.started)
@@ -115,21 +115,21 @@ def handle_one(job: Job, item: _Pending) -> Outcome | Linking:
     try:
         result = job.handle(item.message.topic, item.event)
     except EXPECTED as err:
-        return _finish(item, FAILED, stage="process", detail=str(err), status=getattr(err, "status", None))
+        return _finish(item, FAILED, stage=Stage.PROCESS, detail=str(err), status=getattr(err, "status", None))
     except BadValue as err:
-        return _finish(item, FAILED, stage="process", detail=str(err))
+        return _finish(item, FAILED, stage=Stage.PROCESS, detail=str(err))
     except Exception as err:  # a bug or an unforeseen answer must not stop the job
         log.exception("handler error", extra={"entity": job.loggable(item.entity)})
-        return _finish(item, FAILED, stage="process", detail=f"{err.__class__.__name__}: {err}")
+        return _finish(item, FAILED, stage=Stage.PROCESS, detail=f"{err.__class__.__name__}: {err}")
     finally:
         IN_FLIGHT.labels(job.name).dec()
     if isinstance(result, Done):
         return _finish(item, SUCCESS, status=result.status)
     if isinstance(result, Skip):
-        return _finish(item, SKIPPED, stage="process", detail=result.reason, status=result.status)
+        return _finish(item, SKIPPED, stage=Stage.PROCESS, detail=result.reason, status=result.status)
     if isinstance(result, Link):
         return Linking(_finish(item, SUCCESS), result) if result.units else _finish(item, SUCCESS)
-    return _finish(item, FAILED, stage="process", detail=result.error, status=result.status)
+    return _finish(item, FAILED, stage=Stage.PROCESS, detail=result.error, status=result.status)
 
 
 def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int, progress: Progress | None = None,
@@ -142,7 +142,7 @@ def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int, progres
     once ``stop_requested()``, no further event is started. ``backlog`` counts the events held for
     links (:mod:`flows.runtime.linking`): the source should stop reading while it is full.
     """
-    handlers = Handlers(partial(handle_one, job), max_in_flight, stop_requested)
+    handlers = HandlerPool(partial(handle_one, job), max_in_flight, stop_requested)
     flow = Dataflow(job.name.replace("-", "_"))
     messages = op.input("read_events", flow, source)
     parsed = op.flat_map_batch("parse_json", messages, partial(parse_batch, progress or Progress()))

@@ -32,7 +32,7 @@ def log_fields(job: Job, outcome: Outcome) -> dict:
         "duration_ms": round(outcome.seconds * 1000, 1),
         "status": outcome.status,
         "stage": outcome.stage,
-        "error" if outcome.reported else "reason": outcome.detail,
+        "error" if outcome.to_failed_topic else "reason": outcome.detail,
     }
 
 
@@ -61,11 +61,11 @@ class OutcomePartition(StatelessSinkPartition):
         self._counters = {kind: EVENTS.labels(job.name, kind) for kind in (SUCCESS, SKIPPED, FAILED, BAD_INPUT)}
 
     def write_batch(self, outcomes: list[Outcome]) -> None:
-        self._writer.write([failed_record_or_stand_in(self._job.name, o) for o in outcomes if o.reported])
+        self._writer.write([failed_record_or_stand_in(self._job.name, o) for o in outcomes if o.to_failed_topic])
         for kind, count in Counter(outcome.kind for outcome in outcomes).items():
             self._counters[kind].inc(count)
         for outcome in outcomes:
-            level = logging.WARNING if outcome.reported else logging.INFO
+            level = logging.WARNING if outcome.to_failed_topic else logging.INFO
             self._lines.add(level, f"event {outcome.kind}", log_fields(self._job, outcome))
             self._committer.done(outcome.message.topic, outcome.message.partition, outcome.message.offset)
         self._lines.flush()

@@ -264,7 +264,7 @@ class Reader:
             raise ConfigError(key, f"expected a boolean, got {_shown(key, value)}")
         return self._kept(key, value)
 
-    def texts(self, key: str, default: Any = _MISSING) -> list[str]:
+    def text_list(self, key: str, default: Any = _MISSING) -> list[str]:
         """A list of strings, given as a HOCON list or as one comma-separated string."""
         value = self._get(key, default)
         if isinstance(value, str):
@@ -273,7 +273,7 @@ class Reader:
             raise ConfigError(key, "expected a list of strings or a comma-separated string")
         return self._kept(key, [item.strip() for item in value if item.strip()])
 
-    def strings(self, key: str, default: Any = _MISSING, entry_name: Callable[[str], str] | None = None) -> dict[str, str]:
+    def text_map(self, key: str, default: Any = _MISSING, entry_name: Callable[[str], str] | None = None) -> dict[str, str]:
         """An object of string values (headers, librdkafka properties). With ``entry_name``, each variable
         ``<KEY>_<NAME>`` sets one entry: the one whose name gives the same variable, else ``entry_name(NAME)``."""
         value = self._get(key, default)
@@ -372,14 +372,14 @@ class CommonSettings:
                 failed_topic=r.text("kafka.failed.topic"),
                 auto_offset_reset=r.choice("kafka.auto.offset.reset", ("earliest", "latest"), "latest"),
                 batch_size=r.integer("kafka.batch_size", 500, minimum=1),
-                client=r.strings("kafka.client", {}, entry_name=librdkafka_property),
+                client=r.text_map("kafka.client", {}, entry_name=librdkafka_property),
                 unavailable_timeout_s=r.number("kafka.unavailable_timeout_s", minimum=1.0),  # in SHARED_DEFAULTS
             ),
             http=HttpSettings(
                 connect_timeout_s=r.number("http.connect_timeout_s", 10.0, minimum=0.001),
                 read_timeout_s=r.number("http.read_timeout_s", 60.0, minimum=0.001),
                 max_in_flight=r.integer("http.max_in_flight", 32, minimum=1),
-                headers=r.strings("http.headers", {}, entry_name=header_name),
+                headers=r.text_map("http.headers", {}, entry_name=header_name),
                 call_deadline_s=r.number("http.call_deadline_s", 120.0, minimum=0.001),
                 max_answer_bytes=r.integer("http.max_answer_bytes", 32 * 2**20, minimum=1),
             ),

@@ -68,9 +68,9 @@ def downloader_from(reader: Reader, common: CommonSettings) -> Downloader:
 
 def storage_from(reader: Reader) -> Storage:
     """The storage the original ``cloud_storage_*`` keys (and ``cloud_storage.public_base_url``) describe."""
-    kind = reader.text("cloud_storage_type")
+    storage_type = reader.text("cloud_storage_type")
     try:
-        return Storage.from_settings(kind, reader.optional_text("cloud_storage_key"),
+        return Storage.from_settings(storage_type, reader.optional_text("cloud_storage_key"),
                                      reader.optional_text("cloud_storage_secret"),
                                      reader.text("cloud_storage_container"),
                                      reader.optional_text("cloud_storage_endpoint") or None,
@@ -79,7 +79,7 @@ def storage_from(reader: Reader) -> Storage:
                                      auth_type=reader.optional_text("cloud_storage_auth_type") or "access_key")
     except (ValueError, ImportError) as err:
         key = "cloud_storage_auth_type" if "cloud_storage_auth_type" in str(err) else "cloud_storage_type"
-        raise ConfigError(key, f"{kind}: {err}") from None
+        raise ConfigError(key, f"{storage_type}: {err}") from None
 
 
 class Workdir:

@@ -282,7 +282,7 @@ def test_every_property_of_a_rich_question_reaches_the_target(creator):
     questions["do_q1"].update(RICH)
     assert creator.run(event)[0].kind == SUCCESS
     target = creator.sandbox.questions.objects["do_q1"]
-    publish_props = set(Reader(load_config(DEFAULTS, {})).texts("object.publish_props"))
+    publish_props = set(Reader(load_config(DEFAULTS, {})).text_list("object.publish_props"))
     for key, value in questions["do_q1"].items():
         if key not in publish_props and key not in ("objectType",):
             assert target.get(key) == value, key

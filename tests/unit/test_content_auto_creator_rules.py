@@ -65,8 +65,8 @@ def test_wrong_types_raise():
 def test_the_metadata_split_of_example_a():
     reader = Reader(load_config(DEFAULTS, {}))
     create, update = split_metadata(EXAMPLE_A["edata"]["metadata"],
-                                    tuple(reader.texts("content_auto_creator.content_props_to_removed")),
-                                    tuple(reader.texts("content_auto_creator.content_create_props")))
+                                    tuple(reader.text_list("content_auto_creator.content_props_to_removed")),
+                                    tuple(reader.text_list("content_auto_creator.content_create_props")))
     assert sorted(create) == sorted(["mimeType", "primaryCategory", "contentType", "name", "code", "processId",
                                      "framework"])
     assert "artifactUrl" in update and "appIcon" in update and "source" in update

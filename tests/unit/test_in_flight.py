@@ -4,13 +4,13 @@ import threading
 
 import pytest
 
-from flows.runtime.in_flight import Handlers, PartitionWindow
+from flows.runtime.in_flight import HandlerPool, PartitionWindow
 
 
 @pytest.mark.timeout(30)
 def test_a_full_window_stops_waiting_for_a_hung_event_when_asked_to_stop():
     hung, stop = threading.Event(), threading.Event()
-    handlers = Handlers(lambda item: hung.wait(), 2, stop.is_set)
+    handlers = HandlerPool(lambda item: hung.wait(), 2, stop.is_set)
     window = PartitionWindow(handlers, lambda item: False, lambda item: None, limit=1)
     returned = threading.Event()
 

@@ -109,14 +109,14 @@ def test_partition_order_counts_what_it_holds_in_the_process_backlog():
 
 
 def test_a_handler_that_raises_does_not_stall_its_lane():
-    from flows.runtime.in_flight import Handlers
+    from flows.runtime.in_flight import HandlerPool
 
     def handle(item):
         if item == "bad":
             raise RuntimeError("a bug")
         return item
 
-    handlers = Handlers(handle, 2)
+    handlers = HandlerPool(handle, 2)
     first, second = handlers.submit("entity", "bad"), handlers.submit("entity", "good")
     assert second.result(timeout=10) == "good"
     assert isinstance(first.exception(timeout=10), RuntimeError)

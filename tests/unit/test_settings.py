@@ -39,7 +39,7 @@ def test_environment_overrides_with_the_types_of_the_reads():
     assert reader.integer("http.max_in_flight") == 8
     assert reader.boolean("flag") is False
     assert reader.number("ratio") == 2.5
-    assert reader.strings("http.headers") == {"Authorization": "Bearer t"}
+    assert reader.text_map("http.headers") == {"Authorization": "Bearer t"}
     assert set(reader.origins.values()) == {"environment"}
 
 
@@ -55,9 +55,9 @@ def test_client_properties_and_headers_come_one_per_variable():
     reader = Reader(load_config(BASE + '\nhttp.headers { x-channel-id = "from-file", "X-Kept" = "k" }', {
         "KAFKA_CLIENT_SASL_PASSWORD": "secret", "KAFKA_CLIENT_SECURITY_PROTOCOL": "SASL_SSL",
         "HTTP_HEADERS_AUTHORIZATION": "Bearer t", "HTTP_HEADERS_X_CHANNEL_ID": "from-env"}))
-    assert reader.strings("kafka.client", {}, entry_name=librdkafka_property) == {
+    assert reader.text_map("kafka.client", {}, entry_name=librdkafka_property) == {
         "sasl.password": "secret", "security.protocol": "SASL_SSL"}
-    assert reader.strings("http.headers", {}, entry_name=header_name) == {
+    assert reader.text_map("http.headers", {}, entry_name=header_name) == {
         "x-channel-id": "from-env", "X-Kept": "k", "Authorization": "Bearer t"}
     settings = CommonSettings.read(Reader(load_config(DEFAULTS, {"KAFKA_CLIENT_SASL_USERNAME": "u"})))
     assert settings.kafka.client == {"sasl.username": "u"}
@@ -88,13 +88,13 @@ def test_a_text_setting_from_the_environment_keeps_its_json_as_text():
 
 
 def test_environment_lists_are_hocon():
-    assert Reader(load_config('topics = ["a"]', {"TOPICS": '["a", "b"]'})).texts("topics") == ["a", "b"]
-    assert Reader(load_config('topics = ["a"]', {"TOPICS": "a, b"})).texts("topics") == ["a", "b"]
+    assert Reader(load_config('topics = ["a"]', {"TOPICS": '["a", "b"]'})).text_list("topics") == ["a", "b"]
+    assert Reader(load_config('topics = ["a"]', {"TOPICS": "a, b"})).text_list("topics") == ["a", "b"]
 
 
 def test_quoted_client_properties_are_overridable():
     config = load_config('kafka.client { "sasl.password" = "x" }', {"KAFKA_CLIENT_SASL_PASSWORD": "secret"})
-    assert Reader(config).strings("kafka.client", entry_name=librdkafka_property) == {"sasl.password": "secret"}
+    assert Reader(config).text_map("kafka.client", entry_name=librdkafka_property) == {"sasl.password": "secret"}
 
 
 def test_a_wrong_type_in_the_environment_names_the_key():
@@ -150,10 +150,10 @@ def test_secrets_are_redacted_and_never_echoed_in_errors():
     assert "p4ss" not in shown and "s3cr3t" not in shown and "t0k" not in shown and "'me'" in shown
     assert "'Authorization': '***'" in shown  # which headers are set shows; their values do not
     with pytest.raises(ConfigError) as raised:
-        Reader(load_config("storage_secret {}", {"STORAGE_SECRET": "{unclosed s3cr3t"})).strings("storage_secret")
+        Reader(load_config("storage_secret {}", {"STORAGE_SECRET": "{unclosed s3cr3t"})).text_map("storage_secret")
     assert "s3cr3t" not in str(raised.value)
     password = Reader(load_config('kafka.client { "sasl.password" = "x" }', {"KAFKA_CLIENT_SASL_PASSWORD": "{s3cr3t"}))
-    assert password.strings("kafka.client", entry_name=librdkafka_property) == {"sasl.password": "{s3cr3t"}
+    assert password.text_map("kafka.client", entry_name=librdkafka_property) == {"sasl.password": "{s3cr3t"}
     with pytest.raises(ConfigError) as raised:
         Reader(load_config("token_ttl = 5", {"TOKEN_TTL": "s3cr3t"})).integer("token_ttl")
     assert "s3cr3t" not in str(raised.value)
@@ -175,7 +175,7 @@ program-service-baseUrl = "http://svc:pa55@program:8080/x"
 hosts = ["https://u:l1st@h/", "http://plain/"]
 ''', {}))
     CommonSettings.read(reader)
-    reader.texts("hosts"), reader.url("program-service-baseUrl")
+    reader.text_list("hosts"), reader.url("program-service-baseUrl")
     shown = str(reader.shown())
     for secret in ("n3sted", "K3Y", "0auth", "j4as", "k3ystore", "unkn0wn", "pa55", "l1st"):
         assert secret not in shown, secret

@@ -25,14 +25,14 @@ def test_local_storage_needs_a_public_base_url(tmp_path):
         Storage.from_settings("local", "", "", str(tmp_path), None, None)
 
 
-@pytest.mark.parametrize("kind, secret, endpoint, expected", [
+@pytest.mark.parametrize("storage_type, secret, endpoint, expected", [
     ("aws", "c2VjcmV0", None, "https://bucket.s3.amazonaws.com"),
     ("oci", "c2VjcmV0", "https://ns.compat.objectstorage.example.com", "https://ns.compat.objectstorage.example.com/bucket"),
     ("azure", "c2VjcmV0", None, "https://account.blob.core.windows.net/bucket"),
     ("gcloud", "anon", None, "https://storage.googleapis.com/bucket"),  # a real one holds the key's JSON
 ])
-def test_cloud_back_ends_and_their_public_urls(kind, secret, endpoint, expected):
-    storage = Storage.from_settings(kind, "account", secret, "bucket", endpoint, None)
+def test_cloud_back_ends_and_their_public_urls(storage_type, secret, endpoint, expected):
+    storage = Storage.from_settings(storage_type, "account", secret, "bucket", endpoint, None)
     assert storage.public_base_url == expected and storage.root == "bucket"
 
 
