@@ -16,7 +16,7 @@ from connectors.metrics import EVENTS
 from flows.runtime.health import Progress
 from flows.runtime.job import Job
 from flows.runtime.logs import OutcomeLines
-from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, failed_record_or_stand_in
+from flows.runtime.outcome import Outcome, OutcomeKind, failed_record_or_stand_in
 
 
 def log_fields(job: Job, outcome: Outcome) -> dict:
@@ -50,26 +50,85 @@ class OutcomeSink(DynamicSink):
         return OutcomePartition(self._job, self._make_writer(), self._make_committer(), self._progress)
 
 
-class OutcomePartition(StatelessSinkPartition):
-    def __init__(self, job: Job, writer: FailedTopicWriter, committer: OffsetCommitter,
-                 progress: Progress | None = None):
+class FailedRecords:
+    """Stores a batch's failed records; returns only once the broker has acknowledged every one."""
+
+    def __init__(self, job: Job, writer: FailedTopicWriter):
         self._job = job
         self._writer = writer
-        self._committer = committer
-        self._progress = progress or Progress()
-        self._lines = OutcomeLines(job.name)
-        self._counters = {kind: EVENTS.labels(job.name, kind) for kind in (SUCCESS, SKIPPED, FAILED, BAD_INPUT)}
 
-    def write_batch(self, outcomes: list[Outcome]) -> None:
+    def store(self, outcomes: list[Outcome]) -> None:
         self._writer.write([failed_record_or_stand_in(self._job.name, o) for o in outcomes if o.to_failed_topic])
+
+
+class OutcomeCounts:
+    """The ``cokreat_events_total`` series, by outcome."""
+
+    def __init__(self, job: Job):
+        self._counters = {kind: EVENTS.labels(job.name, kind) for kind in OutcomeKind}
+
+    def add(self, outcomes: list[Outcome]) -> None:
         for kind, count in Counter(outcome.kind for outcome in outcomes).items():
             self._counters[kind].inc(count)
+
+
+class OutcomeLog:
+    """One line per outcome (a warning when it goes to the failed topic), written per batch."""
+
+    def __init__(self, job: Job):
+        self._job = job
+        self._lines = OutcomeLines(job.name)
+
+    def add(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
             level = logging.WARNING if outcome.to_failed_topic else logging.INFO
             self._lines.add(level, f"event {outcome.kind}", log_fields(self._job, outcome))
-            self._committer.done(outcome.message.topic, outcome.message.partition, outcome.message.offset)
         self._lines.flush()
+
+
+class Commits:
+    """The consumer group's offsets: after the last outcome of each partition in the batch. Outcomes
+    come in offset order per partition (the partition's window, then its return to order after links):
+    committing "the last offset + 1" is safe only then, so an outcome out of order stops the job."""
+
+    def __init__(self, committer: OffsetCommitter):
+        self._committer = committer
+        self._last: dict[tuple[str, int], int] = {}
+
+    def commit(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            message = outcome.message
+            key = (message.topic, message.partition)
+            if message.offset <= self._last.get(key, -1):
+                raise OutcomeOutOfOrder(f"{message.topic}[{message.partition}]: offset {message.offset} reported "
+                                        f"after {self._last[key]}; committing would skip unfinished events")
+            self._last[key] = message.offset
+            self._committer.done(message.topic, message.partition, message.offset)
         self._committer.commit()
+
+
+class OutcomeOutOfOrder(RuntimeError):
+    """A bug: an outcome reached the sink before an earlier one of its partition."""
+
+
+class OutcomePartition(StatelessSinkPartition):
+    """Each batch of outcomes, in this order: failed records acknowledged, counted, logged, committed
+    (nothing is committed before its failed record is stored), then progress for the liveness probe."""
+
+    def __init__(self, job: Job, writer: FailedTopicWriter, committer: OffsetCommitter,
+                 progress: Progress | None = None):
+        self._writer, self._committer = writer, committer
+        self._progress = progress or Progress()
+        self._steps: tuple[Callable[[list[Outcome]], None], ...] = (
+            FailedRecords(job, writer).store,
+            OutcomeCounts(job).add,
+            OutcomeLog(job).add,
+            Commits(committer).commit,
+        )
+
+    def write_batch(self, outcomes: list[Outcome]) -> None:
+        for step in self._steps:
+            step(outcomes)
         self._progress.reported(len(outcomes))
 
     def close(self) -> None:

@@ -185,6 +185,38 @@ def test_the_sink_writes_failures_then_commits_after_the_last_outcome():
     assert committer.commits == [{("t", 0): 5, ("t", 1): 4}]
 
 
+def test_the_sink_stores_failed_records_before_anything_else_and_commits_last():
+    """The order the commit point relies on, written once (OutcomePartition): if it changes, this fails."""
+    calls = []
+
+    class Writer(FakeWriter):
+        def write(self, records):
+            calls.append("failed records stored")
+            super().write(records)
+
+    class Committer(FakeCommitter):
+        def done(self, *args):
+            calls.append("done")
+            super().done(*args)
+
+        def commit(self):
+            calls.append("commit")
+            super().commit()
+
+    OutcomePartition(make_job(None), Writer(), Committer()).write_batch(outcomes_for(SUCCESS, FAILED))
+    assert calls == ["failed records stored", "done", "done", "commit"]
+
+
+def test_an_outcome_out_of_offset_order_stops_the_sink_before_it_commits():
+    from flows.runtime.report import OutcomeOutOfOrder
+
+    committer = FakeCommitter()
+    early, late = Outcome(message(b"{}", 4), SUCCESS), Outcome(message(b"{}", 3), SUCCESS)
+    with pytest.raises(OutcomeOutOfOrder, match=r"t\[0\]: offset 3 reported after 4"):
+        OutcomePartition(make_job(None), FakeWriter(), committer).write_batch([early, late])
+    assert committer.commits == []
+
+
 def test_the_sink_commits_nothing_when_failed_records_are_not_delivered():
     committer = FakeCommitter()
     with pytest.raises(DeliveryError):
