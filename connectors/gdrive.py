@@ -6,7 +6,7 @@ file (a folder, a Google Doc) is refused, and only an id of ``[A-Za-z0-9_-]`` ch
 id goes into a Drive API path, with the service account's token, so it must name a file and nothing
 else. With a service-account credential (``g_service_acct_cred``) the file is read through the Drive
 API v3: its metadata first (name and MIME type, which must fit the content's ``mimeType`` by the
-spec's §3.6.2 mapping), then its media; neither follows a redirect, so the token goes nowhere else.
+original's mapping, :func:`mime_fits`), then its media; neither follows a redirect, so the token goes nowhere else.
 Without one it is a direct download of the file's ``uc?export=download`` link (redirects checked as for
 any download), checked the same way against the answer's ``Content-Type``. A 403 from Google (a Drive
 host, the API host, ``*.google.com``, ``*.googleusercontent.com``) that a wait can cure (a rate-limit

@@ -1,4 +1,4 @@
-"""The Prometheus series every job exports (CONTRACT.md, "Metrics").
+"""The Prometheus series every job exports (README, "Metrics").
 
 Declared once per process in the default registry, which bytewax serves on
 ``:3030/metrics`` when ``BYTEWAX_DATAFLOW_API_ENABLED`` is set.

@@ -132,7 +132,7 @@ class ContentService:
             raise ApiError(f"Content Publish Call Failed For : {identifier}", answer.status)
 
     def mark_failed(self, channel: str, identifier: str, error: str) -> None:
-        """Set ``status=Failed`` with the error, so editors see why (spec §3.8)."""
+        """Set ``status=Failed`` with the error, so editors see why."""
         answer = self._call("PATCH", f"/content/v4/system/update/{path_segment(identifier)}", channel,
                             {"request": {"content": {"status": "Failed", "importError": error or "Processing Error"}}})
         self._expect_200(answer, f"Invalid Response received while updating failed status for : {identifier}")

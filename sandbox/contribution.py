@@ -1,6 +1,6 @@
 """The contribution service (program-service) routes the user-delete job calls.
 
-Answers as the spec's §4.3-§4.4 describe: the ``OK`` envelope on success; an error
+Answers as program-service does: the ``OK`` envelope on success; an error
 envelope for a user Sunbird or coKreat does not know ("User not found in ..."), for a user
 it may not delete (an org admin) and for an org user whose org has no admin; 400 for a
 transfer without a ``request`` object. As in program-service, the HTTP status of an error

@@ -1,7 +1,7 @@
 """What a child question is read with: every property the Question schemas (QuML 1.0 and 1.1) define.
 
 The source's question read returns only the fields it is asked for, so this list decides what
-reaches the target (spec §4.6.3: "all schema property names + external property names"). It is the
+reaches the target (the original asked for every schema property and every external property). It is the
 default of ``source.question_fields``; a deployment whose schema has more properties adds them there.
 Properties the target's own publish produces are still left out of what is written
 (``object.publish_props``).

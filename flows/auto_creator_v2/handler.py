@@ -1,4 +1,4 @@
-"""What auto-creator-v2 does with a valid event: the spec's §4, through the target's APIs.
+"""What auto-creator-v2 does with a valid event, through the target's APIs (README, "The auto-creator-v2 job").
 
 1. read the source: the ECAR (``manifest.json``, and ``hierarchy.json`` for a set), then
    ``GET edata.repository``, merged in that order;
@@ -103,7 +103,7 @@ class AutoCreatorV2:
         self._target.review(resource, version, channel, identifier)
         self._target.publish(resource, version, channel, identifier)
         if not collection_units:
-            return None  # nothing to link: done once the publish is accepted (spec §4.9-4.10)
+            return None  # nothing to link: done once the publish is accepted
         self._await_live(resource, version, channel, identifier)
         return Link(identifier, collection_units)
 
@@ -143,7 +143,7 @@ class AutoCreatorV2:
         return [future.result() for future in futures]
 
     def _write_question(self, channel: str | None, identifier: str, node: dict) -> tuple[str, str, bool]:
-        """The question's ECAR manifest item merged with its source read (spec §4.6.3), written; its id, API
+        """The question's ECAR manifest item merged with its source read (the read wins), written; its id, API
         version and whether it is an independent (``visibility: Default``) object."""
         version = api_version(node)
         url = (f"{self._settings.source_base_url.rstrip('/')}/question/{'v2' if version == 'v5' else 'v1'}/read/"

@@ -1,10 +1,10 @@
-"""Which events auto-creator-v2 acts on: the spec's §3, in its order.
+"""Which events auto-creator-v2 acts on, in the original's order (README, "The auto-creator-v2 job").
 
 ``edata.action`` is ``auto-create``; ``edata.metadata.identifier`` is not blank; ``edata.objectType``
 is ``Question`` or ``QuestionSet``; ``edata.repository`` is present (even empty); ``edata.metadata``
 is not empty; ``edata.metadata.downloadUrl`` is not blank and ends with ``.ecar``. Nothing else is
 checked (no iteration limit, no stage). A failed rule skips the event. A value of the wrong type skips
-it too, with a reason naming the field: the original read such a field as absent (spec §2.3).
+it too, with a reason naming the field: the original read such a field as absent.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The question set's tree, as pure functions (spec §4.2, §4.6), and the bodies written from it.
+"""The question set's tree, as pure functions, and the bodies written from it.
 
 * :func:`questions_of`: the questions directly under the root or inside ``visibility: Parent``
   sections (at any depth), by identifier;

@@ -1,4 +1,4 @@
-"""What the content-auto-creator does with a valid event, in the spec's order (§3).
+"""What the content-auto-creator does with a valid event, in the original's order.
 
 1. split the metadata into create and update parts;
 2. find the target state: an existing content (``content/v4/read``, replacing the Neo4j
@@ -147,7 +147,7 @@ class ContentAutoCreator:
         return self._content.upload(channel, internal_id, file_url, composed_h5p)
 
     def _folder(self, internal_id: str) -> str:
-        """``content/<id>/artifact``: where the content's files are stored (§3.6.3), the id as one key segment."""
+        """``content/<id>/artifact``: where the content's files are stored, the id as one key segment."""
         return f"{self._settings.content_folder}/{key_segment(internal_id)}/{self._settings.artifact_folder}"
 
     def _await(self, channel: str, internal_id: str, ready: Callable[[dict], bool], floor_s: float,
@@ -164,7 +164,7 @@ class ContentAutoCreator:
         hierarchy.link(self._content, collection_id, unit_ids, identifier, self._settings.link_attempts)
 
     def _mark_failed(self, channel: str, internal_id: str, error: str) -> None:
-        """Set ``status=Failed`` with the error, so editors see why (spec §3.8); a refusal is only logged."""
+        """Set ``status=Failed`` with the error, so editors see why; a refusal is only logged."""
         try:
             self._content.mark_failed(channel, internal_id, shortened(error))
         except EXPECTED as marking:

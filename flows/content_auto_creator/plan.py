@@ -1,4 +1,4 @@
-"""The decisions of the content-auto-creator, as pure functions (spec §3.2-§3.4).
+"""The decisions of the content-auto-creator, as pure functions: the metadata split, the target, the stage matrix.
 
 * :func:`split_metadata`: which metadata goes into the create call and which into update;
 * :func:`target_from_search`: what to do with an earlier auto-created copy, if any;
@@ -84,7 +84,7 @@ _LAST_STEP = {"": PUBLISH, PUBLISH: PUBLISH, REVIEW: REVIEW, UPLOAD: UPLOAD, CRE
 
 
 def steps(target_stage: str, requested: str) -> tuple[tuple[str, ...], bool]:
-    """``(calls, link)``: the stage matrix of §3.4.
+    """``(calls, link)``: the stage matrix (README, "The content-auto-creator job").
 
     The pipeline starts at the target state's step and stops at the requested stage
     (``create`` stops after update, and then collections are not linked).

@@ -1,4 +1,4 @@
-"""Which events the content-auto-creator acts on: the spec's §2, in its order.
+"""Which events the content-auto-creator acts on, in the original's order (README, "The content-auto-creator job").
 
 1. ``isValid``: iteration within ``maxIteration``, action ``auto-create``, an ``object.id``,
    a ``context.channel``, an allowed ``edata.objectType``, non-empty ``edata.metadata``, and

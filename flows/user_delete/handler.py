@@ -1,4 +1,4 @@
-"""What the user-delete job does with a valid event (spec §4, with the fixes of §10).
+"""What the user-delete job does with a valid event, and how it judges the answers.
 
 * delete: ``DELETE {program-service-baseUrl}{user_delete.path_prefix}/v1/user/{id}``;
 * transfer: ``POST {program-service-baseUrl}{user_delete.path_prefix}/v1/user/transfer`` with
@@ -7,7 +7,7 @@
 200 with ``responseCode`` ``OK`` is success. A 404 on delete is skipped only when its
 ``result.response`` says the user was not found (not in coKreat's registry, or no longer in
 Sunbird): program-service answers *every* error with 404 once it has answered one "not found"
-(spec §4.3), so any other 404 (an org admin, an org without an admin, ...) fails, with the
+(its status is a process-wide variable), so any other 404 (an org admin, an org without an admin, ...) fails, with the
 service's own words. Any other final answer fails too.
 """
 

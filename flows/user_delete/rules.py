@@ -1,4 +1,4 @@
-"""Which events the user-delete job acts on (spec §2-§3, rel-8, with the fixes of §10).
+"""Which events the user-delete job acts on: the original's rel-8 rules, with one fix.
 
 Both topics share one rule, plus one fix: an event's action must belong to its topic
 (``delete-user`` on the delete topic, ``ownership-transfer`` on the transfer topic).

@@ -50,7 +50,7 @@ class Setup:
 
 
 def negative_cases() -> tuple[list[bytes], bytes]:
-    """The spec's §2.4 negative examples: for the delete topic, and one for the transfer topic."""
+    """The original's negative examples: for the delete topic, and one for the transfer topic."""
     delete = json.loads(EXAMPLES[0])
     event_2 = {"eid": "BE_JOB_REQUEST", "ets": 1, "mid": "LP.fixture", "actor": {"id": "delete-user"},
                "object": {"id": "delete-user", "ver": "1.0"},

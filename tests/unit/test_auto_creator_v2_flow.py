@@ -277,7 +277,7 @@ RICH = {"audience": ["Student", "Teacher"], "attributions": ["State Board"], "ad
 
 def test_every_property_of_a_rich_question_reaches_the_target(creator):
     """A question's metadata is its ECAR manifest item merged with the source read of every schema property
-    (spec §4.6.3); only what the target's publish produces (and the tree's keys) is left out."""
+    (the original asked for every schema property); only what the target's publish produces (and the tree's keys) is left out."""
     event, questions = question_set(creator.sandbox)
     questions["do_q1"].update(RICH)
     assert creator.run(event)[0].kind == SUCCESS

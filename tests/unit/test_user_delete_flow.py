@@ -166,7 +166,7 @@ def test_a_404_is_skipped_only_when_it_says_the_user_was_not_found(response, kin
 
 
 def test_after_one_not_found_every_error_is_a_404_and_only_the_not_found_ones_skip(sandbox):
-    """program-service's sticky status (spec §4.3): once it has said "not found", it answers every later
+    """program-service's sticky status: once it has said "not found", it answers every later
     error with 404. The admin and the org user without an admin fail (visible, replayable), at once."""
     from sandbox.contribution import ORG_USER_WITHOUT_ADMIN
 

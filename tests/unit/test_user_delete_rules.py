@@ -27,7 +27,7 @@ def test_an_action_on_the_other_topic_is_skipped():
     assert "does not belong" in skip_reason(TOPICS, "delete.user", TRANSFER)
 
 
-# The negative cases of the spec's §2.4, and the other blank values of §3.
+# The original's negative cases, and the other blank values its rules skip.
 @pytest.mark.parametrize("event, topic", [
     ({"eid": "BE_JOB_REQUEST", "object": {"id": "u", "ver": "1.0"},  # EventFixture.EVENT_2: no object.type
       "edata": {"action": "delete-user", "userId": "delete-user", "iteration": 1}}, "delete.user"),
