@@ -1,8 +1,4 @@
-"""The fields of an object import event (a question or a question set) that the job reads, by name.
-
-Each read is as lenient as :mod:`flows.runtime.event`: a missing value is None, one of the wrong type
-raises :class:`~flows.runtime.event.BadValue` naming its path.
-"""
+"""The fields of a question or question set import event that the job reads, by name."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""The fields of a content auto-creation event that the job reads, by name.
-
-Each read is as lenient as :mod:`flows.runtime.event`: a missing value is None, one of the wrong type
-raises :class:`~flows.runtime.event.BadValue` naming its path.
-"""
+"""The fields of a content auto-creation event that the job reads, by name."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""The fields of a user-delete or ownership-transfer event that the job reads, by name.
-
-Each read is as lenient as :mod:`flows.runtime.event`: a missing value is None, one of the wrong type
-raises :class:`~flows.runtime.event.BadValue` naming its path.
-"""
+"""The fields of a user-delete or ownership-transfer event that the job reads, by name (each read as
+:func:`flows.runtime.event.text` reads: None when missing, :class:`~flows.runtime.event.BadValue` when of
+another type)."""
 
 from __future__ import annotations
 
