@@ -18,6 +18,7 @@ from flows.auto_creator_v2 import rules
 from flows.auto_creator_v2.fields import QUESTION_FIELDS
 from flows.auto_creator_v2.handler import AutoCreatorV2, V2Settings
 from flows.runtime.job import Job
+from flows.sunbird.failures import EXPECTED
 from flows.runtime.pipeline import job_flow
 from flows.runtime.settings import CommonSettings, Reader
 from flows.sunbird.rehost import Rehoster, downloader_from, storage_from
@@ -41,6 +42,7 @@ def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
     )
     return Job(
         name=JOB_NAME,
+        expected=EXPECTED,
         topics=(reader.text("kafka.input.topic"),),
         entity=lambda _topic, event: rules.identifier(event),
         validate=lambda _topic, event: rules.skip_reason(event),

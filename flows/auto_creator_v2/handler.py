@@ -30,8 +30,7 @@ from connectors.sunbird import AssessmentService, ContentService, SourceService
 from flows.auto_creator_v2.view import ImportEvent
 from flows.auto_creator_v2.tree import accepted, api_version, hierarchy_request, questions_of, write_body
 from flows.runtime.event import is_blank
-from flows.runtime.failures import result_of
-from flows.runtime.job import Link, Result
+from flows.runtime.job import Done, Link, Result
 from flows.sunbird import hierarchy
 from flows.sunbird.rehost import Rehoster
 from flows.sunbird.waiting import until_shown
@@ -70,7 +69,8 @@ class AutoCreatorV2:
         self._sleep = sleep
 
     def handle(self, _topic: str, event: dict) -> Result:
-        return result_of(lambda: self._process(event))
+        """Done, or Link for the pipeline to link; an expected failure (:mod:`flows.sunbird.failures`) raises."""
+        return self._process(event) or Done()
 
     def _process(self, event: dict) -> Link | None:
         view = ImportEvent(event)

@@ -18,6 +18,7 @@ from flows.content_auto_creator import rules
 from flows.content_auto_creator.handler import ContentAutoCreator, CreatorSettings
 from flows.runtime.event import text
 from flows.runtime.job import Job
+from flows.sunbird.failures import EXPECTED
 from flows.runtime.pipeline import job_flow
 from flows.runtime.settings import CommonSettings, ConfigError, Reader
 from flows.sunbird.rehost import Rehoster, downloader_from, storage_from
@@ -46,6 +47,7 @@ def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
     )
     return Job(
         name=JOB_NAME,
+        expected=EXPECTED,
         topics=(reader.text("kafka.input.topic"),),
         entity=lambda _topic, event: text(event, "object.id"),
         validate=lambda _topic, event: rules.skip_reason(job_rules, event),

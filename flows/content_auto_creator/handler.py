@@ -29,9 +29,10 @@ from flows.content_auto_creator.plan import (CREATE, NA, PUBLISH, REVIEW, UPDATE
                                              steps, target_from_search)
 from flows.content_auto_creator.view import ContentEvent
 from flows.runtime.event import is_blank
-from flows.runtime.failures import EXPECTED, result_of, shortened
-from flows.runtime.job import Link, Result
+from flows.runtime.job import Done, Link, Result
+from flows.runtime.outcome import shortened
 from flows.sunbird import hierarchy
+from flows.sunbird.failures import EXPECTED
 from flows.sunbird.rehost import Rehoster
 from flows.sunbird.waiting import until_shown
 
@@ -68,7 +69,8 @@ class ContentAutoCreator:
         self._sleep = sleep
 
     def handle(self, _topic: str, event: dict) -> Result:
-        return result_of(lambda: self._process(event))
+        """Done, or Link for the pipeline to link; an expected failure (:mod:`flows.sunbird.failures`) raises."""
+        return self._process(event) or Done()
 
     def _process(self, event: dict) -> Link | None:
         view = ContentEvent(event)

@@ -62,6 +62,9 @@ class Job:
     # For a handler that returns Link: link an identifier into one collection's units (collection id,
     # unit ids, identifier), raising an expected failure when it cannot.
     link: Callable[[str, list[str], str], None] | None = None
+    # The failures ``handle`` and ``link`` may raise that end the event as a failed record, without a
+    # traceback (a service's refusal, retries used up, ...); anything else is logged as a bug.
+    expected: tuple[type[Exception], ...] = ()
 
     def loggable(self, entity: str | None) -> str | None:
         """The entity as it may appear in logs: hashed when it identifies a person."""

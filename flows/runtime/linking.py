@@ -32,10 +32,9 @@ from typing import Callable, Iterable
 import bytewax.operators as op
 from bytewax.operators import StatefulBatchLogic
 
-from flows.runtime.failures import EXPECTED, shortened
 from flows.runtime.in_flight import POLL, HandlerPool
 from flows.runtime.job import Job, Link
-from flows.runtime.outcome import FAILED, Outcome, Stage
+from flows.runtime.outcome import FAILED, Outcome, Stage, shortened
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ def link_one(job: Job, work: LinkWork) -> LinkResult:
     try:
         job.link(work.collection_id, list(work.unit_ids), work.identifier)
         return LinkResult(work.partition, work.offset)
-    except EXPECTED as err:
+    except job.expected as err:
         error, status = f"linking into collection {work.collection_id}: {err}", getattr(err, "status", None)
     except Exception as err:  # a bug or an unforeseen answer must not stop the job
         log.exception("link error", extra={"entity": work.identifier})

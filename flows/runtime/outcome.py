@@ -11,6 +11,16 @@ from bytewax.connectors.kafka import KafkaSourceMessage
 from connectors import failed_records
 from connectors.failed_records import FailedRecord
 
+MAX_DETAIL = 2000  # characters of an error or a skip reason kept (it may repeat a whole service answer)
+
+
+def shortened(detail: str) -> str:
+    """``detail`` cut to :data:`MAX_DETAIL` characters, saying how much was left out."""
+    if len(detail) <= MAX_DETAIL:
+        return detail
+    return f"{detail[:MAX_DETAIL]}... ({len(detail) - MAX_DETAIL} more characters)"
+
+
 class OutcomeKind(StrEnum):
     """What became of an event: the ``outcome`` of its log line and metric."""
 

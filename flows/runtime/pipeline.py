@@ -35,14 +35,13 @@ from connectors.http import HttpClient
 from connectors.kafka import BrokerWatch, ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, partitions_of
 from connectors.metrics import IN_FLIGHT
 from flows.runtime.event import BadValue, parse_object
-from flows.runtime.failures import EXPECTED, shortened
 from flows.runtime.health import Health, Progress, serve
 from flows.runtime.in_flight import HandlerPool, PartitionWindow
 from flows.runtime.job import Done, Job, Link, Skip
 from flows.runtime.lifecycle import StopSignal, exit_at_start
 from flows.runtime.linking import Backlog, Linking, in_partition_order
 from flows.runtime.logs import configure as configure_logs
-from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, OutcomeKind, Stage
+from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, OutcomeKind, Stage, shortened
 from flows.runtime.report import OutcomeSink
 from flows.runtime.settings import CommonSettings, ConfigError, HealthSettings, Reader, load_config
 
@@ -114,7 +113,7 @@ def handle_one(job: Job, item: _Pending) -> Outcome | Linking:
     IN_FLIGHT.labels(job.name).inc()
     try:
         result = job.handle(item.message.topic, item.event)
-    except EXPECTED as err:
+    except job.expected as err:
         return _finish(item, FAILED, stage=Stage.PROCESS, detail=str(err), status=getattr(err, "status", None))
     except BadValue as err:
         return _finish(item, FAILED, stage=Stage.PROCESS, detail=str(err))

@@ -13,6 +13,7 @@ from pathlib import Path
 from connectors.http import HttpClient
 from connectors.sunbird import ProgramService
 from flows.runtime.job import Job
+from flows.sunbird.failures import EXPECTED
 from flows.runtime.pipeline import job_flow
 from flows.runtime.settings import CommonSettings, ConfigError, Reader
 from flows.user_delete import handler, rules
@@ -28,6 +29,7 @@ def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
     service = ProgramService(client, reader.url("program-service-baseUrl"), path_prefix(reader))
     return Job(
         name=JOB_NAME,
+        expected=EXPECTED,
         topics=tuple(topic for topic in (topics.user_delete, topics.ownership_transfer) if topic),
         entity=lambda _topic, event: rules.entity(event),
         validate=lambda topic, event: rules.skip_reason(topics, topic, event, check_object_type),

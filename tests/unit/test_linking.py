@@ -18,7 +18,7 @@ def linking_job(link):
     def handle(_topic, event):
         return Link(event["id"], event["units"])
     return Job(name="link-job", topics=("t",), entity=lambda _t, e: text(e, "id"), validate=lambda _t, e: None,
-               handle=handle, link=link)
+               handle=handle, link=link, expected=(ApiError,))
 
 
 def run(job, events, max_in_flight=8):

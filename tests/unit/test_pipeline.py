@@ -32,7 +32,8 @@ def run(job, values, batch_size=10, max_in_flight=4):
 
 def make_job(handle):
     return Job(name="test-job", topics=("t",), entity=lambda _t, e: text(e, "id"),
-               validate=lambda _t, e: None if text(e, "kind") == "work" else "not work", handle=handle)
+               validate=lambda _t, e: None if text(e, "kind") == "work" else "not work", handle=handle,
+               expected=(RetriesExhausted,))
 
 
 def test_every_message_gets_exactly_one_outcome_in_order():
