@@ -191,13 +191,17 @@ class SourceService:
         self._client = client
 
     def read(self, url: str, object_type: str) -> dict:
-        """``result.<objecttype lower-case>`` of ``GET url`` (200 only)."""
+        """``result.<objecttype lower-case>`` of ``GET url``: 200 only, and an object (a question's body and
+        answer come only from here, so a read without them must not pass as one)."""
         answer = self._client.call(SOURCE, "GET", url)
         if answer.status != 200:
             raise ApiError(f"Invalid object read url for fetching metadata: {loggable_url(url)}{details(answer)}",
                            answer.status)
         found = _result(answer).get(object_type.lower())
-        return found if isinstance(found, dict) else {}
+        if not isinstance(found, dict):
+            raise ApiError(f"the source's read of {loggable_url(url)} has no result.{object_type.lower()} object",
+                           answer.status)
+        return found
 
 
 class AssessmentService:

@@ -15,11 +15,13 @@ DESCRIPTION = ("name", "code", "description", "mimeType", "primaryCategory", "ad
                "createdFor", "createdBy", "lastUpdatedBy", "lastSubmittedBy", "lastPublishedBy", "publisher",
                "collaborators", "origin", "originData", "ownershipType", "consumerId", "assets",
                "publishChecklist", "publishComment", "requestChanges", "rejectComment", "reviewError",
-               "accessibility", "termsAndConditions", "allowAnonymousAccess", "dailySummaryReportEnabled")
+               "accessibility", "termsAndConditions", "allowAnonymousAccess", "dailySummaryReportEnabled", "owner",
+               "lockKey", "version", "semanticVersion")
 FORMAT = ("schemaVersion", "qumlVersion", "contentEncoding", "contentDisposition", "migrationVersion", "qType",
           "interactionTypes", "templateId", "bloomsLevel", "complexityLevel", "maxScore", "scoringMode",
           "expectedDuration", "timeLimits", "completionCriteria", "eval", "showTimer", "showFeedback", "showHints",
-          "showSolutions", "showRemarks", "remarks", "showEvidence", "evidence", "itemType", "responseDeclaration")
+          "showSolutions", "showRemarks", "remarks", "showEvidence", "evidence", "itemType", "responseDeclaration",
+          "timeLimit", "responseProcessing", "templateDeclaration", "choices", "rhsChoices")
 FRAMEWORK = ("framework", "board", "medium", "gradeLevel", "subject", "topic", "boardIds", "mediumIds",
              "gradeLevelIds", "subjectIds", "topicsIds", "targetFWIds", "targetBoardIds", "targetMediumIds",
              "targetGradeLevelIds", "targetSubjectIds", "targetTopicIds", "se_FWIds", "se_boardIds", "se_mediumIds",

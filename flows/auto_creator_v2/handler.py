@@ -75,8 +75,8 @@ class AutoCreatorV2:
     def _process(self, event: dict) -> Link | None:
         view = ImportEvent(event)
         identifier, object_type = view.identifier, view.object_type
-        channel = view.channel or None
-        repository = view.repository_url
+        channel = view.channel
+        repository = view.repository or ""
         collection_units = hierarchy.units(event, self._settings.max_collection_units)
         manifest_item, tree = self._read_ecar(identifier, object_type, view.download_url)
         metadata = {**manifest_item, **self._source.read(repository, object_type)}
@@ -93,18 +93,21 @@ class AutoCreatorV2:
                                 f"questions.max_per_set ({self._settings.max_questions})")
             independent = self._write_questions(channel, questions)
             self._write(resource, version, channel, identifier, object_type, metadata, repository)
-            nodes, structure = hierarchy_request(identifier, tree, set(questions), self._settings.expandable, self._settings.leaves,
-                                                 self._settings.publish_props)
+            nodes, structure = hierarchy_request(identifier, tree, set(questions), self._settings.expandable,
+                                                 self._settings.leaves, self._settings.publish_props)
             self._target.update_hierarchy(version, channel, identifier, nodes, structure)
-            self._all(partial(self._publish_live, "question", question_version, channel, question)
+            # Questions of visibility Default are objects of their own: the set's publish does not publish them.
+            self._all(partial(self._publish, "question", question_version, channel, question)
                       for question, question_version in independent.items())
         else:
+            independent = {}
             self._write(resource, version, channel, identifier, object_type, metadata, repository)
-        self._target.review(resource, version, channel, identifier)
-        self._target.publish(resource, version, channel, identifier)
+        self._publish(resource, version, channel, identifier)
         if not collection_units:
-            return None  # nothing to link: done once the publish is accepted
-        self._await_live(resource, version, channel, identifier)
+            return None  # nothing to link: done once the publishes are accepted
+        self._await_live(channel, [(resource, version, identifier),
+                                   *(("question", question_version, question)
+                                     for question, question_version in independent.items())])
         return Link(identifier, collection_units)
 
     def link(self, collection_id: str, unit_ids: list[str], identifier: str) -> None:
@@ -158,11 +161,9 @@ class AutoCreatorV2:
         visibility = metadata.get("visibility")
         return identifier, version, isinstance(visibility, str) and visibility.strip().lower() == "default"
 
-    def _publish_live(self, resource: str, version: str, channel: str | None, identifier: str) -> None:
-        """Review and publish an object the set's publish does not publish, and wait until it is Live."""
+    def _publish(self, resource: str, version: str, channel: str | None, identifier: str) -> None:
         self._target.review(resource, version, channel, identifier)
         self._target.publish(resource, version, channel, identifier)
-        self._await_live(resource, version, channel, identifier)
 
     def _write(self, resource: str, version: str, channel: str | None, identifier: str, object_type: str,
                metadata: dict, repository: str) -> None:
@@ -174,9 +175,17 @@ class AutoCreatorV2:
         body = write_body(identifier, {**metadata, **images}, repository, self._settings.publish_props)
         self._target.create_or_update(resource, version, channel, body)
 
-    def _await_live(self, resource: str, version: str, channel: str | None, identifier: str) -> None:
-        """Poll until the target's publish made the object Live (instead of the original's 5 s sleep)."""
+    def _await_live(self, channel: str | None, objects: list[tuple[str, str, str]]) -> None:
+        """Poll until the target's publishes made every ``(resource, version, id)`` Live (instead of the
+        original's 5 s sleep), all of them in one loop."""
+        waiting = list(objects)
+
+        def not_live() -> list[tuple[str, str, str]]:
+            waiting[:] = [o for o in waiting if self._target.status(o[0], o[1], channel, o[2]) != "Live"]
+            return waiting
+
         timeout_s = self._settings.link_wait_s
-        until_shown(lambda: self._target.status(resource, version, channel, identifier), lambda status: status == "Live",
-                    timeout_s, lambda status: f"{resource} {identifier} is not Live {timeout_s:g} s after publish "
-                                              f"(status {status}; link.wait_s)", self._sleep)
+        until_shown(not_live, lambda left: not left, timeout_s,
+                    lambda left: f"{', '.join(f'{r} {i}' for r, _v, i in left[:5])}"
+                                 f"{f' and {len(left) - 5} more' if len(left) > 5 else ''} not Live {timeout_s:g} s "
+                                 f"after publish (link.wait_s)", self._sleep)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.ecar import EcarError
+
 # Keys that describe the tree, not the object; the hierarchy call carries the tree.
 TREE_KEYS = ("children", "collection", "questionSet", "hierarchy", "childNodes", "objectType", "parent", "depth",
              "index")
@@ -55,9 +57,12 @@ def section_metadata(node: dict, publish_props: tuple[str, ...]) -> dict:
 
 def hierarchy_request(root_id: str, root: dict, keep: set[str], expandable: tuple[str, ...],
                       leaves: tuple[str, ...], publish_props: tuple[str, ...]) -> tuple[dict, dict]:
-    """``(nodesModified, hierarchy)`` for the root: its sections (new nodes) and the kept questions."""
+    """``(nodesModified, hierarchy)`` for the root: its sections (new nodes) and the kept questions. A
+    question listed twice is placed once, where it comes first; a section whose id is taken (the root's,
+    another section's, a question's) makes the tree unusable (:class:`EcarError`)."""
     nodes = {root_id: {"metadata": {}, "objectType": "QuestionSet", "root": True, "isNew": False}}
     hierarchy: dict[str, dict] = {}
+    placed: set[str] = set()
 
     def walk(node_id: str, node: dict, is_root: bool) -> None:
         members = []
@@ -66,8 +71,13 @@ def hierarchy_request(root_id: str, root: dict, keep: set[str], expandable: tupl
             if not isinstance(identifier, str) or not identifier:
                 continue
             if child.get("objectType") in leaves and identifier in keep:
-                members.append(identifier)
+                if identifier not in placed:
+                    placed.add(identifier)
+                    members.append(identifier)
             elif _is_section(child, expandable):
+                if identifier in nodes or identifier in keep:
+                    raise EcarError(f"the hierarchy of {root_id} has the section id {identifier[:100]!r} twice "
+                                    "(or as the root's or a question's id)")
                 members.append(identifier)
                 nodes[identifier] = {"metadata": section_metadata(child, publish_props), "objectType": "QuestionSet",
                                      "root": False, "isNew": True}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from flows.runtime.event import lookup, mapping, text
 
@@ -26,14 +25,9 @@ class ImportEvent:
         return text(self.raw, "edata.objectType")
 
     @property
-    def repository(self) -> Any:
+    def repository(self) -> str | None:
         """The source's read URL of the object: present (even empty) or None."""
-        return lookup(self.raw, "edata.repository")
-
-    @property
-    def repository_url(self) -> str:
-        """The same, as the text it must be to be read ("" when empty)."""
-        return text(self.raw, "edata.repository") or ""
+        return text(self.raw, "edata.repository")
 
     @property
     def metadata(self) -> dict | None:
@@ -50,4 +44,6 @@ class ImportEvent:
 
     @property
     def channel(self) -> str | None:
-        return text(self.raw, "context.channel")
+        """The channel, when it is text (the original never read it; another type means none)."""
+        channel = lookup(self.raw, "context.channel")
+        return channel if isinstance(channel, str) and channel else None

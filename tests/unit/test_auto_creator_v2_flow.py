@@ -303,3 +303,39 @@ def test_default_questions_are_reviewed_published_and_waited_for_before_the_set(
                                             "POST /question/v4/publish/do_q4", f"POST /questionset/v4/publish/{root}")]
     assert order == sorted(order)
     assert not any(c.startswith(("POST /question/v4/publish/do_q1", "POST /question/v4/review/do_q1")) for c in calls)
+
+
+@pytest.mark.parametrize("answer", [{"question": "a string"}, {"question": None}, []])
+def test_a_source_read_without_the_question_object_fails_instead_of_importing_it_bodiless(creator, answer):
+    from sandbox.routes import Reply
+
+    event, _ = question_set(creator.sandbox)
+    creator.sandbox.route("GET", r"/odd/question/v1/read/do_q1",
+                          lambda call: Reply(200, {"responseCode": "OK", "result": answer}))
+    creator.env["SOURCE_BASEURL"] = f"{creator.sandbox.url}/odd"
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and "has no result.question object" in outcome.detail
+    assert "do_q1" not in creator.sandbox.questions.objects
+
+
+def test_with_nothing_to_link_default_questions_are_published_but_not_waited_for(sandbox, tmp_path):
+    creator = Creator(sandbox, tmp_path, LINK_WAIT_S="0.2")
+    sandbox.questions.publish_s = 30
+    event, questions = question_set(sandbox)
+    questions["do_q4"]["visibility"] = "Default"
+    event["edata"]["collection"] = []
+    assert creator.run(event)[0].kind == SUCCESS
+    assert [r.path for r in sandbox.journal.all() if r.path.startswith("/question/v4/publish/")] == \
+        ["/question/v4/publish/do_q4"]
+
+
+@pytest.mark.parametrize("path, value, kind", [("edata.repository", 5, SKIPPED), ("edata.repository", {}, SKIPPED),
+                                               ("context.channel", 42, SUCCESS)])
+def test_fields_the_original_read_leniently(creator, path, value, kind):
+    event, _ = question_set(creator.sandbox)
+    node, *parents = event, *path.split(".")
+    for step in parents[:-1]:
+        node = node[step]
+    node[parents[-1]] = value
+    outcome = creator.run(event)[0]
+    assert outcome.kind == kind, outcome.detail

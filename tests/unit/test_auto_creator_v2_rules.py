@@ -94,3 +94,16 @@ def test_write_body_keeps_the_source_identity_and_drops_what_publish_makes():
 def test_api_version():
     assert api_version({"schemaVersion": "1.1"}) == "v5" and api_version({"schemaVersion": "1.0"}) == "v4"
     assert api_version({}) == "v4"
+
+
+def test_a_question_listed_twice_is_placed_once_and_a_reused_section_id_is_refused():
+    from connectors.ecar import EcarError
+
+    tree = {"identifier": "root", "children": [section("s1", [node(Q["q1"]), node(Q["q2"]), node(Q["q1"])]),
+                                               node(Q["q1"])]}
+    _, hierarchy = hierarchy_request("root", tree, {"q1", "q2"}, ("QuestionSet",), ("Question",), PUBLISH)
+    assert hierarchy["s1"]["children"] == ["q1", "q2"] and hierarchy["root"]["children"] == ["s1"]
+    for reused in ("root", "s1", "q2"):
+        bad = {"identifier": "root", "children": [section("s1", [node(Q["q2"])]), section(reused, [])]}
+        with pytest.raises(EcarError, match="section id"):
+            hierarchy_request("root", bad, {"q2"}, ("QuestionSet",), ("Question",), PUBLISH)
