@@ -1,4 +1,4 @@
-"""Writing JSON that any decoded value survives: for request bodies, failed records and log lines."""
+"""Writing JSON that any decoded value survives: for request bodies and failed records."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from confluent_kafka import (OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError,
 from confluent_kafka.admin import AdminClient
 
 from connectors import failed_records
-from connectors.failed_records import FailedRecord
+from connectors.failed_records import FailedRecord, Stage
 
 log = logging.getLogger(__name__)
 
@@ -269,13 +269,11 @@ class DeliveryError(RuntimeError):
 _TOO_LARGE = {KafkaError.MSG_SIZE_TOO_LARGE}  # the local check and the broker answer with this code
 
 
-
-
-def too_large_stand_in(record: FailedRecord, limit_note: str) -> FailedRecord:
+def too_large_stand_in(record: FailedRecord) -> FailedRecord:
     """What is written instead of a record the topic refuses as too large (:mod:`connectors.failed_records`)."""
     return failed_records.stand_in(record.key, record.headers,
                                    f"the failed record ({len(record.value)} bytes) is too large for the failed topic "
-                                   f"({limit_note}); read it at its source offset", "report", "too large")
+                                   f"(message.max.bytes); read it at its source offset", Stage.REPORT, "too large")
 
 
 class FailedTopicWriter:
@@ -299,7 +297,7 @@ class FailedTopicWriter:
         errors = self._deliver(records, too_large)
         if too_large and not errors:
             still_too_large: list[FailedRecord] = []
-            errors = self._deliver([too_large_stand_in(r, "message.max.bytes") for r in too_large], still_too_large)
+            errors = self._deliver([too_large_stand_in(r) for r in too_large], still_too_large)
             errors += [f"a stand-in of {len(r.value)} bytes is too large as well" for r in still_too_large]
         if errors:
             raise DeliveryError(f"{len(errors)} of {len(records)} records not delivered to {self._topic}: "
@@ -309,7 +307,7 @@ class FailedTopicWriter:
         """Produce and flush; the errors, with too-large records set aside in ``too_large``."""
         errors: list[str] = []
 
-        def reported(record: FailedRecord):
+        def on_delivery_of(record: FailedRecord):
             def on_delivery(err, _msg) -> None:
                 if err is None:
                     return
@@ -322,7 +320,7 @@ class FailedTopicWriter:
         for record in records:
             try:
                 produce_waiting(self._producer, self._topic, record.value, record.key, record.headers,
-                                reported(record))
+                                on_delivery_of(record))
             except KafkaException as err:
                 if err.args[0].code() not in _TOO_LARGE:
                     raise

@@ -67,9 +67,9 @@ class ContentService:
         self._client = client
         self._base = base_url.rstrip("/")
 
-    def _call(self, method: str, path: str, channel: str | None, body: Any = None, form=None) -> Answer:
+    def _call(self, method: str, path: str, channel: str | None, body: Any = None) -> Answer:
         headers = {"X-Channel-Id": channel} if channel is not None else {}
-        return self._client.call(CONTENT, method, f"{self._base}{path}", body, headers=headers, form=form)
+        return self._client.call(CONTENT, method, f"{self._base}{path}", body, headers=headers)
 
     def exists(self, channel: str, identifier: str) -> bool:
         """Whether the content is in this repository (replaces the original's Neo4j query)."""

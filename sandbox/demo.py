@@ -1,6 +1,6 @@
 """``make demo``: the jobs end to end on the embedded broker and the sandbox.
 
-For each job: write its config file in the original keys, produce the spec's sample events
+For each job: write its config file in the original keys, produce the original job's sample events
 plus generated ones and one malformed value, run ``python -m bytewax.run flows.<job>``, show
 progress, then print the outcome counts, what the sandbox services received and the failed
 topic, and stop the job with SIGTERM. Exits 0 when every event had an outcome and every job
@@ -68,7 +68,7 @@ def user_delete_demo(broker: EmbeddedBroker, sandbox: SunbirdSandbox) -> bool:
     produce(broker.bootstrap, transfer_topic, examples[2:])
     config = user_delete_config(broker.bootstrap, sandbox.url, group, delete_topic, transfer_topic, failed_topic,
                                 "retry { max_attempts = 3, initial_backoff_s = 0.2 }")
-    print("== user-delete: the spec's samples, 221 generated deletes, one malformed value")
+    print("== user-delete: the original's samples, 221 generated deletes, one malformed value")
     ok = _run("flows.user_delete", config, WORKDIR / "user-delete", len(deletes) + len(examples[2:]), broker,
               failed_topic)
     _print_calls(sandbox, ("/program/",))
@@ -95,7 +95,7 @@ def content_auto_creator_demo(broker: EmbeddedBroker, sandbox: SunbirdSandbox) -
     config = content_auto_creator_config(broker.bootstrap, sandbox.url, group, topic, failed_topic,
                                          workdir / "storage", public, workdir / "tmp",
                                          "retry { max_attempts = 3, initial_backoff_s = 0.2 }")
-    print("== content-auto-creator: the spec's 3 examples, 30 generated bulk uploads, one malformed value")
+    print("== content-auto-creator: the original's 3 examples, 30 generated bulk uploads, one malformed value")
     ok = _run("flows.content_auto_creator", config, workdir, len(values), broker, failed_topic)
     _print_calls(sandbox, ("/content/", "/v3/search"))
     statuses = Counter(content["status"] for content in sandbox.content.contents.values())
@@ -123,7 +123,7 @@ def auto_creator_v2_demo(broker: EmbeddedBroker, sandbox: SunbirdSandbox) -> boo
     produce(broker.bootstrap, topic, values)
     config = auto_creator_v2_config(broker.bootstrap, sandbox.url, group, topic, failed_topic, workdir / "storage",
                                     public, workdir / "tmp", "retry { max_attempts = 3, initial_backoff_s = 0.2 }")
-    print("== auto-creator-v2: the spec's 3 examples, 10 more question sets, a hostile ECAR, one malformed value")
+    print("== auto-creator-v2: the original's 3 examples, 10 more question sets, a hostile ECAR, one malformed value")
     ok = _run("flows.auto_creator_v2", config, workdir, len(values), broker, failed_topic)
     _print_calls(sandbox, ("/question", "/api/"))
     statuses = Counter(found["status"] for found in sandbox.questions.objects.values())

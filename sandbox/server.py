@@ -29,6 +29,10 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from sandbox.broker import free_port
+from sandbox.content import ContentService
+from sandbox.contribution import ContributionService
+from sandbox.files import FileServer
+from sandbox.questions import QuestionSource, QuestionTarget
 from sandbox.routes import Call, Raw, Reply
 
 
@@ -166,11 +170,6 @@ class SunbirdSandbox:
     """The server; services add routes with :meth:`route`."""
 
     def __init__(self, port: int | None = None):
-        from sandbox.content import ContentService
-        from sandbox.contribution import ContributionService
-        from sandbox.files import FileServer
-        from sandbox.questions import QuestionSource, QuestionTarget
-
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.journal = Journal()

@@ -1,4 +1,4 @@
-"""User-delete events for the tests, the fault tests and the demo: the spec's samples, re-aimed."""
+"""User-delete events for the tests, the fault tests and the demo: the original's samples, re-aimed."""
 
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ READER_GROUP = "cokreat-replay"
 # Why a record was not sent (the summary counts each).
 OTHER_JOB = "other job"
 BAD_INPUT = "bad input (use --include-bad-input)"
-OMITTED = "value omitted (too large for the failed topic)"
+OMITTED_VALUE = "value omitted (too large for the failed topic)"
 NO_DESTINATION = "no destination (no source.topic header: use --to-topic)"
 LOOP = "destination is the failed topic itself"
 BEFORE = "before --since"
@@ -164,13 +164,13 @@ def plan(record: Record, options: Options) -> Replay | str:
         if record.timestamp_ms is None or record.timestamp_ms >= options.until.time_ms:
             return AFTER
     if failed_records.OMITTED in record.headers:
-        return OMITTED
+        return OMITTED_VALUE
     try:
         event: dict | None = parse_object(record.value)
     except ValueError:
         event = None
-    failed = event is not None and "failInfo" in event
-    job = record.headers.get("job") or (event.get("jobName") if failed else None)
+    failed = event is not None and failed_records.FAIL_INFO in event
+    job = record.headers.get(failed_records.JOB) or (event.get(failed_records.JOB_NAME) if failed else None)
     if options.job is not None and job != options.job:
         return OTHER_JOB
     if not failed and not options.include_bad_input:
@@ -271,7 +271,7 @@ def replay(options: Options, out=sys.stdout, err=sys.stderr) -> Summary:
             decision = plan(record, options)
             if isinstance(decision, str):
                 summary.skipped[decision] += 1
-                if decision == OMITTED:
+                if decision == OMITTED_VALUE:
                     print(f"record {record.where} was too large for the failed topic; its original is at "
                           f"{source_of(record.headers)} (topic/partition/offset)", file=err)
                 continue

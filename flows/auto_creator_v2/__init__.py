@@ -18,9 +18,9 @@ from flows.auto_creator_v2 import rules
 from flows.auto_creator_v2.fields import QUESTION_FIELDS
 from flows.auto_creator_v2.handler import AutoCreatorV2, V2Settings
 from flows.runtime.job import Job
-from flows.sunbird.failures import EXPECTED
 from flows.runtime.pipeline import job_flow
 from flows.runtime.settings import CommonSettings, Reader
+from flows.sunbird.failures import EXPECTED
 from flows.sunbird.rehost import Rehoster, downloader_from, storage_from
 
 JOB_NAME = "auto-creator-v2"
@@ -33,7 +33,7 @@ def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
     rehoster = Rehoster(downloader, None, storage_from(reader), Path(reader.text("temp_file_location")))
     children = ThreadPoolExecutor(reader.integer("children_in_flight", 32, minimum=1), thread_name_prefix="children")
     creator = AutoCreatorV2(
-        _settings(reader),
+        _settings(reader, common),
         SourceService(HttpClient(JOB_NAME, common.http, common.retry, public=downloader.connections)),
         AssessmentService(client, reader.url("service.assessment.basePath")),
         ContentService(client, reader.url("service.content.basePath")),
@@ -51,7 +51,7 @@ def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
     )
 
 
-def _settings(reader: Reader) -> V2Settings:
+def _settings(reader: Reader, common: CommonSettings) -> V2Settings:
     return V2Settings(
         source_base_url=reader.url("source.baseUrl"),
         question_fields=tuple(reader.text_list("source.question_fields", list(QUESTION_FIELDS))),
@@ -68,7 +68,7 @@ def _settings(reader: Reader) -> V2Settings:
         link_wait_s=reader.number("link.wait_s", 60.0),
         max_collection_units=reader.integer("collections.max_units", 100, minimum=1),
         max_questions=reader.integer("questions.max_per_set", 1000, minimum=1),
-        link_attempts=reader.integer("retry.max_attempts", 5, minimum=1),
+        link_attempts=common.retry.max_attempts,
     )
 
 

@@ -27,8 +27,8 @@ from connectors.ecar import EcarError, EcarLimits, read_ecar
 from connectors.http import path_segment
 from connectors.storage import key_segment
 from connectors.sunbird import AssessmentService, ContentService, SourceService
-from flows.auto_creator_v2.view import ImportEvent
 from flows.auto_creator_v2.tree import accepted, api_version, hierarchy_request, questions_of, write_body
+from flows.auto_creator_v2.view import ImportEvent
 from flows.runtime.event import is_blank
 from flows.runtime.job import Done, Link, Result
 from flows.sunbird import hierarchy

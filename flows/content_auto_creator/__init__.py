@@ -16,11 +16,11 @@ from connectors.http import HttpClient
 from connectors.sunbird import ContentService, SearchService
 from flows.content_auto_creator import rules
 from flows.content_auto_creator.handler import ContentAutoCreator, CreatorSettings
-from flows.runtime.event import text
+from flows.content_auto_creator.view import ContentEvent
 from flows.runtime.job import Job
-from flows.sunbird.failures import EXPECTED
 from flows.runtime.pipeline import job_flow
 from flows.runtime.settings import CommonSettings, ConfigError, Reader
+from flows.sunbird.failures import EXPECTED
 from flows.sunbird.rehost import Rehoster, downloader_from, storage_from
 
 JOB_NAME = "content-auto-creator"
@@ -40,7 +40,7 @@ def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
     rehoster = Rehoster(downloader, _drive(reader, downloader), storage_from(reader),
                         Path(reader.text(f"{PREFIX}.temp_file_location", "/tmp/content")))
     creator = ContentAutoCreator(
-        _creator_settings(reader),
+        _creator_settings(reader, common),
         ContentService(client, reader.url("service.content_service.basePath")),
         SearchService(client, reader.url("service.search.basePath")),
         rehoster,
@@ -49,14 +49,14 @@ def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
         name=JOB_NAME,
         expected=EXPECTED,
         topics=(reader.text("kafka.input.topic"),),
-        entity=lambda _topic, event: text(event, "object.id"),
+        entity=lambda _topic, event: ContentEvent(event).object_id,
         validate=lambda _topic, event: rules.skip_reason(job_rules, event),
         handle=creator.handle,
         link=creator.link,
     )
 
 
-def _creator_settings(reader: Reader) -> CreatorSettings:
+def _creator_settings(reader: Reader, common: CommonSettings) -> CreatorSettings:
     return CreatorSettings(
         removed_props=tuple(reader.text_list(f"{PREFIX}.content_props_to_removed", [])),
         create_props=tuple(reader.text_list(f"{PREFIX}.content_create_props", [])),
@@ -71,7 +71,7 @@ def _creator_settings(reader: Reader) -> CreatorSettings:
         content_folder=reader.text("cloud_storage.folder.content", "content"),
         artifact_folder=reader.text("cloud_storage.folder.artifact", "artifact"),
         max_collection_units=reader.integer("collections.max_units", 100, minimum=1),
-        link_attempts=reader.integer("retry.max_attempts", 5, minimum=1),
+        link_attempts=common.retry.max_attempts,
     )
 
 

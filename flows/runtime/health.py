@@ -74,8 +74,8 @@ class Health:
         body = {"status": "ok", "pending": pending, "seconds_since_progress": round(still_s, 1)}
         if pending and still_s > self._stall_timeout_s:
             return ProbeAnswer(503, {**body, "status": "stalled",
-                                "reason": f"{pending} events pending and none reached an outcome for "
-                                          f"{still_s:.0f}s (health.stall_timeout_s = {self._stall_timeout_s:g})"})
+                                     "reason": f"{pending} events pending and none reached an outcome for "
+                                               f"{still_s:.0f}s (health.stall_timeout_s = {self._stall_timeout_s:g})"})
         return ProbeAnswer(200, body)
 
     def ready(self) -> ProbeAnswer:
@@ -106,7 +106,7 @@ class _ProbeHandler(BaseHTTPRequestHandler):
 
 
 def serve(port: int, health: Health) -> ThreadingHTTPServer:
-    """ProbeAnswer probes on ``0.0.0.0:port`` from a daemon thread; ``OSError`` when the port cannot be bound."""
+    """Answer the probes on ``0.0.0.0:port`` from a daemon thread; ``OSError`` when the port cannot be bound."""
     server = ThreadingHTTPServer(("0.0.0.0", port), _ProbeHandler)  # daemon threads per request
     server.health = health
     threading.Thread(target=server.serve_forever, name="health", daemon=True).start()

@@ -32,9 +32,10 @@ from typing import Callable, Iterable
 import bytewax.operators as op
 from bytewax.operators import StatefulBatchLogic
 
+from connectors.failed_records import Stage
 from flows.runtime.in_flight import POLL, HandlerPool
 from flows.runtime.job import Job, Link
-from flows.runtime.outcome import FAILED, Outcome, Stage, shortened
+from flows.runtime.outcome import FAILED, Outcome, shortened
 
 log = logging.getLogger(__name__)
 

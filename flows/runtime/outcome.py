@@ -9,7 +9,7 @@ from enum import StrEnum
 from bytewax.connectors.kafka import KafkaSourceMessage
 
 from connectors import failed_records
-from connectors.failed_records import FailedRecord
+from connectors.failed_records import FailedRecord, Stage
 
 MAX_DETAIL = 2000  # characters of an error or a skip reason kept (it may repeat a whole service answer)
 
@@ -28,15 +28,6 @@ class OutcomeKind(StrEnum):
     SKIPPED = "skipped"
     FAILED = "failed"
     BAD_INPUT = "bad_input"  # not a JSON object: its bytes go to the failed topic as they are
-
-
-class Stage(StrEnum):
-    """Where an event's way ended, when not in success."""
-
-    PARSE = "parse"
-    VALIDATE = "validate"
-    PROCESS = "process"
-    LINK = "link"
 
 
 SUCCESS, SKIPPED, FAILED, BAD_INPUT = OutcomeKind

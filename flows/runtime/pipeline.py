@@ -31,6 +31,7 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 from confluent_kafka import KafkaError, KafkaException
 
+from connectors.failed_records import Stage
 from connectors.http import HttpClient
 from connectors.kafka import BrokerWatch, ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, partitions_of
 from connectors.metrics import IN_FLIGHT
@@ -41,7 +42,7 @@ from flows.runtime.job import Done, Job, Link, Skip
 from flows.runtime.lifecycle import StopSignal, exit_at_start
 from flows.runtime.linking import Backlog, Linking, in_partition_order
 from flows.runtime.logs import configure as configure_logs
-from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, OutcomeKind, Stage, shortened
+from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, OutcomeKind, shortened
 from flows.runtime.report import OutcomeSink
 from flows.runtime.settings import CommonSettings, ConfigError, HealthSettings, Reader, load_config
 

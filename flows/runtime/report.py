@@ -1,6 +1,6 @@
-"""The end of the pipeline: each outcome counted, logged and, when it failed, written to the
-failed topic; then the offsets committed. Nothing is committed before its failed record is stored.
-Each batch then counts as progress for the liveness probe.
+"""The end of the pipeline, per batch of outcomes: failed records stored (acknowledged by the broker),
+then counted, then logged, then the offsets committed; nothing is committed before its failed record is
+stored. Each batch then counts as progress for the liveness probe.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ from pathlib import Path
 from connectors.http import HttpClient
 from connectors.sunbird import ProgramService
 from flows.runtime.job import Job
-from flows.sunbird.failures import EXPECTED
 from flows.runtime.pipeline import job_flow
 from flows.runtime.settings import CommonSettings, ConfigError, Reader
+from flows.sunbird.failures import EXPECTED
 from flows.user_delete import handler, rules
 
 JOB_NAME = "user-delete"

@@ -1,4 +1,4 @@
-"""auto-creator-v2's pure parts: validation (§3), the tree (§4.6) and write bodies (ECAR reading: test_ecar.py)."""
+"""auto-creator-v2's pure parts: validation, the tree and write bodies (ECAR reading: test_ecar.py)."""
 
 import pytest
 

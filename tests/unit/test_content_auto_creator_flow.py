@@ -127,7 +127,7 @@ def test_the_http_contracts(creator):
 
 
 def prepare(creator, state: str, event: dict) -> None:
-    """Put the target repository in the state that gives ``state`` (§3.3)."""
+    """Put the target repository in the state that gives ``state``."""
     origin = {"identifier": event["object"]["id"], "repository": event["edata"]["repository"]}
     copy_fields = {"origin": event["object"]["id"], "originData": origin, "channel": event["context"]["channel"]}
     if state == "update":

@@ -1,4 +1,4 @@
-"""The content-auto-creator's pure rules: validation (§2), metadata split (§3.2), target (§3.3), matrix (§3.4)."""
+"""The content-auto-creator's pure rules: validation, metadata split, target, stage matrix."""
 
 import json
 
@@ -107,7 +107,7 @@ def test_search_edge_cases():
     assert as_number("2") == 2.0 and as_number(None) == 0 and as_number(True) == 0
 
 
-# The stage matrix of §3.4, every cell; ⚠ cells publish nothing here.
+# The stage matrix, every cell; ⚠ cells publish nothing here.
 FULL = ("create", "update", "upload", "review", "publish")
 MATRIX = {
     ("create", ""): (FULL, True), ("create", "publish"): (FULL, True),

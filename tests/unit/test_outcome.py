@@ -47,3 +47,13 @@ def test_a_record_that_cannot_be_written_becomes_a_stand_in_naming_the_source():
     record = failed_record_or_stand_in("user-delete", outcome)
     assert "could not be written" in json.loads(record.value)["failInfo"]["error"]
     assert dict(record.headers)["source.offset"] == b"7" and dict(record.headers)["value.omitted"] == b"unwritable"
+
+
+def test_an_unwritable_record_becomes_a_small_stand_in():
+    """The stand-in keeps each header and the key to 1 KiB, as the too-large one does: it must stay small."""
+    outcome = Outcome(KafkaSourceMessage(key=b"k" * 5000, value=b"{}", topic="t", partition=0, offset=7), FAILED,
+                      event={"edata": {"x": object()}}, stage="process", detail="e" * 5000)
+    record = failed_record_or_stand_in("job", outcome)
+    headers = dict(record.headers)
+    assert record.key is None and all(len(value) <= 1024 for value in headers.values())
+    assert headers["value.omitted"] == b"unwritable" and headers["source.offset"] == b"7"

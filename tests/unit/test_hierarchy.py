@@ -1,4 +1,4 @@
-"""Linking into collection units (the originals' CollectionUpdaterSpec, against the sandbox)."""
+"""Linking into collection units (flows/sunbird/hierarchy.py, against the sandbox)."""
 
 import pytest
 
