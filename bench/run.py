@@ -21,6 +21,7 @@ import copy
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +41,7 @@ from sandbox.user_events import EXAMPLES as USER_EVENTS
 from sandbox.user_events import delete_event
 
 RESULTS = Path(__file__).parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
 CONTENT_EXAMPLE = json.loads((Path(__file__).parents[1] / "sandbox" / "events" /
                               "content-auto-creator.events.jsonl").read_text().splitlines()[1])
 
@@ -235,7 +237,7 @@ JOBS: dict[str, tuple[Callable, int, int, str]] = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", default=",".join([*JOBS, "scaling"]))
+    parser.add_argument("--jobs", default=",".join([*JOBS, "scaling", "peers"]))
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--no-chart", action="store_true")
     args = parser.parse_args()
@@ -248,6 +250,9 @@ def main() -> int:
         for name in args.jobs.split(","):
             if name == "scaling":
                 scaling(broker, sandbox, names, workdir)
+                continue
+            if name == "peers":
+                peers(broker, sandbox, names, workdir, args.latency_ms)
                 continue
             build, count, sequential_count, unit = JOBS[name]
             kwargs = {"workdir": workdir} if build in (content, question_sets) else {}
@@ -282,6 +287,75 @@ def scaling(broker, sandbox, names, workdir: Path) -> None:
                        **{label: asdict(measure(overhead(sandbox, names, broker, JOBS["overhead"][1]), broker,
                                                 sandbox, label, workdir, processes))
                           for label, processes in layouts.items()}})
+
+
+def run_peer(command: list[str]) -> dict:
+    """One peer or floor in its own process (:mod:`bench.peers`): its JSON line."""
+    answer = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    if answer.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])}: exit {answer.returncode}: {answer.stderr[-2000:]}")
+    return json.loads(answer.stdout.strip().splitlines()[-1])
+
+
+def quix_python() -> Path:
+    """``bench/.venv-quix``'s interpreter, made on first use from bench/requirements-quix.txt."""
+    venv = Path(__file__).parent / ".venv-quix"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r",
+                        str(Path(__file__).parent / "requirements-quix.txt")], check=True)
+    return python
+
+
+def per_second(peer: dict) -> float:
+    return round(peer["done"] / max(peer["seconds"], 1e-3), 1)
+
+
+def cpu_per_1000(peer: dict) -> float:
+    return round(peer["cpu_s"] / max(peer["done"], 1) * 1000, 3)
+
+
+def peers(broker, sandbox, names, workdir: Path, latency_ms: float) -> None:
+    """The jobs beside the peers and floors of the same work, in one run: the skipped path against
+    Quix Streams and a bare confluent-kafka loop; user-delete's calls against bare HTTP clients
+    (urllib3 on threads, aiohttp on asyncio) at the same service latency."""
+    count = JOBS["overhead"][1]
+    print(f"peers: the skipped path, {count} events")
+    ours = measure(overhead(sandbox, names, broker, count), broker, sandbox, "user-delete, all skipped", workdir)
+    topic = names("peer.skip")
+    broker.create_topics([topic], partitions=2)
+    produce_timed(broker.bootstrap, topic, overhead(sandbox, names, broker, count).values)
+    bare = run_peer([sys.executable, "-m", "bench.peers", "consumer", broker.bootstrap, topic, str(count)])
+    quix = run_peer([str(quix_python()), str(Path(__file__).parent / "quix_peer.py"), broker.bootstrap, topic,
+                     str(count), str(workdir / "quix-state")])
+    quix = {"done": quix["events"], "seconds": quix["seconds"], "cpu_s": quix["cpu_s"]}
+    skipped = {"user-delete": asdict(ours), "bare confluent-kafka loop": {"events_per_s": per_second(bare),
+                                                                         "cpu_s_per_1000": cpu_per_1000(bare)},
+               "quix streams": {"events_per_s": per_second(quix), "cpu_s_per_1000": cpu_per_1000(quix)}}
+    calls = JOBS["user-delete"][1]
+    print(f"peers: {calls} DELETE calls at {latency_ms:.0f} ms")
+    job = measure(user_delete(sandbox, names, broker, calls), broker, sandbox, "user-delete", workdir)
+    floors = {}
+    for kind, concurrency in (("http-threads", 32), ("http-asyncio", 32), ("http-asyncio", 128)):
+        prefix = names("floor")
+        for n in range(calls):
+            sandbox.contribution.add_user(f"{prefix}-{n}")
+        floor = run_peer([sys.executable, "-m", "bench.peers", kind, sandbox.url, prefix, str(calls), str(concurrency)])
+        floors[f"{kind}, {concurrency} at once"] = {"calls_per_s": per_second(floor),
+                                                    "cpu_s_per_1000": cpu_per_1000(floor)}
+    asyncio_floor = floors["http-asyncio, 32 at once"]
+    _write("peers", {
+        "skipped_path": skipped,
+        "skipped_ratios": {"vs quix streams": round(ours.events_per_s / skipped["quix streams"]["events_per_s"], 2),
+                           "vs bare loop": round(ours.events_per_s /
+                                                 skipped["bare confluent-kafka loop"]["events_per_s"], 2)},
+        "calls": {"user-delete (default settings)": asdict(job), **floors},
+        "calls_ratios": {"user-delete events/s vs asyncio floor": round(job.events_per_s /
+                                                                       asyncio_floor["calls_per_s"], 2),
+                         "user-delete CPU per event vs asyncio floor's per call":
+                             round(job.cpu_s_per_1000 / max(asyncio_floor["cpu_s_per_1000"], 1e-6), 2)},
+        "latency_ms": latency_ms})
 
 
 def chart(broker, sandbox, names, workdir: Path) -> None:
