@@ -3,9 +3,9 @@ as the jobs: what the work costs done by the library a Python team would pick in
 :mod:`bench.quix_peer`) and by bare clients. Each prints one JSON line: how many, seconds from the first
 to the last, CPU seconds of the process meanwhile.
 
-    python -m bench.peers consumer BOOTSTRAP TOPIC COUNT                      # consume 500, json.loads, the rule, commit
-    python -m bench.peers http-threads BASE_URL PREFIX COUNT CONCURRENCY      # urllib3 on threads: DELETE PREFIX-0 ...
-    python -m bench.peers http-asyncio BASE_URL PREFIX COUNT CONCURRENCY      # aiohttp on one event loop: the same
+    python -m bench.peers consumer BOOTSTRAP TOPIC COUNT                  # consume 500, json.loads, rule, commit
+    python -m bench.peers http-threads BASE_URL PREFIX COUNT CONCURRENCY  # urllib3 on threads: DELETE PREFIX-0 ...
+    python -m bench.peers http-asyncio BASE_URL PREFIX COUNT CONCURRENCY  # aiohttp on one event loop: the same
 """
 
 from __future__ import annotations

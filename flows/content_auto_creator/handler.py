@@ -76,7 +76,8 @@ class ContentAutoCreator:
         view = ContentEvent(event)
         object_id, channel, metadata = view.object_id, view.channel, view.metadata
         collection_units = hierarchy.units(event, self._settings.max_collection_units)
-        create_metadata, update_metadata = split_metadata(metadata, self._settings.removed_props, self._settings.create_props)
+        create_metadata, update_metadata = split_metadata(metadata, self._settings.removed_props,
+                                                          self._settings.create_props)
         target = self._target(view, metadata)
         calls, link = steps(target.stage, view.stage)
         log.info("processing content", extra={"entity": object_id, "target": target.stage, "calls": calls})

@@ -93,8 +93,8 @@ class PartitionWindow(StatefulBatchLogic):
     hangs: what comes after it is then never started nor reported, and is read again after the restart.
     """
 
-    def __init__(self, handlers: HandlerPool, is_done: Callable[[object], bool], entity_of: Callable[[object], str | None],
-                 limit: int):
+    def __init__(self, handlers: HandlerPool, is_done: Callable[[object], bool],
+                 entity_of: Callable[[object], str | None], limit: int):
         self._handlers = handlers
         self._is_done = is_done
         self._entity_of = entity_of

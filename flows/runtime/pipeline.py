@@ -105,7 +105,8 @@ def _safe_entity(job: Job, topic: str, event: dict) -> str | None:
 def _finish(item: _Pending, kind: OutcomeKind, *, stage: Stage | None = None, detail: str | None = None,
             status: int | None = None, entity: str | None = None) -> Outcome:
     return Outcome(item.message, kind, event=item.event, entity=entity or item.entity, stage=stage,
-                   detail=None if detail is None else shortened(detail), status=status, seconds=time.monotonic() - item.started)
+                   detail=None if detail is None else shortened(detail), status=status,
+                   seconds=time.monotonic() - item.started)
 
 
 def handle_one(job: Job, item: _Pending) -> Outcome | Linking:

@@ -152,7 +152,8 @@ def _to_number(key: str, text: str, kind: type) -> Any:
     try:
         return kind(text.strip())
     except ValueError:
-        raise ConfigError(key, f"expected a {'whole number' if kind is int else 'number'}, got {_shown(key, text)}") from None
+        expected = "whole number" if kind is int else "number"
+        raise ConfigError(key, f"expected a {expected}, got {_shown(key, text)}") from None
 
 
 class Reader:
@@ -273,7 +274,8 @@ class Reader:
             raise ConfigError(key, "expected a list of strings or a comma-separated string")
         return self._kept(key, [item.strip() for item in value if item.strip()])
 
-    def text_map(self, key: str, default: Any = _MISSING, entry_name: Callable[[str], str] | None = None) -> dict[str, str]:
+    def text_map(self, key: str, default: Any = _MISSING,
+                 entry_name: Callable[[str], str] | None = None) -> dict[str, str]:
         """An object of string values (headers, librdkafka properties). With ``entry_name``, each variable
         ``<KEY>_<NAME>`` sets one entry: the one whose name gives the same variable, else ``entry_name(NAME)``."""
         value = self._get(key, default)
