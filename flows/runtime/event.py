@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -93,20 +94,24 @@ def _may_hold_long_integer(value: bytes) -> bool:
     return _LONG_NUMBER_START in value.translate(_NUMBER_SHAPES, b" \t\r\n-")
 
 
+@lru_cache(maxsize=1024)
+def _steps(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
 def lookup(event: dict, path: str) -> Any:
     """The value at a dotted path, or None when any step is missing.
 
     A step through something that is not an object is a :class:`BadValue`.
     """
     node: Any = event
-    walked = []
-    for step in path.split("."):
+    steps = _steps(path)
+    for index, step in enumerate(steps):
         if node is None:
             return None
         if not isinstance(node, dict):
-            raise BadValue(".".join(walked), "an object", node)
+            raise BadValue(".".join(steps[:index]), "an object", node)
         node = node.get(step)
-        walked.append(step)
     return node
 
 
