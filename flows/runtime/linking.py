@@ -35,7 +35,7 @@ from bytewax.operators import StatefulBatchLogic
 from connectors.failed_records import Stage
 from flows.runtime.in_flight import POLL, HandlerPool
 from flows.runtime.job import Job, Link
-from flows.runtime.outcome import FAILED, Outcome, shortened
+from flows.runtime.outcome import FAILED, Outcome, partition_key, shortened
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +67,12 @@ class LinkResult:
     status: int | None = None
 
 
-def partition_key(outcome: Outcome) -> str:
-    return f"{outcome.message.partition}-{outcome.message.topic}"
-
-
 def works_of(item: object) -> list[LinkWork]:
     """One :class:`LinkWork` per collection of an event waiting for links; none for anything else."""
     if not isinstance(item, Linking):
         return []
     message, link = item.outcome.message, item.link
-    return [LinkWork(partition_key(item.outcome), message.offset, collection_id, tuple(unit_ids), link.identifier)
+    return [LinkWork(partition_key(message), message.offset, collection_id, tuple(unit_ids), link.identifier)
             for collection_id, unit_ids in link.units.items()]
 
 

@@ -52,6 +52,11 @@ class Outcome:
         return self.kind in (FAILED, BAD_INPUT)
 
 
+def partition_key(message: KafkaSourceMessage) -> str:
+    """The key of everything done per partition (its window, its order, its commits): ``"0-topic"``."""
+    return f"{message.partition}-{message.topic}"
+
+
 def failed_record(job_name: str, outcome: Outcome) -> FailedRecord:
     """The failed-topic record for a ``failed`` or ``bad_input`` outcome."""
     message = outcome.message

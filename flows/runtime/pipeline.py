@@ -42,7 +42,7 @@ from flows.runtime.job import Done, Job, Link, Skip
 from flows.runtime.lifecycle import StopSignal, exit_at_start
 from flows.runtime.linking import Backlog, Linking, in_partition_order
 from flows.runtime.logs import configure as configure_logs
-from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, OutcomeKind, shortened
+from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, OutcomeKind, partition_key, shortened
 from flows.runtime.report import OutcomeSink
 from flows.runtime.settings import CommonSettings, ConfigError, HealthSettings, Reader, load_config
 
@@ -74,10 +74,11 @@ def parse(message: KafkaSourceMessage) -> _Item:
     return _Pending(message, event, None, started)
 
 
-def parse_batch(progress: Progress, messages: list[KafkaSourceMessage]) -> list[_Item]:
-    """:func:`parse` for each message; the batch counts as taken until the sink reports it."""
+def checked_batch(job: Job, progress: Progress, messages: list[KafkaSourceMessage]) -> list[tuple[str, _Item]]:
+    """Each message parsed and validated, keyed by its partition, in one step (a step per item costs
+    more than the work); the batch counts as taken until the sink reports it."""
     progress.took(len(messages))
-    return [parse(message) for message in messages]
+    return [(partition_key(message), validate(job, parse(message))) for message in messages]
 
 
 def validate(job: Job, item: _Item) -> _Item:
@@ -146,9 +147,8 @@ def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int, progres
     handlers = HandlerPool(partial(handle_one, job), max_in_flight, stop_requested)
     flow = Dataflow(job.name.replace("-", "_"))
     messages = op.input("read_events", flow, source)
-    parsed = op.flat_map_batch("parse_json", messages, partial(parse_batch, progress or Progress()))
-    checked = op.map("validate_event", parsed, lambda item: validate(job, item))
-    by_partition = op.key_on("by_partition", checked, _partition_of)
+    by_partition = op.flat_map_batch("parse_and_validate", messages,
+                                     partial(checked_batch, job, progress or Progress()))
     handled = op.stateful_batch("handle_event", by_partition,
                                 lambda _resume: PartitionWindow(handlers, _is_outcome, _entity_of, window))
     if job.link is None:
@@ -157,10 +157,6 @@ def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int, progres
         outcomes = in_partition_order(job, handled, max_in_flight, stop_requested, backlog or Backlog(window))
     op.output("report_outcome", outcomes, sink)
     return flow
-
-
-def _partition_of(item: _Item) -> str:
-    return f"{item.message.partition}-{item.message.topic}"
 
 
 def _is_outcome(item: _Item) -> bool:
