@@ -72,8 +72,11 @@ class OutcomeLines:
         self._level = logging.getLogger(logger).getEffectiveLevel()
         self._millisecond, self._stamp = -1, ""
 
+    def enabled(self, level: int) -> bool:
+        return level >= self._level
+
     def add(self, level: int, message: str, fields: dict) -> None:
-        if level < self._level:
+        if not self.enabled(level):
             return
         line = {"time": self._now(), "level": logging.getLevelName(level), **self._head, "message": message,
                 **fields}

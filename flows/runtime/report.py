@@ -82,7 +82,8 @@ class OutcomeLog:
     def add(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
             level = logging.WARNING if outcome.to_failed_topic else logging.INFO
-            self._lines.add(level, f"event {outcome.kind}", log_fields(self._job, outcome))
+            if self._lines.enabled(level):  # the fields cost more than the check
+                self._lines.add(level, f"event {outcome.kind}", log_fields(self._job, outcome))
         self._lines.flush()
 
 
