@@ -183,17 +183,16 @@ class Reader:
 
     def _from_environment(self, key: str) -> Any:
         """The key's own variable, else the key inside the variable of an object holding it
-        (``RETRY={max_attempts = 2}`` sets ``retry.max_attempts``)."""
+        (``RETRY={max_attempts = 2}`` sets ``retry.max_attempts``). A variable of an object's name that
+        is not ``{...}`` is someone else's (``SOURCE=...``, ``IMAGE=...``) and is left alone."""
         environ, parts = self.config.environ, key.split(".")
         if env_name(key) in environ:
             return environ[env_name(key)]
         for end in range(len(parts) - 1, 0, -1):
             parent = ".".join(parts[:end])
-            if env_name(parent) in environ:
-                tree = _hocon(parent, environ[env_name(parent)])
-                if not isinstance(tree, ConfigTree):
-                    raise ConfigError(parent, f"environment value {env_name(parent)} is not a HOCON object")
-                value = tree.get(".".join(parts[end:]), self._MISSING)
+            text = environ.get(env_name(parent), "")
+            if text.lstrip().startswith("{"):
+                value = _hocon(parent, text).get(".".join(parts[end:]), self._MISSING)
                 if value is not self._MISSING:
                     return value
         return self._MISSING

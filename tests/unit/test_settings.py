@@ -196,8 +196,11 @@ def test_an_objects_variable_sets_the_keys_it_names():
     assert settings.retry.max_attempts == 2 and settings.retry.initial_backoff_s == 0.5
     assert reader.text("kafka.input.topic") == "t7" and reader.origins["kafka.input.topic"] == "environment"
     assert "RETRY" not in reader.unread_environment() and "KAFKA_INPUT" not in reader.unread_environment()
-    with pytest.raises(ConfigError, match="^retry: environment value RETRY is not a HOCON object"):
-        CommonSettings.read(Reader(load_config(DEFAULTS, {"RETRY": "[1]"})))
+    with pytest.raises(ConfigError, match="^retry: environment value RETRY is not HOCON"):
+        CommonSettings.read(Reader(load_config(DEFAULTS, {"RETRY": "{ unclosed"})))
+    # A variable of an object's name that is not an object is someone else's: it changes nothing.
+    settings = CommonSettings.read(Reader(load_config(DEFAULTS, {"KAFKA": "kafka:9092", "HTTP": "on", "RETRY": "[1]"})))
+    assert settings.retry.max_attempts == 5 and settings.kafka.brokers == "localhost:9092"
 
 
 def test_variables_that_are_not_settings_and_commented_substitutions(tmp_path):
