@@ -114,8 +114,10 @@ class CollectionLinks(StatefulBatchLogic):
         return None  # no bytewax recovery: the committed offsets are the position
 
     def _finished(self) -> tuple[list[LinkResult], bool]:
-        done = [future for future in self._running if future.done()]
-        self._running = [future for future in self._running if not future.done()]
+        done, running = [], []
+        for future in self._running:  # one look each: a link finishing meanwhile is in one list, not none
+            (done if future.done() else running).append(future)
+        self._running = running
         results = [future.result() for future in done if not future.cancelled()]
         return results, StatefulBatchLogic.RETAIN if self._running else StatefulBatchLogic.DISCARD
 

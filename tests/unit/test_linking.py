@@ -120,3 +120,29 @@ def test_a_handler_that_raises_does_not_stall_its_lane():
     first, second = handlers.submit("entity", "bad"), handlers.submit("entity", "good")
     assert second.result(timeout=10) == "good"
     assert isinstance(first.exception(timeout=10), RuntimeError)
+
+
+def test_a_link_that_finishes_while_the_step_looks_is_never_lost():
+    """The running links are split into done and running in one look: a link finishing between two
+    looks was in neither list, and its event never reached an outcome (the partition stalled)."""
+    from concurrent.futures import Future
+
+    from flows.runtime.linking import CollectionLinks, LinkWork
+
+    class FinishesWhenLookedAt(Future):
+        looks = 0
+
+        def done(self):
+            self.looks += 1
+            if self.looks == 2 and not super().done():
+                self.set_result(LinkResult("0-t", 1))
+            return super().done()
+
+    class Pool:
+        def submit(self, _entity, _work):
+            return FinishesWhenLookedAt()
+
+    step = CollectionLinks(Pool())
+    results, _ = step.on_batch([LinkWork("0-t", 1, "c", ("u",), "x")])
+    results += step.on_notify()[0]
+    assert results == [LinkResult("0-t", 1)]
