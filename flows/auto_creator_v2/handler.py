@@ -12,7 +12,8 @@
    the linking to the pipeline (:mod:`flows.runtime.linking`), which calls :meth:`AutoCreatorV2.link` per collection.
 
 Where the original wrote Neo4j and Cassandra directly, the target's own APIs do the writing and
-its publish makes the ECARs and variants. Every error ends as a :class:`~flows.runtime.job.Fail`.
+its publish makes the ECARs and variants. An expected failure (:mod:`flows.sunbird.failures`) is
+raised; the pipeline makes it a failed record.
 """
 
 from __future__ import annotations

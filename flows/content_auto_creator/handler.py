@@ -10,7 +10,7 @@
 5. if anything in 3 fails, mark the content ``Failed`` with the error (``system/update``). A failed
    link fails the event but does not mark the content: it is published, and usable.
 
-Every error ends as a :class:`~flows.runtime.job.Fail` (then a failed record); nothing escapes.
+An expected failure (:mod:`flows.sunbird.failures`) is raised; the pipeline makes it a failed record.
 """
 
 from __future__ import annotations
