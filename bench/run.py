@@ -34,7 +34,8 @@ from confluent_kafka import Producer
 
 from connectors.kafka import produce_waiting
 from sandbox.broker import EmbeddedBroker, free_port
-from sandbox.job import JobProcess, auto_creator_v2_config, content_auto_creator_config, user_delete_config
+from sandbox.job import (SKIP_SUMMARY, JobProcess, auto_creator_v2_config, content_auto_creator_config, skip_summaries,
+                         user_delete_config)
 from sandbox.questionsets import question_set
 from sandbox.server import SunbirdSandbox
 from sandbox.user_events import EXAMPLES as USER_EVENTS
@@ -50,8 +51,8 @@ CONTENT_EXAMPLE = json.loads((Path(__file__).parents[1] / "sandbox" / "events" /
 class Run:
     events: int
     events_per_s: float
-    latency_p50_s: float
-    latency_p99_s: float
+    latency_p50_s: float | None  # None: every event skipped by validation, which has no line of its own
+    latency_p99_s: float | None
     peak_rss_mb: float
     cpu_s_per_1000: float
     sandbox_cpu_s_per_1000: float  # the service stand-in's share of the same two cores
@@ -81,9 +82,13 @@ def produce_timed(bootstrap: str, topic: str, values: list[bytes]) -> dict[tuple
     return stamps
 
 
+READING = b'"message":"reading partition"'  # a job's first partition: start-up is over
+SUMMARY_LINE = f'"message":"{SKIP_SUMMARY}"'.encode()
+
+
 class OutcomeCount:
-    """Outcome lines in a job's log so far, read incrementally: re-reading the whole log every
-    poll would take a core away from the job being measured."""
+    """Events with an outcome in a job's log so far (outcome lines, and the skips the summaries count),
+    read incrementally: re-reading the whole log every poll would take a core away from the job."""
 
     def __init__(self, log_path: Path):
         self._path, self._offset, self._count, self._tail = log_path, 0, 0, b""
@@ -95,6 +100,8 @@ class OutcomeCount:
         self._offset += len(chunk) - len(self._tail)
         complete, _, self._tail = chunk.rpartition(b"\n")
         self._count += complete.count(b'"outcome"')
+        if SUMMARY_LINE in complete:
+            self._count += sum(json.loads(line)["skipped"] for line in complete.splitlines() if SUMMARY_LINE in line)
         return self._count
 
 
@@ -113,7 +120,14 @@ def measure(work: Workload, broker: EmbeddedBroker, sandbox: SunbirdSandbox, lab
             for n, args in enumerate(processes or [[]])]
     total, shown, deadline = len(work.values), -1, time.monotonic() + 600
     progress = [OutcomeCount(job.log_path) for job in jobs]
+    ready_cpu = [None] * len(jobs)  # each process's CPU once it reads: start-up is not counted
     while time.monotonic() < deadline and all(job.running() for job in jobs):
+        for n, job in enumerate(jobs):
+            if ready_cpu[n] is None and READING in job.log_path.read_bytes():
+                ready_cpu[n] = _cpu_s(job.process.pid)
+        if None in ready_cpu:
+            time.sleep(0.01)
+            continue
         done = sum(count.read() for count in progress)
         if done != shown:
             bar = "#" * int(30 * done / total)
@@ -125,21 +139,26 @@ def measure(work: Workload, broker: EmbeddedBroker, sandbox: SunbirdSandbox, lab
     print()
     sandbox_cpu = time.process_time() - sandbox_cpu_before
     rss = max(_peak_rss_mb(job.process.pid) for job in jobs)
-    cpu = sum(_cpu_s(job.process.pid) for job in jobs)
+    cpu = sum(_cpu_s(job.process.pid) - ready for job, ready in zip(jobs, ready_cpu))
     for job in jobs:
         job.stop()
-    outcomes = [outcome for job in jobs for outcome in job.outcomes()]
-    if len(outcomes) < total:
+    lines = [line for job in jobs for line in job.log_lines()]
+    outcomes = [line for line in lines if "outcome" in line]
+    summaries = skip_summaries(lines)
+    if len(outcomes) + sum(s["skipped"] for s in summaries) < total:
         raise RuntimeError(f"{label}: {len(outcomes)} of {total} outcomes; see {folder}")
     ends = [datetime.fromisoformat(o["time"]).timestamp() for o in outcomes]
     latencies = sorted(end - stamps[(o["partition"], o["offset"])] for end, o in zip(ends, outcomes)
                        if (o["partition"], o["offset"]) in stamps)
+    starts = [datetime.fromisoformat(s["first_skipped_at"]).timestamp() for s in summaries]
+    ends += [datetime.fromisoformat(s["last_skipped_at"]).timestamp() for s in summaries]
     # From the job's first call (or first outcome, when it makes none) to its last outcome: start-up is
     # not counted. Outcome lines are written per batch, so for a call-free run this needs many batches.
     calls = sandbox.journal.all()[calls_before:]
-    start = min(call.at for call in calls) if calls else min(ends)
-    return Run(total, round(total / max(max(ends) - start, 1e-3), 1), round(statistics.median(latencies), 3),
-               round(latencies[int(0.99 * (len(latencies) - 1))], 3), rss, round(cpu / total * 1000, 3),
+    start = min(call.at for call in calls) if calls else min(ends + starts)
+    p50, p99 = ((round(statistics.median(latencies), 3), round(latencies[int(0.99 * (len(latencies) - 1))], 3))
+                if latencies else (None, None))
+    return Run(total, round(total / max(max(ends) - start, 1e-3), 1), p50, p99, rss, round(cpu / total * 1000, 3),
                round(sandbox_cpu / total * 1000, 3))
 
 

@@ -171,39 +171,41 @@ def _run(module: str, config: str, workdir: Path, total: int, broker: EmbeddedBr
     (workdir / "job.log").unlink(missing_ok=True)
     job = JobProcess(module, config, workdir).start()
     print(f"  running: python -m bytewax.run {module}   (config {job.config_path})")
-    outcomes = _wait_for_outcomes(job, total, timeout_s=180)
+    counts, skip_reasons = _wait_for_outcomes(job, total, timeout_s=180)
     exit_code = job.stop()
-    counts = Counter(o["outcome"] for o in outcomes)
     print(f"  stopped with SIGTERM, exit code {exit_code}")
     print("  outcomes: " + ", ".join(f"{kind} {counts[kind]}" for kind in KINDS))
-    for reason, count in Counter(o.get("reason") for o in outcomes if o["outcome"] == "skipped").most_common():
+    for reason, count in skip_reasons.most_common():
         print(f"    skipped {count:3d} x {reason}")
     print(f"  failed topic {failed_topic}:")
     for record in read_all(broker.bootstrap, failed_topic):
         headers = {k: v.decode() for k, v in record.headers() or []}
         print(f"    stage={headers['stage']} from {headers['source.topic']}[{headers['source.partition']}]"
               f"@{headers['source.offset']}: {headers['error'][:100]}")
-    return exit_code == 0 and len(outcomes) == total
+    return exit_code == 0 and counts.total() == total
 
 
-def _wait_for_outcomes(job: JobProcess, total: int, timeout_s: float) -> list[dict]:
+def _wait_for_outcomes(job: JobProcess, total: int, timeout_s: float) -> tuple[Counter, Counter]:
+    """The events' outcomes by kind, and the skips by reason: from the outcome lines and, for the events
+    skipped by validation, the summary lines counting them."""
     deadline = time.monotonic() + timeout_s
-    outcomes: list[dict] = []
+    counts, reasons = Counter(), Counter()
     shown = None
     tty = sys.stdout.isatty()
     while time.monotonic() < deadline and job.running():
-        outcomes = job.outcomes()
-        counts = Counter(o["outcome"] for o in outcomes)
-        line = f"  progress: {len(outcomes)}/{total} events  " + "  ".join(f"{k} {counts[k]}" for k in KINDS)
+        outcomes, not_for_job = job.outcomes(), job.validation_skips()
+        counts = Counter(o["outcome"] for o in outcomes) + Counter(skipped=not_for_job.total())
+        reasons = Counter(o.get("reason") for o in outcomes if o["outcome"] == "skipped") + not_for_job
+        line = f"  progress: {counts.total()}/{total} events  " + "  ".join(f"{k} {counts[k]}" for k in KINDS)
         if line != shown:  # on a terminal the line is redrawn in place
             print(f"\r{line}" if tty else line, end="" if tty else "\n", flush=True)
             shown = line
-        if len(outcomes) >= total:
+        if counts.total() >= total:
             break
         time.sleep(0.5)
     if tty:
         print()
-    return outcomes
+    return counts, reasons
 
 
 def _print_calls(sandbox: SunbirdSandbox, prefixes: tuple[str, ...]) -> None:

@@ -18,12 +18,14 @@ import os
 import signal
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import orjson
 
 from sandbox.broker import free_port
 
+SKIP_SUMMARY = "events skipped by validation"  # the message of the line counting them (CONTRACT.md, Logs)
 CONFIG_FILE_ENV = "JOB_CONFIG_FILE"  # as flows.runtime.settings names it; the sandbox imports nothing of the jobs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,4 +156,15 @@ class JobProcess:
         return lines
 
     def outcomes(self) -> list[dict]:
+        """The outcome lines: every event's but those skipped by validation, which are counted in summaries
+        at INFO (:meth:`validation_skips`) and have a line each only at ``LOG_LEVEL=DEBUG``."""
         return [line for line in self.log_lines() if "outcome" in line]
+
+    def validation_skips(self) -> Counter:
+        """Events skipped by validation so far, by reason, from the summary lines."""
+        return sum((Counter(line["reasons"]) for line in skip_summaries(self.log_lines())), Counter())
+
+
+def skip_summaries(lines: list[dict]) -> list[dict]:
+    """The lines counting events skipped by validation."""
+    return [line for line in lines if line.get("message") == SKIP_SUMMARY]

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from bytewax.connectors.kafka import KafkaSourceMessage
 from bytewax.testing import TestingSink, TestingSource, run_main
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.http import HttpClient
+from connectors.kafka import SourceMessage
 from flows.runtime.pipeline import build_flow
 from flows.runtime.settings import CommonSettings, Reader, load_config
 from sandbox.broker import EmbeddedBroker
@@ -47,7 +47,7 @@ def run_flow(defaults: str, make_job, job_name: str, env: dict[str, str], messag
     settings = CommonSettings.read(reader)
     job = make_job(reader, settings, HttpClient(job_name, settings.http, settings.retry))
     outcomes: list = []
-    source = TestingSource([KafkaSourceMessage(key=None, value=value, topic=topic, partition=0, offset=i)
+    source = TestingSource([SourceMessage(key=None, value=value, topic=topic, partition=0, offset=i)
                             for i, (topic, value) in enumerate(messages)])
     run_main(build_flow(job, source, TestingSink(outcomes), settings.http.max_in_flight))
     return sorted(outcomes, key=lambda outcome: outcome.message.offset)

@@ -107,11 +107,12 @@ def lookup(event: dict, path: str) -> Any:
     node: Any = event
     steps = _steps(path)
     for index, step in enumerate(steps):
-        if node is None:
+        if isinstance(node, dict):
+            node = node.get(step)
+        elif node is None:
             return None
-        if not isinstance(node, dict):
+        else:
             raise BadValue(".".join(steps[:index]), "an object", node)
-        node = node.get(step)
     return node
 
 

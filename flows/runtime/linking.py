@@ -35,7 +35,7 @@ from bytewax.operators import StatefulBatchLogic
 from connectors.failed_records import Stage
 from flows.runtime.in_flight import POLL, HandlerPool
 from flows.runtime.job import Job, Link
-from flows.runtime.outcome import FAILED, Outcome, partition_key, shortened
+from flows.runtime.outcome import FAILED, Outcome, partition_key, shortened, unkeyed
 
 log = logging.getLogger(__name__)
 
@@ -207,4 +207,4 @@ def in_partition_order(job: Job, handled: op.KeyedStream, max_in_flight: int, st
     back = op.key_on("back_to_partition", op.key_rm("link_results", results), lambda result: result.partition)
     merged = op.merge("with_link_results", handled, back)
     ordered = op.stateful_batch("in_partition_order", merged, lambda _resume: PartitionOrder(backlog))
-    return op.key_rm("outcomes", ordered)
+    return op.flat_map_batch("outcomes", ordered, unkeyed)

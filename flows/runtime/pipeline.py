@@ -25,7 +25,6 @@ from functools import partial
 from typing import Callable, Union
 
 import bytewax.operators as op
-from bytewax.connectors.kafka import KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
@@ -33,7 +32,8 @@ from confluent_kafka import KafkaError, KafkaException
 
 from connectors.failed_records import Stage
 from connectors.http import HttpClient
-from connectors.kafka import BrokerWatch, ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, partitions_of
+from connectors.kafka import (BrokerWatch, ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, SourceMessage,
+                              partitions_of)
 from connectors.metrics import IN_FLIGHT
 from flows.runtime.event import BadValue, parse_object
 from flows.runtime.health import Health, Progress, serve
@@ -42,18 +42,19 @@ from flows.runtime.job import Done, Job, Link, Skip
 from flows.runtime.lifecycle import StopSignal, exit_at_start
 from flows.runtime.linking import Backlog, Linking, in_partition_order
 from flows.runtime.logs import configure as configure_logs
-from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, OutcomeKind, partition_key, shortened
+from flows.runtime.outcome import (BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome, OutcomeKind, partition_key, shortened,
+                                   unkeyed)
 from flows.runtime.report import OutcomeSink
 from flows.runtime.settings import CommonSettings, ConfigError, HealthSettings, Reader, load_config
 
 log = logging.getLogger("cokreat.pipeline")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Pending:
     """An event that passed validation and waits for its handler."""
 
-    message: KafkaSourceMessage
+    message: SourceMessage
     event: dict
     entity: str | None
     started: float
@@ -62,8 +63,16 @@ class _Pending:
 _Item = Union[_Pending, Outcome]
 
 
-def parse(message: KafkaSourceMessage) -> _Item:
-    """The value as a JSON object; anything else is bad input, kept byte for byte."""
+def checked_batch(job: Job, progress: Progress, messages: list[SourceMessage]) -> list[tuple[str, _Item]]:
+    """Each message parsed and validated, keyed by its partition, in one step (a step per item costs
+    more than the work); the batch counts as taken until the sink reports it."""
+    progress.took(len(messages))
+    return [(partition_key(message), checked(job, message)) for message in messages]
+
+
+def checked(job: Job, message: SourceMessage) -> _Item:
+    """The value as a JSON object (anything else is bad input, kept byte for byte), then skipped when the
+    job's rules say it is not for the job, or failed on a wrong type; else pending, for its handler."""
     started = time.monotonic()
     try:
         event = parse_object(message.value)
@@ -71,29 +80,17 @@ def parse(message: KafkaSourceMessage) -> _Item:
             raise ValueError("edata is present but not an object")
     except ValueError as err:
         return Outcome(message, BAD_INPUT, stage=Stage.PARSE, detail=str(err), seconds=time.monotonic() - started)
-    return _Pending(message, event, None, started)
-
-
-def checked_batch(job: Job, progress: Progress, messages: list[KafkaSourceMessage]) -> list[tuple[str, _Item]]:
-    """Each message parsed and validated, keyed by its partition, in one step (a step per item costs
-    more than the work); the batch counts as taken until the sink reports it."""
-    progress.took(len(messages))
-    return [(partition_key(message), validate(job, parse(message))) for message in messages]
-
-
-def validate(job: Job, item: _Item) -> _Item:
-    """Skipped when the job's rules say the event is not for it; failed on a wrong type."""
-    if isinstance(item, Outcome):
-        return item
-    topic, event = item.message.topic, item.event
+    topic = message.topic
     try:
         entity = job.entity(topic, event)
         reason = job.validate(topic, event)
     except BadValue as err:
-        return _finish(item, FAILED, stage=Stage.VALIDATE, detail=str(err), entity=_safe_entity(job, topic, event))
+        return Outcome(message, FAILED, event, _safe_entity(job, topic, event), Stage.VALIDATE, shortened(str(err)),
+                       seconds=time.monotonic() - started)
     if reason is not None:
-        return _finish(item, SKIPPED, stage=Stage.VALIDATE, detail=reason, entity=entity)
-    return _Pending(item.message, event, entity, item.started)
+        return Outcome(message, SKIPPED, event, entity, Stage.VALIDATE, shortened(reason),
+                       seconds=time.monotonic() - started)
+    return _Pending(message, event, entity, started)
 
 
 def _safe_entity(job: Job, topic: str, event: dict) -> str | None:
@@ -152,7 +149,7 @@ def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int, progres
     handled = op.stateful_batch("handle_event", by_partition,
                                 lambda _resume: PartitionWindow(handlers, _is_outcome, _entity_of, window))
     if job.link is None:
-        outcomes = op.key_rm("outcomes", handled)
+        outcomes = op.flat_map_batch("outcomes", handled, unkeyed)
     else:
         outcomes = in_partition_order(job, handled, max_in_flight, stop_requested, backlog or Backlog(window))
     op.output("report_outcome", outcomes, sink)

@@ -6,17 +6,23 @@ stored. Each batch then counts as progress for the liveness probe.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections import Counter
+from datetime import datetime, timezone
 from typing import Callable
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from connectors.failed_records import Stage
 from connectors.kafka import FailedTopicWriter, OffsetCommitter
 from connectors.metrics import EVENTS
 from flows.runtime.health import Progress
 from flows.runtime.job import Job
 from flows.runtime.logs import OutcomeLines
-from flows.runtime.outcome import Outcome, OutcomeKind, failed_record_or_stand_in
+from flows.runtime.outcome import SKIPPED, Outcome, OutcomeKind, failed_record_or_stand_in
+
+SUMMARY_INTERVAL_S = 5.0  # at most this long between an event skipped by validation and the line counting it
 
 
 def log_fields(job: Job, outcome: Outcome) -> dict:
@@ -72,19 +78,80 @@ class OutcomeCounts:
             self._counters[kind].inc(count)
 
 
+class SkipSummary:
+    """Events skipped by validation (not for this job) counted by reason, in one INFO line at most every
+    ``interval_s`` while there are any, and one at close: on a topic shared with other jobs, a line each
+    would cost more than the rest of the pipeline. The reasons listed are capped, since a reason may
+    quote the event."""
+
+    MAX_REASONS = 20
+
+    def __init__(self, job_name: str, interval_s: float = SUMMARY_INTERVAL_S):
+        self._lines = OutcomeLines(job_name)
+        self._interval_s = interval_s
+        self._lock = threading.Lock()
+        self._reasons: Counter = Counter()
+        self._first_at = self._last_at = 0.0
+        self._closed = threading.Event()
+        self._timer: threading.Thread | None = None
+
+    def count(self, reasons: list[str | None]) -> None:
+        with self._lock:
+            if not self._reasons:
+                self._first_at = time.time()
+            self._reasons.update(reasons)
+            self._last_at = time.time()
+            if self._timer is None:
+                self._timer = threading.Thread(target=self._every_interval, name="skip-summary", daemon=True)
+                self._timer.start()
+
+    def _every_interval(self) -> None:
+        while not self._closed.wait(self._interval_s):
+            self.write()
+
+    def write(self) -> None:
+        with self._lock:
+            reasons, self._reasons = self._reasons, Counter()
+            first_at, last_at = self._first_at, self._last_at
+        if not reasons:
+            return
+        total, listed = reasons.total(), dict(reasons.most_common(self.MAX_REASONS))
+        fields = {"skipped": total, "reasons": listed, "other_reasons": total - sum(listed.values()),
+                  "first_skipped_at": _iso(first_at), "last_skipped_at": _iso(last_at)}
+        self._lines.add(logging.INFO, "events skipped by validation", fields)
+        self._lines.flush()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.write()
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
+
+
 class OutcomeLog:
-    """One line per outcome (a warning when it goes to the failed topic), written per batch."""
+    """One line per outcome (a warning when it goes to the failed topic), written per batch; events skipped
+    by validation at DEBUG, and counted in the :class:`SkipSummary`."""
 
     def __init__(self, job: Job):
         self._job = job
         self._lines = OutcomeLines(job.name)
+        self.skips = SkipSummary(job.name)
 
     def add(self, outcomes: list[Outcome]) -> None:
+        not_for_job = []
         for outcome in outcomes:
-            level = logging.WARNING if outcome.to_failed_topic else logging.INFO
+            if outcome.kind is SKIPPED and outcome.stage == Stage.VALIDATE:
+                not_for_job.append(outcome.detail)
+                level = logging.DEBUG
+            else:
+                level = logging.WARNING if outcome.to_failed_topic else logging.INFO
             if self._lines.enabled(level):  # the fields cost more than the check
                 self._lines.add(level, f"event {outcome.kind}", log_fields(self._job, outcome))
         self._lines.flush()
+        if not_for_job:
+            self.skips.count(not_for_job)
 
 
 class Commits:
@@ -97,14 +164,16 @@ class Commits:
         self._last: dict[tuple[str, int], int] = {}
 
     def commit(self, outcomes: list[Outcome]) -> None:
+        last, batch = self._last, {}
         for outcome in outcomes:
             message = outcome.message
             key = (message.topic, message.partition)
-            if message.offset <= self._last.get(key, -1):
+            if message.offset <= last.get(key, -1):
                 raise OutcomeOutOfOrder(f"{message.topic}[{message.partition}]: offset {message.offset} reported "
-                                        f"after {self._last[key]}; committing would skip unfinished events")
-            self._last[key] = message.offset
-            self._committer.done(message.topic, message.partition, message.offset)
+                                        f"after {last[key]}; committing would skip unfinished events")
+            last[key] = batch[key] = message.offset
+        for (topic, partition), offset in batch.items():
+            self._committer.done(topic, partition, offset)
         self._committer.commit()
 
 
@@ -120,10 +189,11 @@ class OutcomePartition(StatelessSinkPartition):
                  progress: Progress | None = None):
         self._writer, self._committer = writer, committer
         self._progress = progress or Progress()
+        self._log = OutcomeLog(job)
         self._steps: tuple[Callable[[list[Outcome]], None], ...] = (
             FailedRecords(job, writer).store,
             OutcomeCounts(job).add,
-            OutcomeLog(job).add,
+            self._log.add,
             Commits(committer).commit,
         )
 
@@ -133,5 +203,6 @@ class OutcomePartition(StatelessSinkPartition):
         self._progress.reported(len(outcomes))
 
     def close(self) -> None:
+        self._log.skips.close()
         self._writer.close()
         self._committer.close()

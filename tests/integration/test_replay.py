@@ -11,10 +11,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bytewax.connectors.kafka import KafkaSourceMessage
 
 from connectors.failed_records import FailedRecord
-from connectors.kafka import FailedTopicWriter, too_large_stand_in
+from connectors.kafka import FailedTopicWriter, SourceMessage, too_large_stand_in
 from flows.runtime.outcome import BAD_INPUT, FAILED, Outcome, failed_record
 from sandbox.job import user_delete_config
 from sandbox.kafka_tools import produce, read_all
@@ -35,14 +34,14 @@ def event(mid: str, user: str, iteration: int | None = None) -> dict:
 
 
 def failed(job: str, topic: str, offset: int, key: bytes | None, document: dict, partition: int = 0) -> FailedRecord:
-    message = KafkaSourceMessage(key=key, value=json.dumps(document).encode(), topic=topic, partition=partition,
+    message = SourceMessage(key=key, value=json.dumps(document).encode(), topic=topic, partition=partition,
                                  offset=offset)
     return failed_record(job, Outcome(message, FAILED, event=document, stage="process", detail="HTTP 400",
                                       status=400))
 
 
 def bad_input(job: str, topic: str, offset: int, value: bytes) -> FailedRecord:
-    message = KafkaSourceMessage(key=b"raw", value=value, topic=topic, partition=0, offset=offset)
+    message = SourceMessage(key=b"raw", value=value, topic=topic, partition=0, offset=offset)
     return failed_record(job, Outcome(message, BAD_INPUT, stage="parse", detail="not JSON"))
 
 
@@ -258,7 +257,7 @@ def test_a_record_whose_error_or_key_is_too_large_still_leaves_a_stand_in(broker
     must be small too, or no record at all is written while the offset is committed."""
     inputs, failed_topic = names("delete.user"), names("delete.user.failed")
     broker.create_topics([inputs, failed_topic])
-    message = KafkaSourceMessage(key=b"u", value=b"{}", topic=inputs, partition=0, offset=42)
+    message = SourceMessage(key=b"u", value=b"{}", topic=inputs, partition=0, offset=42)
     huge_error = failed_record("user-delete", Outcome(message, FAILED, event={}, stage="process",
                                                       detail="e" * 2_000_000, status=400))
     huge_key = FailedRecord(b"k" * 2_000_000, b"{}", [("source.offset", b"43")])

@@ -7,11 +7,10 @@ import urllib.error
 import urllib.request
 
 import pytest
-from bytewax.connectors.kafka import KafkaSourceMessage
 from bytewax.testing import TestingSink, TestingSource, run_main
 from confluent_kafka import KafkaError
 
-from connectors.kafka import BrokerWatch
+from connectors.kafka import BrokerWatch, SourceMessage
 from flows.runtime.health import Health, Progress, serve
 from flows.runtime.job import Done, Job
 from flows.runtime.outcome import SUCCESS, Outcome
@@ -154,8 +153,8 @@ def test_health_settings_defaults_environment_and_validation():
         CommonSettings.read(Reader(load_config(DEFAULTS + "\nhealth.stall_timeout_s = 0", {})))
 
 
-def message(offset: int) -> KafkaSourceMessage:
-    return KafkaSourceMessage(key=None, value=b'{"id": "a"}', topic="t", partition=0, offset=offset)
+def message(offset: int) -> SourceMessage:
+    return SourceMessage(key=None, value=b'{"id": "a"}', topic="t", partition=0, offset=offset)
 
 
 def test_the_flow_counts_events_taken_and_the_sink_counts_them_done():

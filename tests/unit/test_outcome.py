@@ -1,11 +1,10 @@
 import json
 
-from bytewax.connectors.kafka import KafkaSourceMessage
-
 from connectors.failed_records import next_iteration
+from connectors.kafka import SourceMessage
 from flows.runtime.outcome import BAD_INPUT, FAILED, Outcome, failed_record, failed_record_or_stand_in
 
-MESSAGE = KafkaSourceMessage(key=b"k", value=b'{"edata":{"iteration":2}}', topic="t", partition=1, offset=7)
+MESSAGE = SourceMessage(key=b"k", value=b'{"edata":{"iteration":2}}', topic="t", partition=1, offset=7)
 
 
 def test_failed_record_format():
@@ -21,7 +20,7 @@ def test_failed_record_format():
 
 
 def test_bad_input_keeps_the_bytes():
-    raw = KafkaSourceMessage(key=None, value=b"\x00not json", topic="t", partition=0, offset=1)
+    raw = SourceMessage(key=None, value=b"\x00not json", topic="t", partition=0, offset=1)
     record = failed_record("user-delete", Outcome(raw, BAD_INPUT, stage="parse", detail="not JSON"))
     assert record.value == b"\x00not json"
     assert dict(record.headers)["stage"] == b"parse"
@@ -51,7 +50,7 @@ def test_a_record_that_cannot_be_written_becomes_a_stand_in_naming_the_source():
 
 def test_an_unwritable_record_becomes_a_small_stand_in():
     """The stand-in keeps each header and the key to 1 KiB, as the too-large one does: it must stay small."""
-    outcome = Outcome(KafkaSourceMessage(key=b"k" * 5000, value=b"{}", topic="t", partition=0, offset=7), FAILED,
+    outcome = Outcome(SourceMessage(key=b"k" * 5000, value=b"{}", topic="t", partition=0, offset=7), FAILED,
                       event={"edata": {"x": object()}}, stage="process", detail="e" * 5000)
     record = failed_record_or_stand_in("job", outcome)
     headers = dict(record.headers)

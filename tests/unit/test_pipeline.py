@@ -7,11 +7,10 @@ import threading
 import time
 
 import pytest
-from bytewax.connectors.kafka import KafkaSourceMessage
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from connectors.http import RetriesExhausted
-from connectors.kafka import DeliveryError
+from connectors.kafka import DeliveryError, SourceMessage
 from flows.runtime.event import BadValue, text
 from flows.runtime.outcome import BAD_INPUT, FAILED, SKIPPED, SUCCESS, Outcome
 from flows.runtime.job import Done, Fail, Job, Skip
@@ -19,8 +18,8 @@ from flows.runtime.pipeline import build_flow
 from flows.runtime.report import OutcomePartition
 
 
-def message(value: bytes, offset: int, topic="t", partition=0) -> KafkaSourceMessage:
-    return KafkaSourceMessage(key=None, value=value, topic=topic, partition=partition, offset=offset)
+def message(value: bytes, offset: int, topic="t", partition=0) -> SourceMessage:
+    return SourceMessage(key=None, value=value, topic=topic, partition=partition, offset=offset)
 
 
 def run(job, values, batch_size=10, max_in_flight=4):
@@ -161,6 +160,9 @@ class FakeWriter:
             raise DeliveryError("broker gone")
         self.records.extend(records)
 
+    def close(self):
+        pass
+
 
 class FakeCommitter:
     def __init__(self):
@@ -171,6 +173,9 @@ class FakeCommitter:
 
     def commit(self):
         self.commits.append(dict(self.pending))
+
+    def close(self):
+        pass
 
 
 def outcomes_for(*kinds):
@@ -228,19 +233,24 @@ def test_the_sink_commits_nothing_when_failed_records_are_not_delivered():
 
 def test_nothing_an_outcome_holds_raises_out_of_the_sink(capfd, caplog):
     """Text that is not Unicode, values no writer knows: each outcome still logged, reported, committed."""
-    caplog.set_level(logging.INFO, logger="cokreat.outcome")
+    caplog.set_level(logging.DEBUG, logger="cokreat.outcome")  # the validation skip's own line too
     writer, committer = FakeWriter(), FakeCommitter()
     odd = [Outcome(message(b"{}", 0), FAILED, event={"mid": "\udc80", "edata": {"userId": "\ud800"}},
                    entity="\udfff", stage="process", detail="id \ud800"),
            Outcome(message(b"{}", 1), SKIPPED, event={"mid": "\ud800"}, entity="\ud800", stage="validate",
                    detail="not for this job \udc80"),
            Outcome(message(b"{}", 2), FAILED, event={"edata": {"x": object()}}, stage="process", detail="x")]
-    OutcomePartition(make_job(None), writer, committer).write_batch(odd)
+    sink = OutcomePartition(make_job(None), writer, committer)
+    sink.write_batch(odd)
+    sink.close()
     assert [dict(r.headers)["source.offset"] for r in writer.records] == [b"0", b"2"]
     assert committer.commits == [{("t", 0): 3}]
-    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"event ' in line]
+    written = [json.loads(line) for line in capfd.readouterr().err.splitlines()]
+    lines = [line for line in written if line["message"].startswith("event ")]
     assert [line["offset"] for line in lines] == [0, 1, 2]
     assert lines[0]["mid"] == "\udc80"
+    [summary] = [line for line in written if line["message"] == "events skipped by validation"]
+    assert summary["reasons"] == {"not for this job \udc80": 1}
 
 
 def test_an_error_as_long_as_a_service_answer_is_cut_for_the_log_line_and_the_failed_record():
