@@ -363,7 +363,7 @@ def peers(broker, sandbox, names, workdir: Path, latency_ms: float) -> None:
         floor = run_peer([sys.executable, "-m", "bench.peers", kind, sandbox.url, prefix, str(calls), str(concurrency)])
         floors[f"{kind}, {concurrency} at once"] = {"calls_per_s": per_second(floor),
                                                     "cpu_s_per_1000": cpu_per_1000(floor)}
-    asyncio_floor = floors["http-asyncio, 32 at once"]
+    asyncio_floor = floors["http-asyncio, 128 at once"]  # as many at once as user-delete's default
     _write("peers", {
         "skipped_path": skipped,
         "skipped_ratios": {"vs quix streams": round(ours.events_per_s / skipped["quix streams"]["events_per_s"], 2),
@@ -384,7 +384,7 @@ def chart(broker, sandbox, names, workdir: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes, lines = (1, 4, 16, 32, 64), {}
+    sizes, lines = (1, 4, 16, 32, 64, 128, 256), {}
     for latency_ms in (10, 20, 50):
         sandbox.faults.clear()
         sandbox.faults.latency(latency_ms / 1000)

@@ -18,7 +18,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, NoReturn
 from urllib.parse import quote
 
 import urllib3
@@ -67,7 +67,10 @@ class RefusedCall(Exception):
         self.status = status
 
 
-class _Retryable(Exception):
+class WorthRetrying(Exception):
+    """An attempt without a final answer (none, a retryable status, a body that is not JSON): the
+    callers' retry loops catch it; it never leaves them (:class:`RetriesExhausted` does)."""
+
     def __init__(self, message: str, status: int | None, retry_after_s: float | None = None):
         super().__init__(message)
         self.status = status
@@ -128,23 +131,13 @@ class HttpClient:
         ``body`` is sent as JSON; ``form`` as ``multipart/form-data`` text fields instead.
         ``headers`` are added to (or replace) the configured ones for this call.
         """
-        for name, value in (headers or {}).items():
-            if _CONTROL.search(value):
-                raise RefusedCall(f"{method} {service}: the header {name} holds a control character; not sent")
-        started = time.monotonic()
-        attempt = 1
+        refuse_control_characters(method, service, headers)
+        attempts = Attempts(self._retry, self._job, service)
         while True:
             try:
                 return self._attempt(service, method, url, body, {**self._headers, **(headers or {})}, form)
-            except _Retryable as err:
-                delay = self._retry.next_delay(attempt, started, err.retry_after_s or 0.0)
-                if delay is None:
-                    elapsed = time.monotonic() - started
-                    raise RetriesExhausted(f"{err} (gave up after {attempt} attempts in {elapsed:.1f}s)",
-                                           err.status) from None
-                RETRIES.labels(self._job, service).inc()
-                self._sleep(delay)
-                attempt += 1
+            except WorthRetrying as err:
+                self._sleep(attempts.delay_after(err))
 
     def _attempt(self, service: str, method: str, url: str, body: Any, headers: dict[str, str],
                  form: dict[str, str] | None) -> Answer:
@@ -166,18 +159,8 @@ class HttpClient:
         if watch.expired:
             problem = f"no complete answer within {self._deadline_s:g}s"
         if problem:
-            self._count(service, "error", started)
-            raise _Retryable(f"{method} {service}: {problem}", None)
-        status = response.status
-        self._count(service, str(status), started)
-        parsed = _json_or_none(content)
-        if status in RETRYABLE_STATUS:
-            raise _Retryable(f"{method} {service}: HTTP {status}", status,
-                             retry_after_seconds(response.headers.get("Retry-After")))
-        if parsed is None:
-            kind = response.headers.get("Content-Type", "no content type")
-            raise _Retryable(f"{method} {service}: HTTP {status} with a body that is not JSON ({kind})", status)
-        return Answer(status, parsed)
+            unanswered(self._job, service, method, started, problem)
+        return judged(self._job, service, method, started, response.status, content, response.headers)
 
     def _send(self, method: str, url: str, data: bytes | None, headers: dict[str, str],
               service: str) -> urllib3.BaseHTTPResponse:
@@ -189,11 +172,58 @@ class HttpClient:
         except AddressRefused as err:
             raise RefusedCall(f"{method} {service}: {err}") from None
         except NameNotResolved as err:
-            raise _Retryable(f"{method} {service}: {err}", None) from None
+            raise WorthRetrying(f"{method} {service}: {err}", None) from None
 
-    def _count(self, service: str, code: str, started: float) -> None:
-        HTTP_REQUESTS.labels(self._job, service, code).inc()
-        HTTP_SECONDS.labels(self._job, service).observe(time.monotonic() - started)
+
+def refuse_control_characters(method: str, service: str, headers: dict[str, str] | None) -> None:
+    """A header value with a control character would fold or split the request: the call is not made."""
+    for name, value in (headers or {}).items():
+        if _CONTROL.search(value):
+            raise RefusedCall(f"{method} {service}: the header {name} holds a control character; not sent")
+
+
+class Attempts:
+    """One call's attempts within the ``retry.*`` budget: how long to wait before the next one."""
+
+    def __init__(self, policy: RetryPolicy, job: str, service: str):
+        self._policy, self._job, self._service = policy, job, service
+        self._started, self._attempt = time.monotonic(), 1
+
+    def delay_after(self, err: WorthRetrying) -> float:
+        """The wait before the next attempt; :class:`RetriesExhausted` when the budget has none left."""
+        delay = self._policy.next_delay(self._attempt, self._started, err.retry_after_s or 0.0)
+        if delay is None:
+            elapsed = time.monotonic() - self._started
+            raise RetriesExhausted(f"{err} (gave up after {self._attempt} attempts in {elapsed:.1f}s)",
+                                   err.status) from None
+        RETRIES.labels(self._job, self._service).inc()
+        self._attempt += 1
+        return delay
+
+
+def unanswered(job: str, service: str, method: str, started: float, problem: str) -> NoReturn:
+    """An attempt that got no (complete) answer, counted: worth another attempt."""
+    _counted(job, service, "error", started)
+    raise WorthRetrying(f"{method} {service}: {problem}", None)
+
+
+def judged(job: str, service: str, method: str, started: float, status: int, content: bytes,
+           headers: Mapping[str, str]) -> Answer:
+    """An attempt's answer, counted: final (returned), or worth another attempt (raised): a retryable
+    status, or a body that is not JSON, such as a gateway's error page."""
+    _counted(job, service, str(status), started)
+    if status in RETRYABLE_STATUS:
+        raise WorthRetrying(f"{method} {service}: HTTP {status}", status, retry_after_seconds(headers.get("Retry-After")))
+    parsed = _json_or_none(content)
+    if parsed is None:
+        kind = headers.get("Content-Type", "no content type")
+        raise WorthRetrying(f"{method} {service}: HTTP {status} with a body that is not JSON ({kind})", status)
+    return Answer(status, parsed)
+
+
+def _counted(job: str, service: str, code: str, started: float) -> None:
+    HTTP_REQUESTS.labels(job, service, code).inc()
+    HTTP_SECONDS.labels(job, service).observe(time.monotonic() - started)
 
 
 def _no_answer(err: HTTPError) -> str:

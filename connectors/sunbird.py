@@ -12,9 +12,10 @@ original's message and the service's details. Retryable answers were already ret
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Awaitable
 
 from connectors.address import loggable_url
+from connectors.async_http import AsyncHttpClient
 from connectors.http import Answer, HttpClient, path_segment
 from connectors.json_bytes import dumps
 
@@ -39,9 +40,11 @@ def details(answer: Answer) -> str:
 
 class ProgramService:
     """program-service's user routes: ``{base_url}{prefix}/v1/user/...`` (the prefix is ``/program``
-    unless set: the original composed ``{program-service-baseUrl}/program/v1/user/...``)."""
+    unless set: the original composed ``{program-service-baseUrl}/program/v1/user/...``). Each method
+    returns what its client's call does: with an :class:`~connectors.async_http.AsyncHttpClient`, a
+    coroutine to await."""
 
-    def __init__(self, client: HttpClient, base_url: str, prefix: str = "/program"):
+    def __init__(self, client: HttpClient | AsyncHttpClient, base_url: str, prefix: str = "/program"):
         self._client = client
         self._base = f"{base_url.rstrip('/')}{prefix}/v1/user"
 
@@ -49,10 +52,10 @@ class ProgramService:
         """The user id is one percent-encoded path segment: ``/``, ``..`` or ``?`` cannot change the request."""
         return f"{self._base}/{path_segment(user_id)}"
 
-    def delete_user(self, user_id: str) -> Answer:
+    def delete_user(self, user_id: str) -> Answer | Awaitable[Answer]:
         return self._client.call(PROGRAM, "DELETE", self.user_url(user_id))
 
-    def transfer(self, event: dict) -> Answer:
+    def transfer(self, event: dict) -> Answer | Awaitable[Answer]:
         """Relays an ownership-transfer event, unchanged, as ``{"request": <event>}``."""
         return self._client.call(PROGRAM, "POST", f"{self._base}/transfer", {"request": event})
 

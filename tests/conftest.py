@@ -14,7 +14,6 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from connectors.http import HttpClient
 from connectors.kafka import SourceMessage
 from flows.runtime.pipeline import build_flow
 from flows.runtime.settings import CommonSettings, Reader, load_config
@@ -39,13 +38,13 @@ def changed(event: dict, path: str, value: object) -> dict:
     return event
 
 
-def run_flow(defaults: str, make_job, job_name: str, env: dict[str, str], messages: list[tuple[str, bytes]]) -> list:
+def run_flow(defaults: str, make_job, env: dict[str, str], messages: list[tuple[str, bytes]]) -> list:
     """Run a job's rules and handler (settings from ``defaults`` and ``env``) over the messages with
     bytewax's ``TestingSource``; the outcomes in the messages' order (each topic reports in its own
     order; the messages are numbered across topics)."""
     reader = Reader(load_config(defaults, env))
     settings = CommonSettings.read(reader)
-    job = make_job(reader, settings, HttpClient(job_name, settings.http, settings.retry))
+    job = make_job(reader, settings)
     outcomes: list = []
     source = TestingSource([SourceMessage(key=None, value=value, topic=topic, partition=0, offset=i)
                             for i, (topic, value) in enumerate(messages)])
@@ -71,6 +70,13 @@ def wait_for(condition: Callable[[], object], timeout_s: float = 30.0, what: str
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+@pytest.fixture
+def user(sandbox):
+    """The sandbox, knowing the user ``u1``."""
+    sandbox.contribution.add_user("u1")
+    return sandbox
 
 
 @pytest.fixture(scope="session")

@@ -27,8 +27,9 @@ JOB_NAME = "auto-creator-v2"
 DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
 
 
-def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
+def make_job(reader: Reader, common: CommonSettings) -> Job:
     """The job's rules and handler, from its settings."""
+    client = HttpClient(JOB_NAME, common.http, common.retry)
     downloader = downloader_from(reader, common)
     rehoster = Rehoster(downloader, None, storage_from(reader), Path(reader.text("temp_file_location")))
     children = ThreadPoolExecutor(reader.integer("children_in_flight", 32, minimum=1), thread_name_prefix="children")

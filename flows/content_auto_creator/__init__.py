@@ -28,8 +28,9 @@ DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
 PREFIX = "content_auto_creator"
 
 
-def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
+def make_job(reader: Reader, common: CommonSettings) -> Job:
     """The job's rules and handler, from its settings."""
+    client = HttpClient(JOB_NAME, common.http, common.retry)
     job_rules = rules.Rules(
         max_iteration=reader.integer(f"{PREFIX}.maxIteration"),
         allowed_object_types=tuple(reader.text_list(f"{PREFIX}.allowed_object_types", ["Content"])),

@@ -9,16 +9,18 @@ sink can keep committing "the last outcome's offset + 1".
 
 Events about the same entity run one after the other, in the order they arrived, whatever their
 partition (a lane per entity); different entities run concurrently, at most ``max_in_flight``
-per process.
+per process: on threads (:class:`HandlerPool`), or, for a handler that is a coroutine, on the process's
+event loop (:class:`CoroutinePool`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable
+from typing import Awaitable, Callable, Iterable
 
 from bytewax.operators import StatefulBatchLogic
 
@@ -26,6 +28,7 @@ POLL = timedelta(milliseconds=5)  # how often finished events are looked for whi
 _WAIT_SLICE_S = 0.5  # a full window waits for its oldest event in slices, to notice a stop
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # by size: one per process, whatever the flows built in it
 _POOLS_LOCK = threading.Lock()
+_LOOPS: list[asyncio.AbstractEventLoop] = []  # at most one: the process's event loop, on a thread of its own
 
 
 def _pool(size: int) -> ThreadPoolExecutor:
@@ -82,6 +85,52 @@ class HandlerPool:
                     del self._lanes[entity]
                     return
                 item, future = lane.popleft()  # the entity's next event, on this same thread
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """The process's event loop, running on a thread of its own from the first call on."""
+    with _POOLS_LOCK:
+        if not _LOOPS:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="event-loop", daemon=True).start()
+            _LOOPS.append(loop)
+        return _LOOPS[0]
+
+
+class CoroutinePool:
+    """:class:`HandlerPool` for a handler that is a coroutine: events run on the process's event loop, at
+    most ``max_in_flight`` at once, and one entity's in the order they came (each waits for the one
+    before it). One thread holds every call in flight, so no answer waits for the GIL to be handed over."""
+
+    def __init__(self, handle: Callable[[object], Awaitable[object]], max_in_flight: int,
+                 stop_requested: Callable[[], bool] = lambda: False):
+        self._handle = handle
+        self._loop = event_loop()
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self.stop_requested = stop_requested
+        self._lanes: dict[str, asyncio.Future] = {}  # entity -> done when its latest event is (loop thread only)
+
+    def submit(self, entity: str | None, item: object) -> Future:
+        """The outcome of ``item``, to come; after every earlier event of the same entity."""
+        return asyncio.run_coroutine_threadsafe(self._run(entity, item), self._loop)
+
+    async def _run(self, entity: str | None, item: object) -> object:
+        # Coroutines start in the order they were submitted, so the lane is taken in that order.
+        before = self._lanes.get(entity) if entity is not None else None
+        mine = self._loop.create_future()
+        if entity is not None:
+            self._lanes[entity] = mine
+        try:
+            if before is not None:
+                await asyncio.wait([before])
+            async with self._slots:
+                if self.stop_requested():  # not started before the stop: not reported, so read again after it
+                    raise asyncio.CancelledError()
+                return await self._handle(item)  # the handler turns every error into an outcome
+        finally:
+            mine.set_result(None)
+            if entity is not None and self._lanes.get(entity) is mine:
+                del self._lanes[entity]
 
 
 class PartitionWindow(StatefulBatchLogic):

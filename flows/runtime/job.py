@@ -4,7 +4,7 @@ its handler returns for one event."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Awaitable, Callable, Union
 
 from flows.runtime.logs import short_hash
 
@@ -51,13 +51,15 @@ class Job:
     ``entity``, ``validate`` and ``handle`` take ``(topic, event)``. ``validate`` returns
     a skip reason or None; ``entity`` and ``validate`` may raise
     :class:`~flows.runtime.event.BadValue` for a value of the wrong type (the event fails).
+    ``handle`` may be a coroutine function: its events then run on the process's event loop
+    (:class:`~flows.runtime.in_flight.CoroutinePool`), else on threads.
     """
 
     name: str
     topics: tuple[str, ...]
     entity: Callable[[str, dict], str | None]
     validate: Callable[[str, dict], str | None]
-    handle: Callable[[str, dict], Result]
+    handle: Callable[[str, dict], Result | Awaitable[Result]]
     personal_entity: bool = False
     # For a handler that returns Link: link an identifier into one collection's units (collection id,
     # unit ids, identifier), raising an expected failure when it cannot.

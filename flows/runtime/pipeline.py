@@ -17,6 +17,7 @@ Tests build the same flow around a ``TestingSource`` and a ``TestingSink``::
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -31,14 +32,13 @@ from bytewax.outputs import Sink
 from confluent_kafka import KafkaError, KafkaException
 
 from connectors.failed_records import Stage
-from connectors.http import HttpClient
 from connectors.kafka import (BrokerWatch, ConsumerGroupSource, FailedTopicWriter, OffsetCommitter, SourceMessage,
                               partitions_of)
 from connectors.metrics import IN_FLIGHT
 from flows.runtime.event import BadValue, parse_object
 from flows.runtime.health import Health, Progress, serve
-from flows.runtime.in_flight import HandlerPool, PartitionWindow
-from flows.runtime.job import Done, Job, Link, Skip
+from flows.runtime.in_flight import CoroutinePool, HandlerPool, PartitionWindow
+from flows.runtime.job import Done, Job, Link, Result, Skip
 from flows.runtime.lifecycle import StopSignal, exit_at_start
 from flows.runtime.linking import Backlog, Linking, in_partition_order
 from flows.runtime.logs import configure as configure_logs
@@ -112,16 +112,25 @@ def handle_one(job: Job, item: _Pending) -> Outcome | Linking:
     to be linked waits for its links (:mod:`flows.runtime.linking`) with the outcome it will have then."""
     IN_FLIGHT.labels(job.name).inc()
     try:
-        result = job.handle(item.message.topic, item.event)
-    except job.expected as err:
-        return _finish(item, FAILED, stage=Stage.PROCESS, detail=str(err), status=getattr(err, "status", None))
-    except BadValue as err:
-        return _finish(item, FAILED, stage=Stage.PROCESS, detail=str(err))
-    except Exception as err:  # a bug or an unforeseen answer must not stop the job
-        log.exception("handler error", extra={"entity": job.loggable(item.entity)})
-        return _finish(item, FAILED, stage=Stage.PROCESS, detail=f"{err.__class__.__name__}: {err}")
+        return _outcome(item, job.handle(item.message.topic, item.event))
+    except Exception as err:
+        return _failure(job, item, err)
     finally:
         IN_FLIGHT.labels(job.name).dec()
+
+
+async def handle_one_async(job: Job, item: _Pending) -> Outcome | Linking:
+    """:func:`handle_one` for a handler that is a coroutine, on the event loop."""
+    IN_FLIGHT.labels(job.name).inc()
+    try:
+        return _outcome(item, await job.handle(item.message.topic, item.event))
+    except Exception as err:
+        return _failure(job, item, err)
+    finally:
+        IN_FLIGHT.labels(job.name).dec()
+
+
+def _outcome(item: _Pending, result: Result) -> Outcome | Linking:
     if isinstance(result, Done):
         return _finish(item, SUCCESS, status=result.status)
     if isinstance(result, Skip):
@@ -129,6 +138,17 @@ def handle_one(job: Job, item: _Pending) -> Outcome | Linking:
     if isinstance(result, Link):
         return Linking(_finish(item, SUCCESS), result) if result.units else _finish(item, SUCCESS)
     return _finish(item, FAILED, stage=Stage.PROCESS, detail=result.error, status=result.status)
+
+
+def _failure(job: Job, item: _Pending, err: Exception) -> Outcome:
+    """An error of the handler: an expected failure or a wrong type ends the event in one line; anything
+    else (a bug, an unforeseen answer) is logged with its traceback, and must not stop the job either."""
+    if isinstance(err, job.expected):
+        return _finish(item, FAILED, stage=Stage.PROCESS, detail=str(err), status=getattr(err, "status", None))
+    if isinstance(err, BadValue):
+        return _finish(item, FAILED, stage=Stage.PROCESS, detail=str(err))
+    log.error("handler error", exc_info=err, extra={"entity": job.loggable(item.entity)})
+    return _finish(item, FAILED, stage=Stage.PROCESS, detail=f"{err.__class__.__name__}: {err}")
 
 
 def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int, progress: Progress | None = None,
@@ -141,7 +161,10 @@ def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int, progres
     once ``stop_requested()``, no further event is started. ``backlog`` counts the events held for
     links (:mod:`flows.runtime.linking`): the source should stop reading while it is full.
     """
-    handlers = HandlerPool(partial(handle_one, job), max_in_flight, stop_requested)
+    if inspect.iscoroutinefunction(job.handle):
+        handlers = CoroutinePool(partial(handle_one_async, job), max_in_flight, stop_requested)
+    else:
+        handlers = HandlerPool(partial(handle_one, job), max_in_flight, stop_requested)
     flow = Dataflow(job.name.replace("-", "_"))
     messages = op.input("read_events", flow, source)
     by_partition = op.flat_map_batch("parse_and_validate", messages,
@@ -164,7 +187,7 @@ def _entity_of(item: _Pending) -> str | None:
     return item.entity
 
 
-def job_flow(defaults: str, make_job: Callable[[Reader, CommonSettings, HttpClient], Job], job_name: str) -> Dataflow:
+def job_flow(defaults: str, make_job: Callable[[Reader, CommonSettings], Job], job_name: str) -> Dataflow:
     """The production dataflow: settings, logs, signals, Kafka and the job's rules.
 
     A bad configuration stops the process here with one line naming the key.
@@ -174,7 +197,7 @@ def job_flow(defaults: str, make_job: Callable[[Reader, CommonSettings, HttpClie
         config = load_config(defaults)
         reader = Reader(config)
         settings = CommonSettings.read(reader)
-        job = make_job(reader, settings, HttpClient(job_name, settings.http, settings.retry))
+        job = make_job(reader, settings)
     except ConfigError as err:
         exit_at_start(f"configuration error: {err}")
     for variable in reader.unread_environment():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from connectors.http import HttpClient
+from connectors.async_http import AsyncHttpClient
 from connectors.sunbird import ProgramService
 from flows.runtime.job import Job
 from flows.runtime.pipeline import job_flow
@@ -22,10 +22,11 @@ JOB_NAME = "user-delete"
 DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
 
 
-def make_job(reader: Reader, common: CommonSettings, client: HttpClient) -> Job:
-    """The job's rules and handler, from its settings."""
+def make_job(reader: Reader, common: CommonSettings) -> Job:
+    """The job's rules and handler, from its settings: its calls are coroutines, on the event loop."""
     topics = input_topics(reader)
     check_object_type = reader.boolean("user_delete.check_object_type", True)
+    client = AsyncHttpClient(JOB_NAME, common.http, common.retry)
     service = ProgramService(client, reader.url("program-service-baseUrl"), path_prefix(reader))
     return Job(
         name=JOB_NAME,

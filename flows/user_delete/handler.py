@@ -27,11 +27,13 @@ from flows.user_delete.view import UserEvent
 _USER_NOT_FOUND = re.compile(r"\s*user\s+not\s+found\b", re.IGNORECASE)
 
 
-def handle(service: ProgramService, topic: str, event: dict) -> Result:
+async def handle(service: ProgramService, topic: str, event: dict) -> Result:
+    """One call, awaited on the event loop (``service`` calls through an
+    :class:`~connectors.async_http.AsyncHttpClient`), then judged."""
     view = UserEvent(event)
     if view.action == DELETE_USER:
-        return judge_delete(service.delete_user(view.user_id), view.user_id)
-    return judge(service.transfer(event), "ownership transfer", _user_ids(view))
+        return judge_delete(await service.delete_user(view.user_id), view.user_id)
+    return judge(await service.transfer(event), "ownership transfer", _user_ids(view))
 
 
 def _user_ids(view: UserEvent) -> tuple[str, ...]:

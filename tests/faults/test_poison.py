@@ -101,7 +101,7 @@ def test_user_delete_poison(sandbox, values):
     sandbox.contribution.add_user(json.loads(USER_EVENTS[0])["edata"]["userId"])
     topics = ["sunbirddev.delete.user", "sunbirddev.user.ownership.transfer"]
     messages = [(topics[i % 2], value) for i, value in enumerate(values)]
-    outcomes = run_flow(user_delete.DEFAULTS, user_delete.make_job, "user-delete",
+    outcomes = run_flow(user_delete.DEFAULTS, user_delete.make_job,
                         {"PROGRAM_SERVICE_BASEURL": sandbox.url, "RETRY_MAX_ATTEMPTS": "1"}, messages)
     check_every_input_has_one_outcome(values, outcomes)
 
@@ -121,7 +121,7 @@ def test_content_auto_creator_poison(sandbox, tmp_path, values):
            "CLOUD_STORAGE_TYPE": "local", "CLOUD_STORAGE_CONTAINER": str(tmp_path / "s"),
            "CLOUD_STORAGE_PUBLIC_BASE_URL": sandbox.url, "CONTENT_AUTO_CREATOR_TEMP_FILE_LOCATION": str(tmp_path / "t"),
            "RETRY_MAX_ATTEMPTS": "1", "CONTENT_AUTO_CREATOR_READY_TIMEOUT_S": "0"}
-    outcomes = run_flow(content_auto_creator.DEFAULTS, content_auto_creator.make_job, "content-auto-creator", env,
+    outcomes = run_flow(content_auto_creator.DEFAULTS, content_auto_creator.make_job, env,
                         [("in", value) for value in values])
     check_every_input_has_one_outcome(values, outcomes)
     assert not list((tmp_path / "t").rglob("*"))  # temporary files and folders removed
@@ -139,7 +139,7 @@ def test_auto_creator_v2_poison(sandbox, tmp_path, values):
            "SOURCE_BASEURL": f"{sandbox.url}/api", "CLOUD_STORAGE_TYPE": "local",
            "CLOUD_STORAGE_CONTAINER": str(tmp_path / "s"), "CLOUD_STORAGE_PUBLIC_BASE_URL": sandbox.url,
            "TEMP_FILE_LOCATION": str(tmp_path / "t"), "RETRY_MAX_ATTEMPTS": "1"}
-    outcomes = run_flow(auto_creator_v2.DEFAULTS, auto_creator_v2.make_job, "auto-creator-v2", env,
+    outcomes = run_flow(auto_creator_v2.DEFAULTS, auto_creator_v2.make_job, env,
                         [("in", value) for value in values])
     check_every_input_has_one_outcome(values, outcomes)
     assert not list((tmp_path / "t").rglob("*"))  # temporary files and folders removed

@@ -32,7 +32,7 @@ class Creator:
                     "LINK_WAIT_S": "5", "RETRY_INITIAL_BACKOFF_S": "0.01", "RETRY_MAX_ATTEMPTS": "2", **env}
 
     def run(self, *events: dict) -> list:
-        return run_flow(DEFAULTS, make_job, "auto-creator-v2", self.env, [("in", json.dumps(e).encode()) for e in events])
+        return run_flow(DEFAULTS, make_job, self.env, [("in", json.dumps(e).encode()) for e in events])
 
     def writes(self, method: str, fragment: str) -> list:
         return [r for r in self.sandbox.journal.all() if r.method == method and fragment in r.path]

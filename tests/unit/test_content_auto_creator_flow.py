@@ -37,7 +37,7 @@ class Creator:
         self.tmp = tmp_path / "tmp"
 
     def run(self, *events: dict) -> list:
-        return run_flow(DEFAULTS, make_job, "content-auto-creator", self.env, [("in", json.dumps(e).encode()) for e in events])
+        return run_flow(DEFAULTS, make_job, self.env, [("in", json.dumps(e).encode()) for e in events])
 
     def calls(self) -> list[str]:
         """The content and search calls, as ``METHOD /path`` without ids and queries."""

@@ -27,12 +27,6 @@ def client(sleeps=None, attempts=4, elapsed=60.0, read_timeout=5.0, headers=None
                       sleep=(sleeps.append if sleeps is not None else lambda s: None))
 
 
-@pytest.fixture
-def user(sandbox):
-    sandbox.contribution.add_user("u1")
-    return sandbox
-
-
 def test_retryable_answers_are_retried_until_success(user):
     user.faults.script("DELETE", PATH, [503, 502, 429])
     answer = client().call("svc", "DELETE", user.url + PATH)

@@ -26,7 +26,6 @@ import pytest
 import yaml
 from pyhocon import ConfigFactory, ConfigTree
 
-from connectors.http import HttpClient
 from flows.runtime.settings import CommonSettings, Config, Reader, is_secret, load_config
 from tests.unit import k8s_render
 
@@ -269,7 +268,7 @@ def started(job: str, text: str, tmp_path: Path, monkeypatch, environ: dict[str,
     module = importlib.import_module(JOBS[job])
     reader = Reader(job_config(job, text, tmp_path, monkeypatch, environ))
     settings = CommonSettings.read(reader)
-    return reader, settings, module.make_job(reader, settings, HttpClient(module.JOB_NAME, settings.http, settings.retry))
+    return reader, settings, module.make_job(reader, settings)
 
 
 def test_config_map_is_the_jobs_config_in_the_original_keys(job, tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ EXAMPLES = (EVENTS_DIR / "user-delete.events.jsonl").read_bytes().splitlines()
 
 def run(sandbox, messages, **env):
     environ = {"PROGRAM_SERVICE_BASEURL": sandbox.url, "RETRY_INITIAL_BACKOFF_S": "0.01", **env}
-    return run_flow(DEFAULTS, make_job, "user-delete", environ, messages)
+    return run_flow(DEFAULTS, make_job, environ, messages)
 
 
 def delete_event(user_id) -> bytes:
@@ -47,7 +47,7 @@ def test_the_base_url_keeps_the_original_composition():
 
 def made(environ: dict[str, str], conf: str = ""):
     reader = Reader(load_config(DEFAULTS + conf, environ))
-    return make_job(reader, CommonSettings.read(reader), None)
+    return make_job(reader, CommonSettings.read(reader))
 
 
 def made_from_file(tmp_path, conf: str, **environ: str):

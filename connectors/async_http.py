@@ -1,0 +1,117 @@
+"""The jobs' HTTP caller on an event loop: :class:`~connectors.http.HttpClient`'s calls for handlers that
+are coroutines, with aiohttp. Thousands of calls can wait at once on one thread, where a thread per call
+costs a hand-over of the GIL for every answer.
+
+The same contract as the threaded client: retries within ``retry.*`` (no answer, a timeout,
+408/425/429/5xx, a body that is not JSON), ``Retry-After``, a wall-clock deadline per attempt
+(``http.call_deadline_s``), answers capped at ``http.max_answer_bytes`` once decoded, header values with
+a control character refused, the URL sent exactly as given, no redirect followed, nothing taken from
+the environment (proxies, ``.netrc``)::
+
+    client = AsyncHttpClient("user-delete", settings.http, settings.retry)
+    answer = await client.call("program-service", "DELETE", url)
+
+It calls the configured services only: URLs that come from events go through the threaded client's
+checked connections (``public``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import time
+from typing import Any, Awaitable, Callable
+
+import aiohttp
+from yarl import URL
+
+from connectors.http import (Answer, Attempts, HttpSettings, RefusedCall, WorthRetrying, judged,
+                             refuse_control_characters, unanswered)
+from connectors.json_bytes import dumps
+from connectors.retry import RetryPolicy
+
+_CHUNK = 64 * 1024
+
+
+class AsyncHttpClient:
+    """One aiohttp session per event loop (made on the loop at its first call), keep-alive connections
+    shared by the coroutines, at most ``http.max_in_flight`` of them."""
+
+    def __init__(self, job: str, http: HttpSettings, retry: RetryPolicy,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        self._job = job
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=http.connect_timeout_s,
+                                              sock_read=http.read_timeout_s)
+        self._deadline_s = http.call_deadline_s
+        self._max_answer_bytes = http.max_answer_bytes
+        self._connections = max(http.max_in_flight, 4)
+        self._headers = {"Content-Type": "application/json", **http.headers}
+        self._retry = retry
+        self._sleep = sleep
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+
+    def _session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None:
+            session = self._sessions[loop] = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connections), timeout=self._timeout, trust_env=False,
+                skip_auto_headers=("Accept-Encoding",))
+            atexit.register(_close, session, loop)
+        return session
+
+    async def call(self, service: str, method: str, url: str, body: Any = None,
+                   headers: dict[str, str] | None = None) -> Answer:
+        """The first final answer, after retrying retryable ones within the budget. ``body`` is sent as
+        JSON; ``headers`` are added to (or replace) the configured ones for this call."""
+        refuse_control_characters(method, service, headers)
+        attempts = Attempts(self._retry, self._job, service)
+        while True:
+            try:
+                return await self._attempt(service, method, url, body, {**self._headers, **(headers or {})})
+            except WorthRetrying as err:
+                await self._sleep(attempts.delay_after(err))
+
+    async def _attempt(self, service: str, method: str, url: str, body: Any, headers: dict[str, str]) -> Answer:
+        data = None if body is None else dumps(body)
+        started = time.monotonic()
+        what = f"{method} {service}"
+        try:
+            async with asyncio.timeout(self._deadline_s) as limit:
+                async with self._session().request(method, URL(url, encoded=True), data=data, headers=headers,
+                                                   allow_redirects=False) as response:
+                    content = await _read_capped(response, self._max_answer_bytes, what)
+        except TimeoutError:
+            expired = limit.expired()  # the whole exchange's deadline, or one read's timeout
+            unanswered(self._job, service, method, started, f"no complete answer within {self._deadline_s:g}s"
+                       if expired else "timed out")
+        except aiohttp.ClientConnectorError:
+            unanswered(self._job, service, method, started, "no answer (connection refused)")
+        except (aiohttp.ClientError, ValueError) as err:  # a broken answer; ValueError: a malformed head
+            unanswered(self._job, service, method, started, f"no answer ({err.__class__.__name__})")
+        return judged(self._job, service, method, started, response.status, content, response.headers)
+
+
+def _close(session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop) -> None:
+    """At exit, the session's connections closed on its loop, if it still runs (else there is nothing to say
+    "unclosed" to)."""
+    if loop.is_running() and not session.closed:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=2)
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The decoded body, read in steps so that a compressed one cannot inflate past ``limit``; a larger one
+    is a :class:`~connectors.http.RefusedCall`, and its connection is closed."""
+    declared, size, chunks = response.content_length, 0, []
+    if declared is None or declared <= limit:
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                break
+            chunks.append(chunk)
+    if (declared or 0) > limit or size > limit:
+        response.close()  # and its connection: the unread rest must not meet the next call on it
+        raise RefusedCall(f"{what}: the answer is larger than {limit} bytes (http.max_answer_bytes)", response.status)
+    return b"".join(chunks)
