@@ -56,8 +56,7 @@ class AsyncHttpClient:
         session = self._sessions.get(loop)
         if session is None:
             session = self._sessions[loop] = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connections), timeout=self._timeout, trust_env=False,
-                skip_auto_headers=("Accept-Encoding",))
+                connector=aiohttp.TCPConnector(limit=self._connections), timeout=self._timeout, trust_env=False)
             atexit.register(_close, session, loop)
         return session
 
