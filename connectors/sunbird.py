@@ -150,9 +150,9 @@ class ContentService:
         content = _result(answer).get("content")
         return content if isinstance(content, dict) else {}
 
-    def add_to_hierarchy(self, collection_id: str, unit_id: str, identifier: str) -> None:
+    def add_to_hierarchy(self, collection_id: str, unit_id: str, identifiers: list[str]) -> None:
         answer = self._call("PATCH", "/content/v3/hierarchy/add", None,
-                            {"request": {"rootId": collection_id, "unitId": unit_id, "children": [identifier]}})
+                            {"request": {"rootId": collection_id, "unitId": unit_id, "children": identifiers}})
         self._expect_200(answer, f"Hierarchy Update Failed For : {collection_id}.")
 
     @staticmethod

@@ -111,8 +111,9 @@ class AutoCreatorV2:
                                      for question, question_version in independent.items())])
         return Link(identifier, collection_units)
 
-    def link(self, collection_id: str, unit_ids: list[str], identifier: str) -> None:
-        hierarchy.link(self._content, collection_id, unit_ids, identifier, self._settings.link_attempts)
+    def link(self, collection_id: str, adds: list[tuple[str, list[str]]]) -> dict[str, str]:
+        """Link each (identifier, unit ids) into the collection: :func:`flows.sunbird.hierarchy.link`."""
+        return hierarchy.link(self._content, collection_id, adds, self._settings.link_attempts)
 
     def _read_ecar(self, identifier: str, object_type: str, url: str) -> tuple[dict, dict]:
         """The object's manifest item ({} if absent) and, for a set, the tree of ``hierarchy.json``."""

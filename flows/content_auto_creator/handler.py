@@ -163,8 +163,9 @@ class ContentAutoCreator:
                     lambda _content: f"the content service does not show {what} of {internal_id} {timeout_s:g} s "
                                      f"after it (content_auto_creator.ready_timeout_s)", self._sleep)
 
-    def link(self, collection_id: str, unit_ids: list[str], identifier: str) -> None:
-        hierarchy.link(self._content, collection_id, unit_ids, identifier, self._settings.link_attempts)
+    def link(self, collection_id: str, adds: list[tuple[str, list[str]]]) -> dict[str, str]:
+        """Link each (identifier, unit ids) into the collection: :func:`flows.sunbird.hierarchy.link`."""
+        return hierarchy.link(self._content, collection_id, adds, self._settings.link_attempts)
 
     def _mark_failed(self, channel: str, internal_id: str, error: str) -> None:
         """Set ``status=Failed`` with the error, so editors see why; a refusal is only logged."""

@@ -4,8 +4,10 @@ The content service adds a child to a collection's hierarchy by read-modify-writ
 one collection at once can lose one (a bulk upload sends hundreds of contents to the same units).
 So a job's handler does not link: it returns :class:`~flows.runtime.job.Link`, and the pipeline sends one
 :class:`LinkWork` per collection to a step keyed by collection id. Bytewax routes a key to one worker
-of the whole cluster, where a lane of :class:`~flows.runtime.in_flight.HandlerPool` runs that collection's links
-one after the other (different collections run concurrently). The results go back, keyed by
+of the whole cluster, where :class:`CollectionLinks` runs that collection's links one batch after the
+other: the works that arrive while a batch runs go together in the next one (at most
+:data:`MAX_BATCH`), so a busy collection costs one read, one add per unit and one check per batch, not
+per object. Different collections run concurrently. The results go back, keyed by
 partition, to :class:`PartitionOrder`, which lets the outcomes out in the partition's offset order
 again, so the sink commits as before::
 
@@ -76,50 +78,73 @@ def works_of(item: object) -> list[LinkWork]:
             for collection_id, unit_ids in link.units.items()]
 
 
-def link_one(job: Job, work: LinkWork) -> LinkResult:
-    """Run the job's link for one collection; every error becomes the result's error, none escapes."""
+MAX_BATCH = 100  # objects linked into one collection in one go
+
+
+def link_batch(job: Job, works: list[LinkWork]) -> list[LinkResult]:
+    """Run the job's link for one collection's works; every error becomes the results' errors, none escapes."""
+    collection_id = works[0].collection_id
     try:
-        job.link(work.collection_id, list(work.unit_ids), work.identifier)
-        return LinkResult(work.partition, work.offset)
+        errors = job.link(collection_id, [(work.identifier, list(work.unit_ids)) for work in works])
+        return [_result(work, errors.get(work.identifier)) for work in works]
     except job.expected as err:
-        error, status = f"linking into collection {work.collection_id}: {err}", getattr(err, "status", None)
+        error, status = f"{err}", getattr(err, "status", None)
     except Exception as err:  # a bug or an unforeseen answer must not stop the job
-        log.exception("link error", extra={"entity": work.identifier})
-        error, status = f"linking into collection {work.collection_id}: {err.__class__.__name__}: {err}", None
-    return LinkResult(work.partition, work.offset, shortened(error), status)
+        log.exception("link error", extra={"entity": collection_id})
+        error, status = f"{err.__class__.__name__}: {err}", None
+    return [_result(work, error, status) for work in works]
+
+
+def _result(work: LinkWork, error: str | None, status: int | None = None) -> LinkResult:
+    if error is None:
+        return LinkResult(work.partition, work.offset)
+    return LinkResult(work.partition, work.offset, shortened(f"linking into collection {work.collection_id}: {error}"),
+                      status)
 
 
 class CollectionLinks(StatefulBatchLogic):
-    """One collection's links on the worker that owns its key, each after the one before."""
+    """One collection's links on the worker that owns its key: one batch at a time, made of the works that
+    came while the one before ran."""
 
     def __init__(self, links: HandlerPool):
         self._links = links
-        self._running: list[Future] = []
+        self._queued: list[LinkWork] = []
+        self._running: Future | None = None
 
     def on_batch(self, works: list[LinkWork]) -> tuple[Iterable, bool]:
-        self._running.extend(self._links.submit(work.collection_id, work) for work in works)
-        return self._finished()
+        self._queued.extend(works)
+        return self._step()
 
     def on_notify(self) -> tuple[Iterable, bool]:
-        return self._finished()
+        return self._step()
 
     def on_eof(self) -> tuple[Iterable, bool]:
-        wait(self._running)
-        return self._finished()
+        """The input ended: every work is linked, batch after batch; at a stop, only the batch running
+        finishes, and the events of the works still queued are not reported (read again after the restart)."""
+        results: list[LinkResult] = []
+        while self._running is not None:
+            wait([self._running])
+            done, _ = self._step(start=not self._links.stop_requested())
+            results += done
+        return results, StatefulBatchLogic.DISCARD
 
     def notify_at(self) -> datetime | None:
-        return datetime.now(timezone.utc) + POLL if self._running else None
+        return datetime.now(timezone.utc) + POLL if self._running is not None else None
 
     def snapshot(self) -> None:
         return None  # no bytewax recovery: the committed offsets are the position
 
-    def _finished(self) -> tuple[list[LinkResult], bool]:
-        done, running = [], []
-        for future in self._running:  # one look each: a link finishing meanwhile is in one list, not none
-            (done if future.done() else running).append(future)
-        self._running = running
-        results = [future.result() for future in done if not future.cancelled()]
-        return results, StatefulBatchLogic.RETAIN if self._running else StatefulBatchLogic.DISCARD
+    def _step(self, start: bool = True) -> tuple[list[LinkResult], bool]:
+        results: list[LinkResult] = []
+        running = self._running
+        if running is not None and running.done():  # one look: a batch finishing meanwhile is seen next time
+            results = [] if running.cancelled() else running.result()
+            self._running = None
+        if start and self._running is None and self._queued:
+            batch, self._queued = self._queued[:MAX_BATCH], self._queued[MAX_BATCH:]
+            self._running = self._links.submit(batch[0].collection_id, batch)
+        busy = self._running is not None or self._queued
+        return results, StatefulBatchLogic.RETAIN if busy else StatefulBatchLogic.DISCARD
 
 
 class Backlog:
@@ -200,7 +225,7 @@ def _linked(outcome: Outcome, results: list[LinkResult]) -> Outcome:
 def in_partition_order(job: Job, handled: op.KeyedStream, max_in_flight: int, stop_requested: Callable[[], bool],
                        backlog: Backlog) -> op.Stream:
     """The steps after ``handle_event`` for a job that links: the outcomes, links done, in offset order."""
-    links = HandlerPool(partial(link_one, job), max_in_flight, stop_requested)
+    links = HandlerPool(partial(link_batch, job), max_in_flight, stop_requested)
     works = op.flat_map("links_of_event", handled, lambda keyed: works_of(keyed[1]))
     by_collection = op.key_on("by_collection", works, lambda work: work.collection_id)
     results = op.stateful_batch("link_collection", by_collection, lambda _resume: CollectionLinks(links))

@@ -3,16 +3,16 @@
 :func:`units` reads the event's ``edata.collection`` entries up front: each distinct pair of a
 collection id and a unit id, at most ``limit`` of them (more fails the event before any call, so one
 event cannot make thousands of reads). The handlers leave the linking to the pipeline, which calls
-:func:`link` for one collection at a time (:mod:`flows.runtime.linking`): it reads the hierarchy once and, for
-each of the units among its nodes, adds the object under it. A unit that is not there is skipped
-silently, as in the originals. Each add is checked by reading the hierarchy again and repeated (at
-most ``attempts`` adds) while the object is not under the unit: a writer outside the job may have
-overwritten it.
+:func:`link` for one collection at a time (:mod:`flows.runtime.linking`), with every object waiting to go
+into it: it reads the hierarchy once and, for each of the units among its nodes, adds all the objects
+wanted under it in one call. A unit that is not there is skipped silently, as in the originals. The
+adds are checked by reading the hierarchy again, and repeated (at most ``attempts`` adds) for the
+objects not under their unit: a writer outside the job may have overwritten them.
 """
 
 from __future__ import annotations
 
-from connectors.sunbird import ApiError, ContentService
+from connectors.sunbird import ContentService
 from flows.runtime.event import BadValue, is_blank, lookup
 
 
@@ -38,32 +38,52 @@ def units(event: dict, limit: int) -> dict[str, list[str]]:
     return found
 
 
-def link(content: ContentService, collection_id: str, unit_ids: list[str], identifier: str, attempts: int) -> None:
-    """Add ``identifier`` under each of the collection's units that its hierarchy has, checking each add."""
+def link(content: ContentService, collection_id: str, adds: list[tuple[str, list[str]]],
+         attempts: int) -> dict[str, str]:
+    """Add each identifier under each of its units that the collection's hierarchy has: one add per unit
+    for all of its identifiers, then one read that checks them all. The identifiers still not under a
+    unit after ``attempts`` adds, with why; a refused call raises :class:`ApiError` (for all of them)."""
     nodes = content.hierarchy(collection_id).get("childNodes")
     nodes = nodes if isinstance(nodes, list) else []  # not a substring of a text, nor "in" a number
-    for unit_id in unit_ids:
-        if unit_id not in nodes:
-            continue
-        for _ in range(attempts):
-            content.add_to_hierarchy(collection_id, unit_id, identifier)
-            if is_under(content.hierarchy(collection_id), unit_id, identifier):
-                break
-        else:
-            raise ApiError(f"{identifier} is still not under unit {unit_id} of collection {collection_id} "
-                           f"after {attempts} adds (retry.max_attempts)")
+    missing: dict[str, list[str]] = {}  # unit id -> the identifiers to add under it, in order
+    for identifier, unit_ids in adds:
+        for unit_id in unit_ids:
+            wanted = missing.setdefault(unit_id, []) if unit_id in nodes else None
+            if wanted is not None and identifier not in wanted:
+                wanted.append(identifier)
+    missing = {unit_id: identifiers for unit_id, identifiers in missing.items() if identifiers}
+    for _ in range(attempts):
+        if not missing:
+            return {}
+        for unit_id, identifiers in missing.items():
+            content.add_to_hierarchy(collection_id, unit_id, identifiers)
+        tree = content.hierarchy(collection_id)
+        missing = {unit_id: left for unit_id, identifiers in missing.items()
+                   if (left := [i for i in identifiers if i not in children_of(tree, unit_id)])}
+    errors: dict[str, str] = {}
+    for unit_id, identifiers in missing.items():
+        for identifier in identifiers:
+            errors.setdefault(identifier, f"{identifier} is still not under unit {unit_id} of collection "
+                                          f"{collection_id} after {attempts} adds (retry.max_attempts)")
+    return errors
 
 
 def is_under(hierarchy: dict, unit_id: str, identifier: str) -> bool:
-    """Whether the hierarchy's tree has ``identifier`` among the unit's children; without a tree (only
-    the flat ``childNodes``), whether it is anywhere in the collection."""
+    """Whether ``identifier`` is among the unit's children (see :func:`children_of`)."""
+    return identifier in children_of(hierarchy, unit_id)
+
+
+def children_of(hierarchy: dict, unit_id: str) -> set[str]:
+    """The identifiers of the unit's children in the hierarchy's tree; without a tree (only the flat
+    ``childNodes``), everything in the collection."""
     stack = [hierarchy]
     while stack:  # a loop, not recursion: the tree may be deep
         node = stack.pop()
         children = node.get("children") if isinstance(node, dict) else None
         children = children if isinstance(children, list) else []
         if node is not hierarchy and isinstance(node, dict) and node.get("identifier") == unit_id:
-            return any(isinstance(child, dict) and child.get("identifier") == identifier for child in children)
+            return {child.get("identifier") for child in children
+                    if isinstance(child, dict) and isinstance(child.get("identifier"), str)}
         stack.extend(children)
     nodes = hierarchy.get("childNodes")
-    return "children" not in hierarchy and isinstance(nodes, list) and identifier in nodes
+    return {n for n in nodes if isinstance(n, str)} if "children" not in hierarchy and isinstance(nodes, list) else set()

@@ -63,7 +63,10 @@ def test_the_three_examples(broker, sandbox, names, jobs, tmp_path):
     # Example C is Example A again: the copy is found, already published, so it is only linked again.
     publishes = sandbox.journal.matching("POST", f"/content/v4/publish/{EXAMPLE_A['object']['id']}")
     assert len(publishes) == 1
-    assert len(sandbox.journal.matching("PATCH", "/content/v3/hierarchy/add")) == 3
+    adds = sandbox.journal.matching("PATCH", "/content/v3/hierarchy/add")
+    added = [child for add in adds for child in add.body["request"]["children"]]
+    # A and C link the same content: linked twice, or once when they came in the same batch of links
+    assert sorted(set(added)) == sorted({EXAMPLE_A["object"]["id"], EXAMPLE_B["object"]["id"]}) and len(adds) <= 3
     wait_for(lambda: committed(broker.bootstrap, setup.group, setup.topic) == [3], 30, "offsets committed")
     assert job.stop() == 0
     assert read_all(broker.bootstrap, setup.failed_topic) == []

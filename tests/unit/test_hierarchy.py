@@ -21,7 +21,9 @@ def event(*entries):
 
 def link_all(service, an_event, identifier, limit=100, attempts=3):
     for collection_id, unit_ids in units(an_event, limit).items():
-        link(service, collection_id, unit_ids, identifier, attempts)
+        errors = link(service, collection_id, [(identifier, unit_ids)], attempts)
+        if errors:
+            raise ApiError(errors[identifier])
 
 
 def test_a_unit_of_the_collection_gets_the_object(sandbox):
@@ -54,7 +56,7 @@ def test_repeated_entries_are_linked_once_and_each_collection_read_once(sandbox)
     sandbox.content.add_collection("do_234", ["do_345", "do_346"])
     entries = [{"identifier": "do_234", "unitId": "do_345"}, {"identifier": "do_234", "unitId": "do_346"}] * 15_000
     link_all(content(sandbox), event(*entries), "do_123")
-    assert sandbox.journal.count("GET") == 1 + 2 and sandbox.journal.count("PATCH") == 2  # a read checks each add
+    assert sandbox.journal.count("GET") == 1 + 1 and sandbox.journal.count("PATCH") == 2  # one read checks the adds
 
 
 def test_more_distinct_units_than_allowed_fail_before_any_call(sandbox):
@@ -100,3 +102,22 @@ def test_is_under_reads_the_tree_and_else_the_flat_nodes():
         node = child
     node["children"].append({"identifier": "x"})
     assert is_under(deep, "n4999", "x")
+
+
+def test_objects_for_one_collection_are_added_per_unit_in_one_call_and_checked_in_one_read(sandbox):
+    sandbox.content.add_collection("do_234", ["u1", "u2"])
+    adds = [(f"do_{n}", ["u1", "u2"] if n % 2 else ["u1", "gone"]) for n in range(10)]
+    assert link(content(sandbox), "do_234", adds, 3) == {}
+    assert sandbox.content.collections["do_234"] == {"u1": [f"do_{n}" for n in range(10)],
+                                                     "u2": [f"do_{n}" for n in range(1, 10, 2)]}
+    assert sandbox.journal.count("GET") == 2 and sandbox.journal.count("PATCH") == 2
+
+
+def test_only_the_objects_a_concurrent_writer_dropped_are_added_again(sandbox):
+    sandbox.content.add_collection("do_234", ["u1"])
+    sandbox.content.lost_adds = 1
+    assert link(content(sandbox), "do_234", [("do_1", ["u1"]), ("do_2", ["u1"])], 3) == {}
+    assert sandbox.content.collections["do_234"]["u1"] == ["do_1", "do_2"]
+    sandbox.content.lost_adds = 3
+    errors = link(content(sandbox), "do_234", [("do_3", ["u1"]), ("do_1", ["u1"])], 3)
+    assert errors == {"do_3": "do_3 is still not under unit u1 of collection do_234 after 3 adds (retry.max_attempts)"}

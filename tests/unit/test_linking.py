@@ -31,11 +31,12 @@ def run(job, events, max_in_flight=8):
 def test_outcomes_leave_in_offset_order_whatever_order_the_links_finish_in():
     released = threading.Event()
 
-    def link(collection_id, _units, _identifier):
+    def link(collection_id, _adds):
         if collection_id == "slow":
             assert released.wait(30), "the fast link never ran while the slow one waited"
         elif collection_id == "release":
             released.set()
+        return {}
 
     events = [{"id": f"c{n}", "units": {"slow" if n == 0 else "release" if n == 5 else f"k{n}": ["u"]}}
               for n in range(10)]
@@ -45,25 +46,29 @@ def test_outcomes_leave_in_offset_order_whatever_order_the_links_finish_in():
 
 
 def test_one_collections_links_run_one_at_a_time_and_others_alongside():
-    lock, running, most = threading.Lock(), {}, {}
+    lock, running, most, linked = threading.Lock(), {}, {}, []
 
-    def link(collection_id, _units, _identifier):
+    def link(collection_id, adds):
         with lock:
             running[collection_id] = running.get(collection_id, 0) + 1
             most[collection_id] = max(most.get(collection_id, 0), running[collection_id])
+            linked.extend(identifier for identifier, _units in adds)
         threading.Event().wait(0.01)  # hold the lane a moment, so overlaps would show
         with lock:
             running[collection_id] -= 1
+        return {}
 
     events = [{"id": f"c{n}", "units": {f"col{n % 3}": ["u"]}} for n in range(30)]
     assert [o.kind for o in run(linking_job(link), events)] == [SUCCESS] * 30
     assert most == {"col0": 1, "col1": 1, "col2": 1}
+    assert sorted(linked) == sorted(f"c{n}" for n in range(30))  # each once
 
 
 def test_a_failed_collection_fails_the_event():
-    def link(collection_id, _units, _identifier):
+    def link(collection_id, _adds):
         if collection_id == "bad":
             raise ApiError("Hierarchy Update Failed For : bad.", 400)
+        return {}
 
     outcomes = run(linking_job(link), [{"id": "a", "units": {"good": ["u"], "bad": ["u"]}},
                                        {"id": "b", "units": {"good": ["u"]}}])
@@ -122,9 +127,9 @@ def test_a_handler_that_raises_does_not_stall_its_lane():
     assert isinstance(first.exception(timeout=10), RuntimeError)
 
 
-def test_a_link_that_finishes_while_the_step_looks_is_never_lost():
-    """The running links are split into done and running in one look: a link finishing between two
-    looks was in neither list, and its event never reached an outcome (the partition stalled)."""
+def test_a_link_that_finishes_while_the_step_looks_is_reported_once():
+    """A batch finishing just after the step looked at it is reported at the next look: never lost (its
+    partition would stall), never twice."""
     from concurrent.futures import Future
 
     from flows.runtime.linking import CollectionLinks, LinkWork
@@ -133,10 +138,11 @@ def test_a_link_that_finishes_while_the_step_looks_is_never_lost():
         looks = 0
 
         def done(self):
+            finished = super().done()
             self.looks += 1
-            if self.looks == 2 and not super().done():
-                self.set_result(LinkResult("0-t", 1))
-            return super().done()
+            if self.looks == 1:
+                self.set_result([LinkResult("0-t", 1)])
+            return finished
 
     class Pool:
         def submit(self, _entity, _work):
@@ -144,5 +150,40 @@ def test_a_link_that_finishes_while_the_step_looks_is_never_lost():
 
     step = CollectionLinks(Pool())
     results, _ = step.on_batch([LinkWork("0-t", 1, "c", ("u",), "x")])
-    results += step.on_notify()[0]
+    for _ in range(3):
+        results += step.on_notify()[0]
     assert results == [LinkResult("0-t", 1)]
+
+
+def test_the_works_that_come_while_a_batch_runs_go_together_in_the_next_one():
+    from concurrent.futures import Future
+
+    from flows.runtime.linking import CollectionLinks, LinkWork
+
+    class Pool:
+        def __init__(self):
+            self.batches = []
+
+        def submit(self, _entity, works):
+            self.batches.append(works)
+            return Future()
+
+    pool = Pool()
+    step = CollectionLinks(pool)
+    step.on_batch([LinkWork("0-t", 0, "c", ("u",), "a")])
+    step.on_batch([LinkWork("0-t", n, "c", ("u",), f"x{n}") for n in range(1, 151)])
+    assert [len(batch) for batch in pool.batches] == [1]  # the first still runs: the rest wait
+    pool.batches[0] and pool.batches.clear()
+    step._running.set_result([LinkResult("0-t", 0)])
+    results, _ = step.on_notify()
+    assert results == [LinkResult("0-t", 0)] and [len(batch) for batch in pool.batches] == [100]  # MAX_BATCH
+
+
+def test_one_identifier_left_out_fails_only_its_event():
+    def link(_collection_id, adds):
+        return {"b": "b is still not under unit u of collection c after 3 adds (retry.max_attempts)"}
+
+    outcomes = run(linking_job(link), [{"id": "a", "units": {"c": ["u"]}}, {"id": "b", "units": {"c": ["u"]}}])
+    assert [o.kind for o in outcomes] == [SUCCESS, FAILED]
+    assert outcomes[1].detail == "linking into collection c: b is still not under unit u of collection c after 3 adds " \
+                                 "(retry.max_attempts)"
