@@ -3,15 +3,17 @@ service latency (``--latency-ms``, 20 by default), and the same job in sequentia
 (``http.max_in_flight = 1``, the original's design) in the same run.
 
 For every job it prints, and writes to ``bench/results/<job>.json``: events per second (first to
-last outcome), end-to-end latency p50/p99 (produced -> outcome line; the events are a backlog
-produced up front, so this includes waiting in Kafka), peak RSS, CPU seconds per 1,000 events (the
-job's and the sandbox's), and the speed-up over the sequential mode. ``slow-calls`` is user-delete
+last outcome; events skipped by validation count from the summary lines that count them), end-to-end
+latency p50/p99 (produced -> outcome line; the events are a backlog produced up front, so this includes
+waiting in Kafka; none when no event has a line of its own), peak RSS, CPU seconds per 1,000 events
+(the job's from the moment it reads its first partition, and the sandbox's), and the speed-up over the
+sequential mode. ``peers`` runs the peers and floors of :mod:`bench.peers` beside the jobs. ``slow-calls`` is user-delete
 with one user in 100 taking 3 s to delete. ``overhead`` is the pipeline alone (every event
 skipped, no HTTP) with a backlog of 100,000 events; ``scaling`` runs that in one worker, with
 ``-w 2`` and in two processes. ``bench/results/user-delete-in-flight.png`` charts throughput
 against ``http.max_in_flight`` for three service latencies.
 
-    .venv/bin/python -m bench.run [--jobs user-delete,content-auto-creator,auto-creator-v2,slow-calls,overhead,scaling]
+    .venv/bin/python -m bench.run [--jobs user-delete,content-auto-creator,auto-creator-v2,slow-calls,overhead,scaling,peers]
 """
 
 from __future__ import annotations

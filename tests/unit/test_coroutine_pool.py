@@ -1,20 +1,15 @@
 """The pipeline with a handler that is a coroutine: events on the process's event loop
-(:class:`~flows.runtime.in_flight.CoroutinePool`), with the promises of the threaded pool: one entity's
-events in order, at most ``max_in_flight`` at once, outcomes in offset order, nothing started after a
-stop, every error an outcome."""
+(:class:`~flows.runtime.in_flight.CoroutinePool`), one entity's in order, at most ``max_in_flight`` at
+once, every error an outcome. (``test_pipeline`` runs its order and stop tests on this pool too.)"""
 
 import asyncio
 import random
-import threading
-
-from bytewax.testing import TestingSink, TestingSource, run_main
 
 from connectors.http import RetriesExhausted
 from flows.runtime.event import BadValue
 from flows.runtime.job import Done, Fail
 from flows.runtime.outcome import FAILED, SUCCESS
-from flows.runtime.pipeline import build_flow
-from tests.unit.test_pipeline import make_job, message, run
+from tests.unit.test_pipeline import make_job, run
 
 
 def test_one_entity_in_order_at_most_max_in_flight_at_once():
@@ -36,49 +31,6 @@ def test_one_entity_in_order_at_most_max_in_flight_at_once():
     for entity, order in seen.items():
         assert order == sorted(order), entity
     assert 1 < active["max"] <= 8
-
-
-def test_a_slow_event_holds_back_only_the_reporting_of_later_events():
-    behind = threading.Event()
-    handled: list[int] = []
-
-    async def handle(_topic, event):
-        if event["n"] == 0:
-            for _ in range(1000):
-                if behind.is_set():
-                    break
-                await asyncio.sleep(0.01)
-            assert behind.is_set(), "the events behind a slow one were not handled"
-        else:
-            handled.append(event["n"])
-            if len(handled) == 19:
-                behind.set()
-        return Done()
-
-    values = [f'{{"id":"e{n}","kind":"work","n":{n}}}'.encode() for n in range(20)]
-    outcomes = run(make_job(handle), values, batch_size=5, max_in_flight=4)
-    assert [o.message.offset for o in outcomes] == list(range(20))
-    assert [o.kind for o in outcomes] == [SUCCESS] * 20
-
-
-def test_after_a_stop_no_waiting_event_starts_and_only_a_prefix_is_reported():
-    stop = threading.Event()
-    started: list[int] = []
-
-    async def handle(_topic, event):
-        started.append(event["n"])
-        if event["n"] == 3:
-            stop.set()
-        await asyncio.sleep(0.01)
-        return Done()
-
-    messages = [message(f'{{"id":"e{n}","kind":"work","n":{n}}}'.encode(), n) for n in range(50)]
-    outcomes = []
-    run_main(build_flow(make_job(handle), TestingSource(messages, batch_size=50), TestingSink(outcomes), 2,
-                        stop_requested=stop.is_set))
-    offsets = [o.message.offset for o in outcomes]
-    assert offsets == list(range(len(offsets))) and 4 <= len(offsets) < 10
-    assert len(started) < 10 and set(offsets) <= set(started)
 
 
 def test_every_error_of_the_handler_becomes_an_outcome(caplog):
