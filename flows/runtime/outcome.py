@@ -45,6 +45,9 @@ class Outcome:
     detail: str | None = None  # the skip reason or the error
     status: int | None = None
     seconds: float = 0.0
+    # The event's mid, for an outcome that does not keep its event: one skipped by validation lets it go at
+    # once, so that its objects die young (the garbage collector walks again what outlives a collection).
+    mid: object = None
 
     @property
     def to_failed_topic(self) -> bool:

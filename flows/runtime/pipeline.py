@@ -17,6 +17,7 @@ Tests build the same flow around a ``TestingSource`` and a ``TestingSink``::
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 import os
@@ -87,9 +88,9 @@ def checked(job: Job, message: SourceMessage) -> _Item:
     except BadValue as err:
         return Outcome(message, FAILED, event, _safe_entity(job, topic, event), Stage.VALIDATE, shortened(str(err)),
                        seconds=time.monotonic() - started)
-    if reason is not None:
-        return Outcome(message, SKIPPED, event, entity, Stage.VALIDATE, shortened(reason),
-                       seconds=time.monotonic() - started)
+    if reason is not None:  # not for this job: its event is let go at once, but for its mid (see Outcome)
+        return Outcome(message, SKIPPED, None, entity, Stage.VALIDATE, shortened(reason),
+                       seconds=time.monotonic() - started, mid=event.get("mid"))
     return _Pending(message, event, entity, started)
 
 
@@ -232,8 +233,15 @@ def job_flow(defaults: str, make_job: Callable[[Reader, CommonSettings], Job], j
     log.info("starting", extra={"topics": list(job.topics), "group": kafka.group_id,
                                 "failed_topic": kafka.failed_topic, "settings": reader.shown(),
                                 "from_environment": sorted(k for k, o in reader.origins.items() if o == "environment")})
-    return build_flow(job, source, sink, settings.http.max_in_flight, progress, window=window,
+    flow = build_flow(job, source, sink, settings.http.max_in_flight, progress, window=window,
                       stop_requested=stop.requested, backlog=backlog)
+    # The garbage collector, tuned for a stream of short-lived events: what start-up made lives as long as
+    # the process, so it is frozen (never walked again); and a young collection waits for 20,000 new objects
+    # rather than 700, by when most of a batch's objects have died with their outcomes instead of being
+    # promoted and walked again (make bench: the skipped path 28,000-36,000 -> 37,000-43,000 events/s).
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+    return flow
 
 
 def _serve_health(settings: HealthSettings, health: Health) -> None:

@@ -27,7 +27,7 @@ SUMMARY_INTERVAL_S = 5.0  # at most this long between an event skipped by valida
 
 def log_fields(job: Job, outcome: Outcome) -> dict:
     """What the outcome line says: no personal data (user ids hashed, events never logged)."""
-    mid = outcome.event.get("mid") if outcome.event else None
+    mid = outcome.event.get("mid") if outcome.event else outcome.mid
     return {
         "mid": mid if isinstance(mid, str) else None,
         "outcome": outcome.kind,

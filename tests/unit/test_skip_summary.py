@@ -100,3 +100,24 @@ def test_many_different_reasons_keep_the_summary_short(capfd, caplog):
     assert line["skipped"] == 10_050 and line["reasons"]["common"] == 50
     assert len(line["reasons"]) == SkipSummary.MAX_REASONS
     assert line["other_reasons"] == 10_050 - sum(line["reasons"].values())
+
+
+def test_an_event_skipped_by_validation_is_let_go_but_its_line_at_debug_keeps_its_mid(capfd, caplog):
+    """The skip drops the parsed event at once (its objects then die young, which the garbage collector
+    does not walk again); the line at DEBUG still names the event by its mid."""
+    from bytewax.testing import TestingSink, TestingSource, run_main
+
+    from flows.runtime.pipeline import build_flow
+
+    caplog.set_level(logging.DEBUG, logger="cokreat.outcome")
+    skipping = Job(name="test-job", topics=("t",), entity=lambda _t, e: None, validate=lambda _t, e: "not ours",
+                   handle=None)
+    outcomes = []
+    run_main(build_flow(skipping, TestingSource([SourceMessage(None, b'{"mid":"LP.1","edata":{}}', "t", 0, 0)]),
+                        TestingSink(outcomes), 4))
+    assert [(o.kind, o.event, o.mid) for o in outcomes] == [(SKIPPED, None, "LP.1")]
+    sink = OutcomePartition(job(), Writer(), Committer())
+    sink.write_batch(outcomes)
+    sink.close()
+    [line] = [line for line in lines(capfd) if line.get("outcome") == "skipped"]
+    assert (line["level"], line["mid"], line["reason"]) == ("DEBUG", "LP.1", "not ours")
