@@ -7,13 +7,14 @@ last outcome; events skipped by validation count from the summary lines that cou
 latency p50/p99 (produced -> outcome line; the events are a backlog produced up front, so this includes
 waiting in Kafka; none when no event has a line of its own), peak RSS, CPU seconds per 1,000 events
 (the job's from the moment it reads its first partition, and the sandbox's), and the speed-up over the
-sequential mode. ``peers`` runs the peers and floors of :mod:`bench.peers` beside the jobs. ``slow-calls`` is user-delete
-with one user in 100 taking 3 s to delete. ``overhead`` is the pipeline alone (every event
-skipped, no HTTP) with a backlog of 100,000 events; ``scaling`` runs that in one worker, with
-``-w 2`` and in two processes. ``bench/results/user-delete-in-flight.png`` charts throughput
+sequential mode. ``peers`` runs the peers and floors of :mod:`bench.peers` beside the jobs.
+``slow-calls`` is user-delete with one user in 100 taking 3 s to delete. ``overhead`` is the pipeline
+alone (every event skipped, no HTTP) with a backlog of 100,000 events; ``scaling`` runs that in one
+worker, with ``-w 2`` and in two processes. ``bench/results/user-delete-in-flight.png`` charts throughput
 against ``http.max_in_flight`` for three service latencies.
 
-    .venv/bin/python -m bench.run [--jobs user-delete,content-auto-creator,auto-creator-v2,slow-calls,overhead,scaling,peers]
+    .venv/bin/python -m bench.run [--jobs user-delete,content-auto-creator,auto-creator-v2,slow-calls,overhead,scaling,
+                                   peers] [--latency-ms 20] [--no-chart]
 """
 
 from __future__ import annotations
@@ -122,12 +123,13 @@ def measure(work: Workload, broker: EmbeddedBroker, sandbox: SunbirdSandbox, lab
             for n, args in enumerate(processes or [[]])]
     total, shown, deadline = len(work.values), -1, time.monotonic() + 600
     progress = [OutcomeCount(job.log_path) for job in jobs]
-    ready_cpu = [None] * len(jobs)  # each process's CPU once it reads: start-up is not counted
+    ready_cpu: list[float | None] = [None] * len(jobs)  # each process's CPU once it reads: start-up not counted
+    ready_deadline = time.monotonic() + 60  # a process given no partition never reads: all its CPU counts
     while time.monotonic() < deadline and all(job.running() for job in jobs):
         for n, job in enumerate(jobs):
-            if ready_cpu[n] is None and READING in job.log_path.read_bytes():
+            if ready_cpu[n] is None and time.monotonic() < ready_deadline and READING in job.log_path.read_bytes():
                 ready_cpu[n] = _cpu_s(job.process.pid)
-        if None in ready_cpu:
+        if None in ready_cpu and time.monotonic() < ready_deadline:
             time.sleep(0.01)
             continue
         done = sum(count.read() for count in progress)
@@ -141,7 +143,7 @@ def measure(work: Workload, broker: EmbeddedBroker, sandbox: SunbirdSandbox, lab
     print()
     sandbox_cpu = time.process_time() - sandbox_cpu_before
     rss = max(_peak_rss_mb(job.process.pid) for job in jobs)
-    cpu = sum(_cpu_s(job.process.pid) - ready for job, ready in zip(jobs, ready_cpu))
+    cpu = sum(_cpu_s(job.process.pid) - (ready or 0.0) for job, ready in zip(jobs, ready_cpu))
     for job in jobs:
         job.stop()
     lines = [line for job in jobs for line in job.log_lines()]

@@ -47,7 +47,7 @@ class Outcome:
     seconds: float = 0.0
     # The event's mid, for an outcome that does not keep its event: one skipped by validation lets it go at
     # once, so that its objects die young (the garbage collector walks again what outlives a collection).
-    mid: object = None
+    mid: str | None = None
 
     @property
     def to_failed_topic(self) -> bool:

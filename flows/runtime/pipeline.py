@@ -89,8 +89,9 @@ def checked(job: Job, message: SourceMessage) -> _Item:
         return Outcome(message, FAILED, event, _safe_entity(job, topic, event), Stage.VALIDATE, shortened(str(err)),
                        seconds=time.monotonic() - started)
     if reason is not None:  # not for this job: its event is let go at once, but for its mid (see Outcome)
+        mid = event.get("mid")
         return Outcome(message, SKIPPED, None, entity, Stage.VALIDATE, shortened(reason),
-                       seconds=time.monotonic() - started, mid=event.get("mid"))
+                       seconds=time.monotonic() - started, mid=mid if isinstance(mid, str) else None)
     return _Pending(message, event, entity, started)
 
 

@@ -110,16 +110,16 @@ class SkipSummary:
             self.write()
 
     def write(self) -> None:
+        """The line for the skips counted since the last one, if any (from the timer, or at close)."""
         with self._lock:
             reasons, self._reasons = self._reasons, Counter()
-            first_at, last_at = self._first_at, self._last_at
-        if not reasons:
-            return
-        total, listed = reasons.total(), dict(reasons.most_common(self.MAX_REASONS))
-        fields = {"skipped": total, "reasons": listed, "other_reasons": total - sum(listed.values()),
-                  "first_skipped_at": _iso(first_at), "last_skipped_at": _iso(last_at)}
-        self._lines.add(logging.INFO, "events skipped by validation", fields)
-        self._lines.flush()
+            if not reasons:
+                return
+            total, listed = reasons.total(), dict(reasons.most_common(self.MAX_REASONS))
+            fields = {"skipped": total, "reasons": listed, "other_reasons": total - sum(listed.values()),
+                      "first_skipped_at": _iso(self._first_at), "last_skipped_at": _iso(self._last_at)}
+            self._lines.add(logging.INFO, "events skipped by validation", fields)
+            self._lines.flush()
 
     def close(self) -> None:
         self._closed.set()
