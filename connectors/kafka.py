@@ -233,29 +233,58 @@ class OffsetCommitter:
     Callers pass done offsets in partition order (a partition's outcomes leave its window in
     offset order, always on the same worker), so the highest done offset + 1 is safe to commit.
     A failed commit is kept and tried again with the next one: a crash in between only repeats events.
+    A commit waits for its answer at most ``kafka.unavailable_timeout_s``: librdkafka's synchronous
+    commit waited for a group coordinator for about 45 s once the brokers had gone, so the job noticed
+    their absence late, and its commit at close held its exit as long again.
     """
 
     def __init__(self, client: dict[str, str], group_id: str, watch: BrokerWatch):
-        self._consumer = Consumer(consumer_config(watch.client_config(client), group_id))
+        config = consumer_config(watch.client_config(client), group_id)
+        self._consumer = Consumer({**config, "on_commit": self._answered})
         self._watch = watch
         self._pending: dict[tuple[str, int], int] = {}
+        self._sent = self._received = 0  # commits sent and answers come back, which come in the same order
+        self._answers: dict[int, str | None] = {}  # by commit number, until read
 
     def done(self, topic: str, partition: int, offset: int) -> None:
         key = (topic, partition)
         self._pending[key] = max(self._pending.get(key, -1), offset + 1)
+
+    def pending(self) -> dict[tuple[str, int], int]:
+        """The offsets done and not yet committed, by (topic, partition)."""
+        return dict(self._pending)
 
     def commit(self) -> None:
         if not self._pending:
             return
         offsets = [TopicPartition(t, p, o) for (t, p), o in self._pending.items()]
         try:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
+            self._consumer.commit(offsets=offsets, asynchronous=True)
+            self._sent += 1
+            error = self._answer(self._sent)
         except KafkaException as err:
-            log.warning("offset commit failed; will retry with the next commit", extra={"error": str(err)})
+            error = str(err)
+        if error is not None:
+            log.warning("offset commit failed; will retry with the next commit", extra={"error": error})
             self._watch.check()
             return
         self._watch.reachable()
         self._pending.clear()
+
+    def _answer(self, number: int) -> str | None:
+        """The broker's answer to commit ``number``: None for success, else what went wrong."""
+        deadline = time.monotonic() + self._watch.timeout_s
+        while self._received < number and time.monotonic() < deadline:
+            self._consumer.poll(0.05)  # serves the commit callbacks
+        answer = self._answers.get(number, f"no answer within {self._watch.timeout_s:g}s "
+                                           "(kafka.unavailable_timeout_s)")
+        self._answers.clear()  # this one's, and those of earlier commits that came too late to matter
+        return answer
+
+    def _answered(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        failed = error or next((p.error for p in partitions if p.error is not None), None)
+        self._received += 1
+        self._answers[self._received] = None if failed is None else failed.str()
 
     def close(self) -> None:
         self.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from connectors.kafka import BrokerUnavailable, BrokerWatch, OffsetCommitter
 from sandbox.broker import EmbeddedBroker, free_port
 from sandbox.job import user_delete_config
 from sandbox.kafka_tools import produce
@@ -41,3 +42,23 @@ def test_the_broker_goes_away_mid_run(sandbox, jobs, tmp_path):
     warnings = [line for line in job.log_lines() if line.get("message") == "Kafka brokers unreachable; retrying"]
     assert len(warnings) == 1
     assert "unreachable for more than 4s" in job.log_path.read_text()
+
+
+def test_an_offset_commit_with_the_broker_gone_gives_up_within_the_unavailable_timeout(tmp_path):
+    """A synchronous commit waited for a coordinator for about 45 s, and the commit at close once more:
+    a job whose broker had gone did not exit for minutes. The offsets stay pending for the next commit."""
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        broker.create_topics(["d"])
+        watch = BrokerWatch(timeout_s=2.0)
+        committer = OffsetCommitter({"bootstrap.servers": broker.bootstrap}, "g-gone", watch)
+        committer.done("d", 0, 4)
+        committer.commit()  # the broker is there: committed
+        broker.stop()
+        committer.done("d", 0, 9)
+        started = time.monotonic()
+        try:
+            committer.commit()
+        except BrokerUnavailable:
+            pass  # the watch may already say so: the job then exits, as it should
+        assert time.monotonic() - started < 2.0 + 5.0
+        assert committer.pending() == {("d", 0): 10}
