@@ -213,7 +213,8 @@ def judged(job: str, service: str, method: str, started: float, status: int, con
     status, or a body that is not JSON, such as a gateway's error page."""
     _counted(job, service, str(status), started)
     if status in RETRYABLE_STATUS:
-        raise WorthRetrying(f"{method} {service}: HTTP {status}", status, retry_after_seconds(headers.get("Retry-After")))
+        raise WorthRetrying(f"{method} {service}: HTTP {status}", status,
+                            retry_after_seconds(headers.get("Retry-After")))
     parsed = _json_or_none(content)
     if parsed is None:
         kind = headers.get("Content-Type", "no content type")

@@ -275,7 +275,7 @@ class OffsetCommitter:
         """The broker's answer to commit ``number``: None for success, else what went wrong."""
         deadline = time.monotonic() + self._watch.timeout_s
         while self._received < number and time.monotonic() < deadline:
-            self._consumer.poll(0.05)  # serves the commit callbacks
+            self._consumer.poll(0.001)  # serves the commit callbacks (a longer wait is not cut short by one)
         answer = self._answers.get(number, f"no answer within {self._watch.timeout_s:g}s "
                                            "(kafka.unavailable_timeout_s)")
         self._answers.clear()  # this one's, and those of earlier commits that came too late to matter

@@ -86,4 +86,6 @@ def children_of(hierarchy: dict, unit_id: str) -> set[str]:
                     if isinstance(child, dict) and isinstance(child.get("identifier"), str)}
         stack.extend(children)
     nodes = hierarchy.get("childNodes")
-    return {n for n in nodes if isinstance(n, str)} if "children" not in hierarchy and isinstance(nodes, list) else set()
+    if "children" in hierarchy or not isinstance(nodes, list):
+        return set()
+    return {node for node in nodes if isinstance(node, str)}
