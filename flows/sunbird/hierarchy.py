@@ -48,29 +48,23 @@ def link(content: ContentService, collection_id: str, adds: list[tuple[str, list
     missing: dict[str, list[str]] = {}  # unit id -> the identifiers to add under it, in order
     for identifier, unit_ids in adds:
         for unit_id in unit_ids:
-            wanted = missing.setdefault(unit_id, []) if unit_id in nodes else None
-            if wanted is not None and identifier not in wanted:
-                wanted.append(identifier)
-    missing = {unit_id: identifiers for unit_id, identifiers in missing.items() if identifiers}
+            if unit_id in nodes and identifier not in missing.setdefault(unit_id, []):
+                missing[unit_id].append(identifier)
     for _ in range(attempts):
         if not missing:
             return {}
         for unit_id, identifiers in missing.items():
             content.add_to_hierarchy(collection_id, unit_id, identifiers)
         tree = content.hierarchy(collection_id)
+        placed = {unit_id: children_of(tree, unit_id) for unit_id in missing}  # one walk of the tree per unit
         missing = {unit_id: left for unit_id, identifiers in missing.items()
-                   if (left := [i for i in identifiers if i not in children_of(tree, unit_id)])}
+                   if (left := [i for i in identifiers if i not in placed[unit_id]])}
     errors: dict[str, str] = {}
     for unit_id, identifiers in missing.items():
         for identifier in identifiers:
             errors.setdefault(identifier, f"{identifier} is still not under unit {unit_id} of collection "
                                           f"{collection_id} after {attempts} adds (retry.max_attempts)")
     return errors
-
-
-def is_under(hierarchy: dict, unit_id: str, identifier: str) -> bool:
-    """Whether ``identifier`` is among the unit's children (see :func:`children_of`)."""
-    return identifier in children_of(hierarchy, unit_id)
 
 
 def children_of(hierarchy: dict, unit_id: str) -> set[str]:

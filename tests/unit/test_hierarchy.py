@@ -4,7 +4,7 @@ import pytest
 
 from connectors.http import HttpClient
 from connectors.sunbird import ApiError, ContentService
-from flows.sunbird.hierarchy import is_under, link, units
+from flows.sunbird.hierarchy import children_of, link, units
 from flows.runtime.event import BadValue
 from connectors.http import HttpSettings
 from connectors.retry import RetryPolicy
@@ -90,7 +90,10 @@ def test_an_add_that_a_concurrent_writer_overwrote_is_repeated_then_fails(sandbo
         link_all(content(sandbox), event({"identifier": "do_234", "unitId": "do_345"}), "do_777", attempts=3)
 
 
-def test_is_under_reads_the_tree_and_else_the_flat_nodes():
+def test_children_of_reads_the_tree_and_else_the_flat_nodes():
+    def is_under(hierarchy, unit_id, identifier):
+        return identifier in children_of(hierarchy, unit_id)
+
     tree = {"identifier": "c", "children": [{"identifier": "u1", "children": [{"identifier": "x"}]},
                                             {"identifier": "u2", "children": []}]}
     assert is_under(tree, "u1", "x") and not is_under(tree, "u2", "x") and not is_under(tree, "u3", "x")
@@ -121,3 +124,12 @@ def test_only_the_objects_a_concurrent_writer_dropped_are_added_again(sandbox):
     sandbox.content.lost_adds = 3
     errors = link(content(sandbox), "do_234", [("do_3", ["u1"]), ("do_1", ["u1"])], 3)
     assert errors == {"do_3": "do_3 is still not under unit u1 of collection do_234 after 3 adds (retry.max_attempts)"}
+
+
+def test_children_that_are_not_text_are_no_children():
+    """A hostile or broken content service: an identifier that is a list or an object cannot be put in a set
+    (TypeError, a traceback), and a number is no object's identifier."""
+    tree = {"identifier": "c", "children": [{"identifier": "u1", "children": [
+        {"identifier": ["x"]}, {"identifier": {"x": 1}}, {"identifier": 5}, "x", {"identifier": "y"}]}]}
+    assert children_of(tree, "u1") == {"y"}
+    assert children_of({"childNodes": [["x"], {"x": 1}, "y"]}, "u1") == {"y"}
