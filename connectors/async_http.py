@@ -27,8 +27,7 @@ import aiohttp
 from yarl import URL
 
 from connectors.http import (Answer, Attempts, HttpSettings, RefusedCall, WorthRetrying, judged,
-                             refuse_control_characters, unanswered)
-from connectors.json_bytes import dumps
+                             refuse_control_characters, request_body, unanswered)
 from connectors.retry import RetryPolicy
 
 _CHUNK = 64 * 1024
@@ -61,19 +60,22 @@ class AsyncHttpClient:
         return session
 
     async def call(self, service: str, method: str, url: str, body: Any = None,
-                   headers: dict[str, str] | None = None) -> Answer:
+                   headers: dict[str, str] | None = None, form: dict[str, str] | None = None) -> Answer:
         """The first final answer, after retrying retryable ones within the budget. ``body`` is sent as
-        JSON; ``headers`` are added to (or replace) the configured ones for this call."""
+        JSON; ``form`` as ``multipart/form-data`` text fields instead; ``headers`` are added to (or replace)
+        the configured ones for this call."""
         refuse_control_characters(method, service, headers)
         attempts = Attempts(self._retry, self._job, service)
         while True:
             try:
-                return await self._attempt(service, method, url, body, {**self._headers, **(headers or {})})
+                headers_sent = {**self._headers, **(headers or {})}
+                data = request_body(body, form, headers_sent)
+                return await self._attempt(service, method, url, data, headers_sent)
             except WorthRetrying as err:
                 await self._sleep(attempts.delay_after(err))
 
-    async def _attempt(self, service: str, method: str, url: str, body: Any, headers: dict[str, str]) -> Answer:
-        data = None if body is None else dumps(body)
+    async def _attempt(self, service: str, method: str, url: str, data: bytes | None,
+                       headers: dict[str, str]) -> Answer:
         started = time.monotonic()
         what = f"{method} {service}"
         try:

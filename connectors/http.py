@@ -141,9 +141,7 @@ class HttpClient:
 
     def _attempt(self, service: str, method: str, url: str, body: Any, headers: dict[str, str],
                  form: dict[str, str] | None) -> Answer:
-        data = None if body is None else dumps(body)
-        if form is not None:  # multipart/form-data text fields, with its own Content-Type
-            data, headers["Content-Type"] = urllib3.encode_multipart_formdata(form)
+        data = request_body(body, form, headers)
         started = time.monotonic()
         with deadline(self._deadline_s) as watch:
             try:
@@ -173,6 +171,15 @@ class HttpClient:
             raise RefusedCall(f"{method} {service}: {err}") from None
         except NameNotResolved as err:
             raise WorthRetrying(f"{method} {service}: {err}", None) from None
+
+
+def request_body(body: Any, form: dict[str, str] | None, headers: dict[str, str]) -> bytes | None:
+    """``body`` as JSON, or ``form`` as ``multipart/form-data`` text fields (setting its Content-Type in
+    ``headers``)."""
+    if form is not None:
+        data, headers["Content-Type"] = urllib3.encode_multipart_formdata(form)
+        return data
+    return None if body is None else dumps(body)
 
 
 def refuse_control_characters(method: str, service: str, headers: dict[str, str] | None) -> None:

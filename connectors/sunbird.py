@@ -2,7 +2,9 @@
 content and search services (content-auto-creator), the source and the question set service
 (auto-creator-v2).
 
-Each method is one call of the original job, with its exact path, headers and body. The program
+Each method is one call of the original job, with its exact path, headers and body, made on the
+event loop (:class:`~connectors.async_http.AsyncHttpClient`); the source's reads, at URLs from events,
+go through the threaded client's checked connections instead. The program
 service's answers are judged by the user-delete job itself (a 404 may or may not mean "not a user").
 Otherwise: Success is HTTP 200 exactly (plus the call's own check, such as
 a non-empty ``publishStatus``); any other final answer raises :class:`ApiError` with the
@@ -66,25 +68,25 @@ def _result(answer: Answer) -> dict:
 
 
 class ContentService:
-    def __init__(self, client: HttpClient, base_url: str):
+    def __init__(self, client: AsyncHttpClient, base_url: str):
         self._client = client
         self._base = base_url.rstrip("/")
 
-    def _call(self, method: str, path: str, channel: str | None, body: Any = None) -> Answer:
+    async def _call(self, method: str, path: str, channel: str | None, body: Any = None) -> Answer:
         headers = {"X-Channel-Id": channel} if channel is not None else {}
-        return self._client.call(CONTENT, method, f"{self._base}{path}", body, headers=headers)
+        return await self._client.call(CONTENT, method, f"{self._base}{path}", body, headers=headers)
 
-    def exists(self, channel: str, identifier: str) -> bool:
+    async def exists(self, channel: str, identifier: str) -> bool:
         """Whether the content is in this repository (replaces the original's Neo4j query)."""
-        answer = self._call("GET", f"/content/v4/read/{path_segment(identifier)}", channel)
+        answer = await self._call("GET", f"/content/v4/read/{path_segment(identifier)}", channel)
         if answer.status in (200, 404):
             return answer.status == 200
         raise ApiError(f"Invalid Response received while reading content for : {identifier}{details(answer)}",
                        answer.status)
 
-    def create(self, channel: str, content: dict) -> str:
+    async def create(self, channel: str, content: dict) -> str:
         """The new content's identifier; an existing one with that identifier counts as created."""
-        answer = self._call("POST", "/content/v4/create", channel, {"request": {"content": content}})
+        answer = await self._call("POST", "/content/v4/create", channel, {"request": {"content": content}})
         if answer.status == 200:
             return str(_result(answer).get("identifier") or content["identifier"])
         if ALREADY_EXISTS in details(answer):
@@ -92,9 +94,9 @@ class ContentService:
         raise ApiError(f"Invalid Response received while creating content for :{content['identifier']}"
                        f"{details(answer)}", answer.status)
 
-    def read(self, channel: str, identifier: str) -> dict:
+    async def read(self, channel: str, identifier: str) -> dict:
         """The content in edit mode; its identifier (without ``.img``) must be the one asked for."""
-        answer = self._call("GET", f"/content/v4/read/{path_segment(identifier)}?mode=edit", channel)
+        answer = await self._call("GET", f"/content/v4/read/{path_segment(identifier)}?mode=edit", channel)
         content = _result(answer).get("content")
         if answer.status != 200 or not isinstance(content, dict):
             raise ApiError(f"Invalid Response received while reading content for : {identifier}{details(answer)}",
@@ -104,16 +106,16 @@ class ContentService:
             raise ApiError(f"Invalid Response received while reading content for : {identifier}")
         return content
 
-    def update(self, channel: str, identifier: str, content: dict) -> None:
-        answer = self._call("PATCH", f"/content/v4/update/{path_segment(identifier)}", channel,
+    async def update(self, channel: str, identifier: str, content: dict) -> None:
+        answer = await self._call("PATCH", f"/content/v4/update/{path_segment(identifier)}", channel,
                             {"request": {"content": content}})
         self._expect_200(answer, f"Invalid Response received while updating content for :{identifier}")
 
-    def upload(self, channel: str, identifier: str, file_url: str, composed_h5p: bool) -> str:
+    async def upload(self, channel: str, identifier: str, file_url: str, composed_h5p: bool) -> str:
         """The ``artifactUrl`` (else ``content_url``) the service answered, "" if none: what a read shows once
         the upload is done."""
         query = "?validation=false" + ("&fileFormat=composed-h5p-zip" if composed_h5p else "")
-        answer = self._client.call(CONTENT, "POST", f"{self._base}/content/v4/upload/{path_segment(identifier)}{query}",
+        answer = await self._client.call(CONTENT, "POST", f"{self._base}/content/v4/upload/{path_segment(identifier)}{query}",
                                    headers={"X-Channel-Id": channel}, form={"fileUrl": file_url})
         self._expect_200(answer, f"Invalid Response received while uploading source file for content :{identifier}")
         result = _result(answer)
@@ -122,36 +124,36 @@ class ContentService:
                 return result[name].strip()
         return ""
 
-    def review(self, channel: str, identifier: str) -> None:
-        answer = self._call("POST", f"/content/v4/review/{path_segment(identifier)}", channel,
+    async def review(self, channel: str, identifier: str) -> None:
+        answer = await self._call("POST", f"/content/v4/review/{path_segment(identifier)}", channel,
                             {"request": {"content": {}}})
         self._expect_200(answer, f"Invalid Response received while sending content for review for :{identifier}")
 
-    def publish(self, channel: str, identifier: str, last_published_by: Any) -> None:
-        answer = self._call("POST", f"/content/v4/publish/{path_segment(identifier)}", channel,
+    async def publish(self, channel: str, identifier: str, last_published_by: Any) -> None:
+        answer = await self._call("POST", f"/content/v4/publish/{path_segment(identifier)}", channel,
                             {"request": {"content": {"lastPublishedBy": last_published_by}}})
         self._expect_200(answer, f"Invalid Response received while publishing content for :{identifier}")
         if not _result(answer).get("publishStatus"):
             raise ApiError(f"Content Publish Call Failed For : {identifier}", answer.status)
 
-    def mark_failed(self, channel: str, identifier: str, error: str) -> None:
+    async def mark_failed(self, channel: str, identifier: str, error: str) -> None:
         """Set ``status=Failed`` with the error, so editors see why."""
-        answer = self._call("PATCH", f"/content/v4/system/update/{path_segment(identifier)}", channel,
+        answer = await self._call("PATCH", f"/content/v4/system/update/{path_segment(identifier)}", channel,
                             {"request": {"content": {"status": "Failed", "importError": error or "Processing Error"}}})
         self._expect_200(answer, f"Invalid Response received while updating failed status for : {identifier}")
         if not _result(answer).get("identifier"):
             raise ApiError(f"Content update status Call Failed For : {identifier}", answer.status)
 
-    def hierarchy(self, collection_id: str) -> dict:
-        answer = self._call("GET", f"/content/v3/hierarchy/{path_segment(collection_id)}?mode=edit", None)
+    async def hierarchy(self, collection_id: str) -> dict:
+        answer = await self._call("GET", f"/content/v3/hierarchy/{path_segment(collection_id)}?mode=edit", None)
         if answer.status != 200:
             raise ApiError(f"Unable to fetch collection hierarchy for : {collection_id} | Response Code : "
                            f"{answer.status}", answer.status)
         content = _result(answer).get("content")
         return content if isinstance(content, dict) else {}
 
-    def add_to_hierarchy(self, collection_id: str, unit_id: str, identifiers: list[str]) -> None:
-        answer = self._call("PATCH", "/content/v3/hierarchy/add", None,
+    async def add_to_hierarchy(self, collection_id: str, unit_id: str, identifiers: list[str]) -> None:
+        answer = await self._call("PATCH", "/content/v3/hierarchy/add", None,
                             {"request": {"rootId": collection_id, "unitId": unit_id, "children": identifiers}})
         self._expect_200(answer, f"Hierarchy Update Failed For : {collection_id}.")
 
@@ -162,15 +164,15 @@ class ContentService:
 
 
 class SearchService:
-    def __init__(self, client: HttpClient, base_url: str):
+    def __init__(self, client: AsyncHttpClient, base_url: str):
         self._client = client
         self._base = base_url.rstrip("/")
 
-    def copies_of(self, origin: str, exists: list[str], fields: list[str]) -> list[dict]:
+    async def copies_of(self, origin: str, exists: list[str], fields: list[str]) -> list[dict]:
         """Contents auto-created earlier from ``origin`` (the search hits, unfiltered)."""
         body = {"request": {"filters": {"objectType": "Content", "status": [], "origin": origin},
                             "exists": exists, "fields": fields}}
-        answer = self._client.call(SEARCH, "POST", f"{self._base}/v3/search", body)
+        answer = await self._client.call(SEARCH, "POST", f"{self._base}/v3/search", body)
         if answer.status != 200:
             raise ApiError(f"Invalid Response received while searching content for : {origin}{details(answer)}",
                            answer.status)
@@ -210,54 +212,54 @@ class SourceService:
 class AssessmentService:
     """The target's question and question set APIs (inQuiry): ``/<resource>/<v4|v5>/<action>``."""
 
-    def __init__(self, client: HttpClient, base_url: str):
+    def __init__(self, client: AsyncHttpClient, base_url: str):
         self._client = client
         self._base = base_url.rstrip("/")
 
-    def _call(self, method: str, path: str, channel: str | None, body: Any = None) -> Answer:
+    async def _call(self, method: str, path: str, channel: str | None, body: Any = None) -> Answer:
         headers = {"X-Channel-Id": channel} if channel else {}
-        return self._client.call(ASSESSMENT, method, f"{self._base}{path}", body, headers=headers)
+        return await self._client.call(ASSESSMENT, method, f"{self._base}{path}", body, headers=headers)
 
-    def create_or_update(self, resource: str, version: str, channel: str | None, metadata: dict) -> str:
+    async def create_or_update(self, resource: str, version: str, channel: str | None, metadata: dict) -> str:
         """Create the object with its source identifier; when it exists, overwrite it (``system/update``)."""
         identifier = metadata["identifier"]
-        answer = self._call("POST", f"/{resource}/{version}/create", channel, {"request": {resource: metadata}})
+        answer = await self._call("POST", f"/{resource}/{version}/create", channel, {"request": {resource: metadata}})
         if answer.status == 200:
             return "created"
         if not already_exists(answer):
             raise ApiError(f"Invalid Response received while creating {resource} for : {identifier}{details(answer)}",
                            answer.status)
-        answer = self._call("PATCH", f"/{resource}/{version}/system/update/{path_segment(identifier)}", channel,
+        answer = await self._call("PATCH", f"/{resource}/{version}/system/update/{path_segment(identifier)}", channel,
                             {"request": {resource: metadata}})
         if answer.status != 200:
             raise ApiError(f"Invalid Response received while updating {resource} for : {identifier}{details(answer)}",
                            answer.status)
         return "updated"
 
-    def update_hierarchy(self, version: str, channel: str | None, root_id: str, nodes_modified: dict,
+    async def update_hierarchy(self, version: str, channel: str | None, root_id: str, nodes_modified: dict,
                          hierarchy: dict) -> None:
-        answer = self._call("PATCH", f"/questionset/{version}/hierarchy/update", channel,
+        answer = await self._call("PATCH", f"/questionset/{version}/hierarchy/update", channel,
                             {"request": {"data": {"nodesModified": nodes_modified, "hierarchy": hierarchy}}})
         if answer.status != 200:
             raise ApiError(f"Invalid Response received while updating the hierarchy of : {root_id}{details(answer)}",
                            answer.status)
 
-    def review(self, resource: str, version: str, channel: str | None, identifier: str) -> None:
-        answer = self._call("POST", f"/{resource}/{version}/review/{path_segment(identifier)}", channel,
+    async def review(self, resource: str, version: str, channel: str | None, identifier: str) -> None:
+        answer = await self._call("POST", f"/{resource}/{version}/review/{path_segment(identifier)}", channel,
                             {"request": {resource: {}}})
         if answer.status != 200:
             raise ApiError(f"Invalid Response received while sending {resource} for review : {identifier}"
                            f"{details(answer)}", answer.status)
 
-    def publish(self, resource: str, version: str, channel: str | None, identifier: str) -> None:
-        answer = self._call("POST", f"/{resource}/{version}/publish/{path_segment(identifier)}", channel,
+    async def publish(self, resource: str, version: str, channel: str | None, identifier: str) -> None:
+        answer = await self._call("POST", f"/{resource}/{version}/publish/{path_segment(identifier)}", channel,
                             {"request": {resource: {}}})
         if answer.status != 200:
             raise ApiError(f"Invalid Response received while publishing {resource} : {identifier}{details(answer)}",
                            answer.status)
 
-    def status(self, resource: str, version: str, channel: str | None, identifier: str) -> str | None:
-        answer = self._call("GET", f"/{resource}/{version}/read/{path_segment(identifier)}?fields=status", channel)
+    async def status(self, resource: str, version: str, channel: str | None, identifier: str) -> str | None:
+        answer = await self._call("GET", f"/{resource}/{version}/read/{path_segment(identifier)}?fields=status", channel)
         if answer.status != 200:
             raise ApiError(f"Invalid Response received while reading {resource} : {identifier}{details(answer)}",
                            answer.status)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Awaitable, Callable, TypeVar
 
 import pytest
 from bytewax.testing import TestingSink, TestingSource, run_main
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.kafka import SourceMessage
+from flows.runtime.in_flight import event_loop
 from flows.runtime.pipeline import build_flow
 from flows.runtime.settings import CommonSettings, Reader, load_config
 from sandbox.broker import EmbeddedBroker
@@ -36,6 +38,14 @@ def changed(event: dict, path: str, value: object) -> dict:
     else:
         node[last] = value
     return event
+
+
+T = TypeVar("T")
+
+
+def on_the_loop(coroutine: Awaitable[T]) -> T:
+    """A coroutine run to its end on the process's event loop, where the jobs' clients keep their sessions."""
+    return asyncio.run_coroutine_threadsafe(coroutine, event_loop()).result()
 
 
 def run_flow(defaults: str, make_job, env: dict[str, str], messages: list[tuple[str, bytes]]) -> list:

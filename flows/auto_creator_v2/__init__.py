@@ -11,6 +11,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from connectors.async_http import AsyncHttpClient
 from connectors.ecar import EcarLimits
 from connectors.http import HttpClient
 from connectors.sunbird import AssessmentService, ContentService, SourceService
@@ -29,16 +30,17 @@ DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
 
 def make_job(reader: Reader, common: CommonSettings) -> Job:
     """The job's rules and handler, from its settings."""
-    client = HttpClient(JOB_NAME, common.http, common.retry)
+    client = AsyncHttpClient(JOB_NAME, common.http, common.retry)
     downloader = downloader_from(reader, common)
     rehoster = Rehoster(downloader, None, storage_from(reader), Path(reader.text("temp_file_location")))
-    children = ThreadPoolExecutor(reader.integer("children_in_flight", 32, minimum=1), thread_name_prefix="children")
+    children = reader.integer("children_in_flight", 32, minimum=1)
     creator = AutoCreatorV2(
         _settings(reader, common),
         SourceService(HttpClient(JOB_NAME, common.http, common.retry, public=downloader.connections)),
         AssessmentService(client, reader.url("service.assessment.basePath")),
         ContentService(client, reader.url("service.content.basePath")),
         rehoster,
+        ThreadPoolExecutor(common.http.max_in_flight + children, thread_name_prefix="blocking"),
         children,
     )
     return Job(

@@ -18,11 +18,11 @@ raised; the pipeline makes it a failed record.
 
 from __future__ import annotations
 
-import time
-from concurrent.futures import ThreadPoolExecutor
+import asyncio
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Iterable, TypeVar
+from typing import Awaitable, Callable, Iterable, TypeVar
 
 from connectors.ecar import EcarError, EcarLimits, read_ecar
 from connectors.http import path_segment
@@ -31,6 +31,7 @@ from connectors.sunbird import AssessmentService, ContentService, SourceService
 from flows.auto_creator_v2.tree import accepted, api_version, hierarchy_request, questions_of, write_body
 from flows.auto_creator_v2.view import ImportEvent
 from flows.runtime.event import is_blank
+from flows.runtime.in_flight import in_thread
 from flows.runtime.job import Done, Link, Result
 from flows.sunbird import hierarchy
 from flows.sunbird.rehost import Rehoster
@@ -58,29 +59,34 @@ class V2Settings:
 
 
 class AutoCreatorV2:
+    """A coroutine per event on the process's event loop, with at most ``children_in_flight`` questions at
+    once in the process; the blocking work (downloads, ECAR reads, stored images, the source's reads
+    through the checked connections) on ``threads``."""
+
     def __init__(self, settings: V2Settings, source: SourceService, target: AssessmentService,
-                 content: ContentService, rehoster: Rehoster, children: ThreadPoolExecutor,
-                 sleep: Callable[[float], None] = time.sleep):
+                 content: ContentService, rehoster: Rehoster, threads: Executor, children_in_flight: int,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self._settings = settings
         self._source = source
         self._target = target
         self._content = content
         self._files = rehoster
-        self._children = children
+        self._threads = threads
+        self._children = asyncio.Semaphore(children_in_flight)
         self._sleep = sleep
 
-    def handle(self, _topic: str, event: dict) -> Result:
+    async def handle(self, _topic: str, event: dict) -> Result:
         """Done, or Link for the pipeline to link; an expected failure (:mod:`flows.sunbird.failures`) raises."""
-        return self._process(event) or Done()
+        return await self._process(event) or Done()
 
-    def _process(self, event: dict) -> Link | None:
+    async def _process(self, event: dict) -> Link | None:
         view = ImportEvent(event)
         identifier, object_type = view.identifier, view.object_type
         channel = view.channel
         repository = view.repository or ""
         collection_units = hierarchy.units(event, self._settings.max_collection_units)
-        manifest_item, tree = self._read_ecar(identifier, object_type, view.download_url)
-        metadata = {**manifest_item, **self._source.read(repository, object_type)}
+        manifest_item, tree = await self._blocking(self._read_ecar, identifier, object_type, view.download_url)
+        metadata = {**manifest_item, **await self._blocking(self._source.read, repository, object_type)}
         process_id = view.process_id
         if not is_blank(process_id):
             metadata["processId"] = process_id
@@ -92,31 +98,35 @@ class AutoCreatorV2:
             if len(questions) > self._settings.max_questions:
                 raise EcarError(f"the ECAR of {identifier} lists {len(questions)} questions, more than "
                                 f"questions.max_per_set ({self._settings.max_questions})")
-            independent = self._write_questions(channel, questions)
-            self._write(resource, version, channel, identifier, object_type, metadata, repository)
+            independent = await self._write_questions(channel, questions)
+            await self._write(resource, version, channel, identifier, object_type, metadata, repository)
             nodes, structure = hierarchy_request(identifier, tree, set(questions), self._settings.expandable,
                                                  self._settings.leaves, self._settings.publish_props)
-            self._target.update_hierarchy(version, channel, identifier, nodes, structure)
+            await self._target.update_hierarchy(version, channel, identifier, nodes, structure)
             # Questions of visibility Default are objects of their own: the set's publish does not publish them.
-            self._all(partial(self._publish, "question", question_version, channel, question)
-                      for question, question_version in independent.items())
+            await self._all(partial(self._publish, "question", question_version, channel, question)
+                            for question, question_version in independent.items())
         else:
             independent = {}
-            self._write(resource, version, channel, identifier, object_type, metadata, repository)
-        self._publish(resource, version, channel, identifier)
+            await self._write(resource, version, channel, identifier, object_type, metadata, repository)
+        await self._publish(resource, version, channel, identifier)
         if not collection_units:
             return None  # nothing to link: done once the publishes are accepted
-        self._await_live(channel, [(resource, version, identifier),
+        await self._await_live(channel, [(resource, version, identifier),
                                    *(("question", question_version, question)
                                      for question, question_version in independent.items())])
         return Link(identifier, collection_units)
 
-    def link(self, collection_id: str, adds: list[tuple[str, list[str]]]) -> dict[str, str]:
+    async def link(self, collection_id: str, adds: list[tuple[str, list[str]]]) -> dict[str, str]:
         """Link each (identifier, unit ids) into the collection: :func:`flows.sunbird.hierarchy.link`."""
-        return hierarchy.link(self._content, collection_id, adds, self._settings.link_attempts)
+        return await hierarchy.link(self._content, collection_id, adds, self._settings.link_attempts)
+
+    async def _blocking(self, call: Callable[..., T], *args, **kwargs) -> T:
+        return await in_thread(self._threads, partial(call, *args, **kwargs))
 
     def _read_ecar(self, identifier: str, object_type: str, url: str) -> tuple[dict, dict]:
-        """The object's manifest item ({} if absent) and, for a set, the tree of ``hierarchy.json``."""
+        """The object's manifest item ({} if absent) and, for a set, the tree of ``hierarchy.json`` (blocking:
+        on a thread)."""
         with self._files.workdir(key_segment(identifier)) as directory:
             ecar = self._files.downloader.fetch(url, directory, self._settings.max_download_bytes)
             manifest, hierarchy_json = read_ecar(ecar, self._settings.ecar_limits)
@@ -131,63 +141,68 @@ class AutoCreatorV2:
             raise EcarError(f"the ECAR of {identifier} has no hierarchy.json with a {object_type.lower()}")
         return item, tree
 
-    def _write_questions(self, channel: str | None, questions: dict[str, dict]) -> dict[str, str]:
+    async def _write_questions(self, channel: str | None, questions: dict[str, dict]) -> dict[str, str]:
         """Read and write the questions concurrently; those of ``visibility: Default``, with their API version."""
-        written = self._all(partial(self._write_question, channel, identifier, node)
-                            for identifier, node in questions.items())
+        written = await self._all(partial(self._write_question, channel, identifier, node)
+                                  for identifier, node in questions.items())
         return {identifier: version for identifier, version, default in written if default}
 
-    def _all(self, calls: Iterable[Callable[[], T]]) -> list[T]:
-        """Run the calls on the children's pool; fail after all have had their turn, naming how many failed."""
-        futures = [self._children.submit(call) for call in calls]
-        errors = [future.exception() for future in futures if future.exception() is not None]
+    async def _all(self, calls: Iterable[Callable[[], Awaitable[T]]]) -> list[T]:
+        """Run the calls, at most ``children_in_flight`` at once in the process; fail after all have had their
+        turn, naming how many failed."""
+        async def bounded(call: Callable[[], Awaitable[T]]) -> T:
+            async with self._children:
+                return await call()
+
+        results = await asyncio.gather(*(bounded(call) for call in calls), return_exceptions=True)
+        errors = [result for result in results if isinstance(result, BaseException)]
         if errors:
             first = errors[0]
-            first.args = (f"{len(errors)} of {len(futures)} questions failed; the first: {first}",)
+            first.args = (f"{len(errors)} of {len(results)} questions failed; the first: {first}",)
             raise first
-        return [future.result() for future in futures]
+        return results
 
-    def _write_question(self, channel: str | None, identifier: str, node: dict) -> tuple[str, str, bool]:
+    async def _write_question(self, channel: str | None, identifier: str, node: dict) -> tuple[str, str, bool]:
         """The question's ECAR manifest item merged with its source read (the read wins), written; its id, API
         version and whether it is an independent (``visibility: Default``) object."""
         version = api_version(node)
         url = (f"{self._settings.source_base_url.rstrip('/')}/question/{'v2' if version == 'v5' else 'v1'}/read/"
                f"{path_segment(identifier)}?fields={','.join(self._settings.question_fields)}")
         ecar_url = node.get("downloadUrl")
-        manifest_item = self._read_ecar(identifier, "Question", ecar_url.strip())[0] \
+        manifest_item = (await self._blocking(self._read_ecar, identifier, "Question", ecar_url.strip()))[0] \
             if isinstance(ecar_url, str) and ecar_url.strip() else {}
-        metadata = {**manifest_item, **self._source.read(url, "Question")}
+        metadata = {**manifest_item, **await self._blocking(self._source.read, url, "Question")}
         if node.get("schemaVersion") and "schemaVersion" not in metadata:
             metadata["schemaVersion"] = node["schemaVersion"]
-        self._write("question", version, channel, identifier, "Question", metadata, url)
+        await self._write("question", version, channel, identifier, "Question", metadata, url)
         visibility = metadata.get("visibility")
         return identifier, version, isinstance(visibility, str) and visibility.strip().lower() == "default"
 
-    def _publish(self, resource: str, version: str, channel: str | None, identifier: str) -> None:
-        self._target.review(resource, version, channel, identifier)
-        self._target.publish(resource, version, channel, identifier)
+    async def _publish(self, resource: str, version: str, channel: str | None, identifier: str) -> None:
+        await self._target.review(resource, version, channel, identifier)
+        await self._target.publish(resource, version, channel, identifier)
 
-    def _write(self, resource: str, version: str, channel: str | None, identifier: str, object_type: str,
-               metadata: dict, repository: str) -> None:
+    async def _write(self, resource: str, version: str, channel: str | None, identifier: str, object_type: str,
+                     metadata: dict, repository: str) -> None:
         folder = key_segment(identifier)
-        images = {key: self._files.copy(metadata[key].strip(), folder, f"{object_type.lower()}/{folder}",
-                                        limit=self._settings.max_image_bytes)
+        images = {key: await self._blocking(self._files.copy, metadata[key].strip(), folder,
+                                            f"{object_type.lower()}/{folder}", limit=self._settings.max_image_bytes)
                   for key in IMAGES if key in self._settings.cloud_props
                   and isinstance(metadata.get(key), str) and metadata[key].strip()}
         body = write_body(identifier, {**metadata, **images}, repository, self._settings.publish_props)
-        self._target.create_or_update(resource, version, channel, body)
+        await self._target.create_or_update(resource, version, channel, body)
 
-    def _await_live(self, channel: str | None, objects: list[tuple[str, str, str]]) -> None:
+    async def _await_live(self, channel: str | None, objects: list[tuple[str, str, str]]) -> None:
         """Poll until the target's publishes made every ``(resource, version, id)`` Live (instead of the
         original's 5 s sleep), all of them in one loop."""
         waiting = list(objects)
 
-        def not_live() -> list[tuple[str, str, str]]:
-            waiting[:] = [o for o in waiting if self._target.status(o[0], o[1], channel, o[2]) != "Live"]
+        async def not_live() -> list[tuple[str, str, str]]:
+            waiting[:] = [o for o in waiting if await self._target.status(o[0], o[1], channel, o[2]) != "Live"]
             return waiting
 
         timeout_s = self._settings.link_wait_s
-        until_shown(not_live, lambda left: not left, timeout_s,
+        await until_shown(not_live, lambda left: not left, timeout_s,
                     lambda left: f"{', '.join(f'{r} {i}' for r, _v, i in left[:5])}"
                                  f"{f' and {len(left) - 5} more' if len(left) > 5 else ''} not Live {timeout_s:g} s "
                                  f"after publish (link.wait_s)", self._sleep)

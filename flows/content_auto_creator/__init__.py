@@ -8,11 +8,12 @@ HOCON file in the original ``content-auto-creator.conf`` keys. The dataflow is b
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from connectors.async_http import AsyncHttpClient
 from connectors.download import Downloader
 from connectors.gdrive import DRIVE_HOSTS, Backoff, DriveDownloader
-from connectors.http import HttpClient
 from connectors.sunbird import ContentService, SearchService
 from flows.content_auto_creator import rules
 from flows.content_auto_creator.handler import ContentAutoCreator, CreatorSettings
@@ -30,7 +31,7 @@ PREFIX = "content_auto_creator"
 
 def make_job(reader: Reader, common: CommonSettings) -> Job:
     """The job's rules and handler, from its settings."""
-    client = HttpClient(JOB_NAME, common.http, common.retry)
+    client = AsyncHttpClient(JOB_NAME, common.http, common.retry)
     job_rules = rules.Rules(
         max_iteration=reader.integer(f"{PREFIX}.maxIteration"),
         allowed_object_types=tuple(reader.text_list(f"{PREFIX}.allowed_object_types", ["Content"])),
@@ -45,6 +46,7 @@ def make_job(reader: Reader, common: CommonSettings) -> Job:
         ContentService(client, reader.url("service.content_service.basePath")),
         SearchService(client, reader.url("service.search.basePath")),
         rehoster,
+        ThreadPoolExecutor(common.http.max_in_flight, thread_name_prefix="transfer"),
     )
     return Job(
         name=JOB_NAME,

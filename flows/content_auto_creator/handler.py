@@ -15,10 +15,12 @@ An expected failure (:mod:`flows.sunbird.failures`) is raised; the pipeline make
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Callable
+from functools import partial
+from typing import Any, Awaitable, Callable
 
 from connectors.address import loggable_url
 from connectors.download import DownloadError, allowed_source
@@ -29,6 +31,7 @@ from flows.content_auto_creator.plan import (CREATE, NA, PUBLISH, REVIEW, UPDATE
                                              steps, target_from_search)
 from flows.content_auto_creator.view import ContentEvent
 from flows.runtime.event import is_blank
+from flows.runtime.in_flight import in_thread
 from flows.runtime.job import Done, Link, Result
 from flows.runtime.outcome import shortened
 from flows.sunbird import hierarchy
@@ -60,69 +63,75 @@ class CreatorSettings:
 
 
 class ContentAutoCreator:
+    """A coroutine per event on the process's event loop; the file transfers (download, store) on
+    ``transfers``' threads."""
+
     def __init__(self, settings: CreatorSettings, content: ContentService, search: SearchService,
-                 rehoster: Rehoster, sleep: Callable[[float], None] = time.sleep):
+                 rehoster: Rehoster, transfers: Executor,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self._settings = settings
         self._content = content
         self._search = search
         self._files = rehoster
+        self._transfers = transfers
         self._sleep = sleep
 
-    def handle(self, _topic: str, event: dict) -> Result:
+    async def handle(self, _topic: str, event: dict) -> Result:
         """Done, or Link for the pipeline to link; an expected failure (:mod:`flows.sunbird.failures`) raises."""
-        return self._process(event) or Done()
+        return await self._process(event) or Done()
 
-    def _process(self, event: dict) -> Link | None:
+    async def _process(self, event: dict) -> Link | None:
         view = ContentEvent(event)
         object_id, channel, metadata = view.object_id, view.channel, view.metadata
         collection_units = hierarchy.units(event, self._settings.max_collection_units)
         create_metadata, update_metadata = split_metadata(metadata, self._settings.removed_props,
                                                           self._settings.create_props)
-        target = self._target(view, metadata)
+        target = await self._target(view, metadata)
         calls, link = steps(target.stage, view.stage)
         log.info("processing content", extra={"entity": object_id, "target": target.stage, "calls": calls})
         internal_id = target.internal_id
         try:
             for call in calls:
                 if call == CREATE:
-                    internal_id = self._content.create(channel, _create_request(view, create_metadata))
+                    internal_id = await self._content.create(channel, _create_request(view, create_metadata))
                 elif call == UPDATE:
-                    self._update(channel, internal_id, update_metadata)
+                    await self._update(channel, internal_id, update_metadata)
                 elif call == UPLOAD:
-                    answered = self._upload(channel, internal_id, metadata)
-                    self._await(channel, internal_id, _shows(answered, metadata.get("artifactUrl")),
-                                self._upload_floor_s(metadata), "the upload")
+                    answered = await self._upload(channel, internal_id, metadata)
+                    await self._await(channel, internal_id, _shows(answered, metadata.get("artifactUrl")),
+                                      self._upload_floor_s(metadata), "the upload")
                 elif call == REVIEW:
-                    self._content.review(channel, internal_id)
-                    self._await(channel, internal_id, lambda content: content.get("status") != "Draft",
-                                self._settings.api_call_delay_s, "the review")
+                    await self._content.review(channel, internal_id)
+                    await self._await(channel, internal_id, lambda content: content.get("status") != "Draft",
+                                      self._settings.api_call_delay_s, "the review")
                 elif call == PUBLISH:
-                    self._content.publish(channel, internal_id, metadata.get("lastPublishedBy"))
+                    await self._content.publish(channel, internal_id, metadata.get("lastPublishedBy"))
         except Exception as err:
             if internal_id:
-                self._mark_failed(channel, internal_id, str(err))
+                await self._mark_failed(channel, internal_id, str(err))
             raise
         if link or target.stage == NA:
             return Link(internal_id, collection_units)
         return None
 
-    def _target(self, view: ContentEvent, metadata: dict) -> Target:
+    async def _target(self, view: ContentEvent, metadata: dict) -> Target:
         origin_identifier = view.origin_identifier
-        if not is_blank(origin_identifier) and self._content.exists(view.channel, view.object_id):
+        if not is_blank(origin_identifier) and await self._content.exists(view.channel, view.object_id):
             return Target(NA, origin_identifier)
-        hits = self._search.copies_of(view.object_id, self._settings.search_exists, self._settings.search_fields)
+        hits = await self._search.copies_of(view.object_id, self._settings.search_exists, self._settings.search_fields)
         return target_from_search(hits, view.object_id, metadata.get("pkgVersion", 0))
 
-    def _update(self, channel: str, internal_id: str, update_metadata: dict) -> None:
-        version_key = self._content.read(channel, internal_id).get("versionKey")
+    async def _update(self, channel: str, internal_id: str, update_metadata: dict) -> None:
+        version_key = (await self._content.read(channel, internal_id)).get("versionKey")
         if not version_key:
             raise ApiError(f"Invalid Response received while reading content for : {internal_id} | no versionKey")
         icon = update_metadata.get("appIcon")
         icon_url = ""
         if isinstance(icon, str) and icon.strip():
-            icon_url = self._files.copy(icon.strip(), key_segment(internal_id), self._folder(internal_id), ICON,
-                                        self._settings.max_artifact_bytes, self._settings.allowed_sources)
-        self._content.update(channel, internal_id, {**update_metadata, "versionKey": version_key, "appIcon": icon_url})
+            icon_url = await in_thread(self._transfers, partial(
+                self._files.copy, icon.strip(), key_segment(internal_id), self._folder(internal_id), ICON,
+                self._settings.max_artifact_bytes, self._settings.allowed_sources))
+        await self._content.update(channel, internal_id, {**update_metadata, "versionKey": version_key, "appIcon": icon_url})
 
     def _upload_floor_s(self, metadata: dict) -> float:
         """How long to wait at least after an upload: an H5P package is unpacked by the service in the
@@ -131,7 +140,7 @@ class ContentAutoCreator:
             return 6 * (self._settings.api_call_delay_s or 1.0)
         return self._settings.api_call_delay_s
 
-    def _upload(self, channel: str, internal_id: str, metadata: dict) -> str:
+    async def _upload(self, channel: str, internal_id: str, metadata: dict) -> str:
         """Re-host the artifact and upload its URL; the ``artifactUrl`` the service answered."""
         url = metadata.get("artifactUrl")
         url = url.strip() if isinstance(url, str) else ""
@@ -143,34 +152,40 @@ class ContentAutoCreator:
         mime_type = str(metadata.get("mimeType") or "")
         bulk = mime_type in self._settings.bulk_upload_mime_types
         limit = self._settings.max_bulk_upload_bytes if bulk else self._settings.max_artifact_bytes
+        file_url, suffix = await in_thread(self._transfers, partial(
+            self._rehost_artifact, internal_id, url, mime_type, limit))
+        composed_h5p = mime_type == H5P and suffix.lower() != ".h5p"
+        return await self._content.upload(channel, internal_id, file_url, composed_h5p)
+
+    def _rehost_artifact(self, internal_id: str, url: str, mime_type: str, limit: int) -> tuple[str, str]:
+        """The artifact downloaded and stored (blocking: on a transfer thread); its URL and file suffix."""
         with self._files.workdir(key_segment(internal_id)) as directory:
             artifact = self._files.download(url, directory, mime_type, limit, self._settings.allowed_sources)
-            file_url = self._files.store(artifact, self._folder(internal_id))
-        composed_h5p = mime_type == H5P and artifact.suffix.lower() != ".h5p"
-        return self._content.upload(channel, internal_id, file_url, composed_h5p)
+            return self._files.store(artifact, self._folder(internal_id)), artifact.suffix
 
     def _folder(self, internal_id: str) -> str:
         """``content/<id>/artifact``: where the content's files are stored, the id as one key segment."""
         return f"{self._settings.content_folder}/{key_segment(internal_id)}/{self._settings.artifact_folder}"
 
-    def _await(self, channel: str, internal_id: str, ready: Callable[[dict], bool], floor_s: float,
-               what: str) -> None:
+    async def _await(self, channel: str, internal_id: str, ready: Callable[[dict], bool], floor_s: float,
+                     what: str) -> None:
         """Wait ``floor_s``, then until the content service shows the last call's effect."""
         if floor_s:
-            self._sleep(floor_s)
+            await self._sleep(floor_s)
         timeout_s = self._settings.ready_timeout_s
-        until_shown(lambda: self._content.read(channel, internal_id), ready, timeout_s,
-                    lambda _content: f"the content service does not show {what} of {internal_id} {timeout_s:g} s "
-                                     f"after it (content_auto_creator.ready_timeout_s)", self._sleep)
+        await until_shown(lambda: self._content.read(channel, internal_id), ready, timeout_s,
+                          lambda _content: f"the content service does not show {what} of {internal_id} "
+                                           f"{timeout_s:g} s after it (content_auto_creator.ready_timeout_s)",
+                          self._sleep)
 
-    def link(self, collection_id: str, adds: list[tuple[str, list[str]]]) -> dict[str, str]:
+    async def link(self, collection_id: str, adds: list[tuple[str, list[str]]]) -> dict[str, str]:
         """Link each (identifier, unit ids) into the collection: :func:`flows.sunbird.hierarchy.link`."""
-        return hierarchy.link(self._content, collection_id, adds, self._settings.link_attempts)
+        return await hierarchy.link(self._content, collection_id, adds, self._settings.link_attempts)
 
-    def _mark_failed(self, channel: str, internal_id: str, error: str) -> None:
+    async def _mark_failed(self, channel: str, internal_id: str, error: str) -> None:
         """Set ``status=Failed`` with the error, so editors see why; a refusal is only logged."""
         try:
-            self._content.mark_failed(channel, internal_id, shortened(error))
+            await self._content.mark_failed(channel, internal_id, shortened(error))
         except EXPECTED as marking:
             log.warning("could not mark the content Failed",
                         extra={"entity": internal_id, "error": shortened(str(marking))})

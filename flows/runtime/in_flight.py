@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
-from typing import Awaitable, Callable, Iterable
+from typing import Awaitable, Callable, Iterable, TypeVar
 
 from bytewax.operators import StatefulBatchLogic
 
@@ -29,6 +29,7 @@ _WAIT_SLICE_S = 0.5  # a full window waits for its oldest event in slices, to no
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # by size: one per process, whatever the flows built in it
 _POOLS_LOCK = threading.Lock()
 _LOOPS: list[asyncio.AbstractEventLoop] = []  # at most one: the process's event loop, on a thread of its own
+T = TypeVar("T")
 
 
 def _pool(size: int) -> ThreadPoolExecutor:
@@ -95,6 +96,12 @@ def event_loop() -> asyncio.AbstractEventLoop:
             threading.Thread(target=loop.run_forever, name="event-loop", daemon=True).start()
             _LOOPS.append(loop)
         return _LOOPS[0]
+
+
+async def in_thread(threads: Executor, call: Callable[[], T]) -> T:
+    """``call()`` on one of ``threads``, awaited: blocking work (a download, a stored file, a zip read) kept
+    off the event loop, so that it holds up no other event's calls."""
+    return await asyncio.get_running_loop().run_in_executor(threads, call)
 
 
 class CoroutinePool:

@@ -61,10 +61,10 @@ class Job:
     validate: Callable[[str, dict], str | None]
     handle: Callable[[str, dict], Result | Awaitable[Result]]
     personal_entity: bool = False
-    # For a handler that returns Link: link identifiers into one collection's units, all in one go (collection
-    # id, [(identifier, its unit ids)]); returns the identifiers it could not link, with why, and raises an
-    # expected failure when none could be.
-    link: Callable[[str, list[tuple[str, list[str]]]], dict[str, str]] | None = None
+    # For a handler that returns Link: a coroutine function that links identifiers into one collection's units,
+    # all in one go (collection id, [(identifier, its unit ids)]); it returns the identifiers it could not link,
+    # with why, and raises an expected failure when none could be.
+    link: Callable[[str, list[tuple[str, list[str]]]], Awaitable[dict[str, str]]] | None = None
     # The failures ``handle`` and ``link`` may raise that end the event as a failed record, without a
     # traceback (a service's refusal, retries used up, ...); anything else is logged as a bug.
     expected: tuple[type[Exception], ...] = ()

@@ -35,7 +35,7 @@ import bytewax.operators as op
 from bytewax.operators import StatefulBatchLogic
 
 from connectors.failed_records import Stage
-from flows.runtime.in_flight import POLL, HandlerPool
+from flows.runtime.in_flight import POLL, CoroutinePool
 from flows.runtime.job import Job, Link
 from flows.runtime.outcome import FAILED, Outcome, partition_key, shortened, unkeyed
 
@@ -81,11 +81,11 @@ def works_of(item: object) -> list[LinkWork]:
 MAX_BATCH = 100  # objects linked into one collection in one go
 
 
-def link_batch(job: Job, works: list[LinkWork]) -> list[LinkResult]:
+async def link_batch(job: Job, works: list[LinkWork]) -> list[LinkResult]:
     """Run the job's link for one collection's works; every error becomes the results' errors, none escapes."""
     collection_id = works[0].collection_id
     try:
-        errors = job.link(collection_id, [(work.identifier, list(work.unit_ids)) for work in works])
+        errors = await job.link(collection_id, [(work.identifier, list(work.unit_ids)) for work in works])
         return [_result(work, errors.get(work.identifier)) for work in works]
     except job.expected as err:
         error, status = f"{err}", getattr(err, "status", None)
@@ -106,7 +106,7 @@ class CollectionLinks(StatefulBatchLogic):
     """One collection's links on the worker that owns its key: one batch at a time, made of the works that
     came while the one before ran."""
 
-    def __init__(self, links: HandlerPool):
+    def __init__(self, links: CoroutinePool):
         self._links = links
         self._queued: list[LinkWork] = []
         self._running: Future | None = None
@@ -225,7 +225,7 @@ def _linked(outcome: Outcome, results: list[LinkResult]) -> Outcome:
 def in_partition_order(job: Job, handled: op.KeyedStream, max_in_flight: int, stop_requested: Callable[[], bool],
                        backlog: Backlog) -> op.Stream:
     """The steps after ``handle_event`` for a job that links: the outcomes, links done, in offset order."""
-    links = HandlerPool(partial(link_batch, job), max_in_flight, stop_requested)
+    links = CoroutinePool(partial(link_batch, job), max_in_flight, stop_requested)
     works = op.flat_map("links_of_event", handled, lambda keyed: works_of(keyed[1]))
     by_collection = op.key_on("by_collection", works, lambda work: work.collection_id)
     results = op.stateful_batch("link_collection", by_collection, lambda _resume: CollectionLinks(links))

@@ -38,12 +38,12 @@ def units(event: dict, limit: int) -> dict[str, list[str]]:
     return found
 
 
-def link(content: ContentService, collection_id: str, adds: list[tuple[str, list[str]]],
+async def link(content: ContentService, collection_id: str, adds: list[tuple[str, list[str]]],
          attempts: int) -> dict[str, str]:
     """Add each identifier under each of its units that the collection's hierarchy has: one add per unit
     for all of its identifiers, then one read that checks them all. The identifiers still not under a
     unit after ``attempts`` adds, with why; a refused call raises :class:`ApiError` (for all of them)."""
-    nodes = content.hierarchy(collection_id).get("childNodes")
+    nodes = (await content.hierarchy(collection_id)).get("childNodes")
     nodes = nodes if isinstance(nodes, list) else []  # not a substring of a text, nor "in" a number
     missing: dict[str, list[str]] = {}  # unit id -> the identifiers to add under it, in order
     for identifier, unit_ids in adds:
@@ -54,8 +54,8 @@ def link(content: ContentService, collection_id: str, adds: list[tuple[str, list
         if not missing:
             return {}
         for unit_id, identifiers in missing.items():
-            content.add_to_hierarchy(collection_id, unit_id, identifiers)
-        tree = content.hierarchy(collection_id)
+            await content.add_to_hierarchy(collection_id, unit_id, identifiers)
+        tree = await content.hierarchy(collection_id)
         placed = {unit_id: children_of(tree, unit_id) for unit_id in missing}  # one walk of the tree per unit
         missing = {unit_id: left for unit_id, identifiers in missing.items()
                    if (left := [i for i in identifiers if i not in placed[unit_id]])}

@@ -2,20 +2,19 @@
 caller's tests: the same calls against the sandbox over 127.0.0.1, and the same hostile hosts (drips,
 bombs, odd heads, control characters), each made on the process's event loop."""
 
-import asyncio
-
 import pytest
 
 import tests.unit.test_http as threaded
 from connectors.async_http import AsyncHttpClient
 from connectors.http import HttpSettings, RefusedCall
 from connectors.retry import RetryPolicy
-from flows.runtime.in_flight import event_loop
+from tests.conftest import on_the_loop
 # The threaded caller's tests that hold for any HTTP caller, collected here too: each looks up ``client``
 # in its own module, which the fixture below replaces with the event-loop client.
 RUN_HERE_TOO = (
     "test_a_chunked_answer_cannot_pass_the_cap",
     "test_a_final_answer_is_not_retried",
+    "test_a_form_is_sent_as_multipart_text_fields_with_its_own_content_type",
     "test_a_header_value_with_a_control_character_is_not_sent",
     "test_a_non_json_error_page_is_retried",
     "test_a_refused_answer_does_not_leave_its_rest_on_a_pooled_connection",
@@ -41,7 +40,7 @@ class OnTheLoop:
         self._client = client
 
     def call(self, *args, **kwargs):
-        return asyncio.run_coroutine_threadsafe(self._client.call(*args, **kwargs), event_loop()).result()
+        return on_the_loop(self._client.call(*args, **kwargs))
 
 
 def async_client(sleeps=None, attempts=4, elapsed=60.0, read_timeout=5.0, headers=None, deadline=120.0,

@@ -2,17 +2,24 @@
 
 import pytest
 
-from connectors.http import HttpClient
-from connectors.sunbird import ApiError, ContentService
-from flows.sunbird.hierarchy import children_of, link, units
-from flows.runtime.event import BadValue
+from connectors.async_http import AsyncHttpClient
 from connectors.http import HttpSettings
 from connectors.retry import RetryPolicy
+from connectors.sunbird import ApiError, ContentService
+from flows.runtime.event import BadValue
+from flows.sunbird import hierarchy
+from flows.sunbird.hierarchy import children_of, units
 from sandbox.routes import Reply
+from tests.conftest import on_the_loop
 
 
-def content(sandbox):
-    return ContentService(HttpClient("test", HttpSettings(2, 5, 4, {}), RetryPolicy(1, 5, 0.01)), sandbox.url)
+def content(sandbox, base=""):
+    return ContentService(AsyncHttpClient("test", HttpSettings(2, 5, 4, {}), RetryPolicy(1, 5, 0.01)),
+                          sandbox.url + base)
+
+
+def link(*args):
+    return on_the_loop(hierarchy.link(*args))
 
 
 def event(*entries):
@@ -72,7 +79,7 @@ def test_child_nodes_that_are_not_a_list_link_nothing(sandbox, child_nodes):
     an unexpected error with a traceback, or matched a unit id inside a string)."""
     sandbox.route("GET", r"/odd/content/v3/hierarchy/do_234", lambda call: Reply(200, {
         "responseCode": "OK", "result": {"content": {"childNodes": child_nodes}}}))
-    odd = ContentService(HttpClient("test", HttpSettings(2, 5, 4, {}), RetryPolicy(1, 5, 0.01)), f"{sandbox.url}/odd")
+    odd = content(sandbox, "/odd")
     link_all(odd, event({"identifier": "do_234", "unitId": "do_345"}), "do_123")
     assert sandbox.journal.count("PATCH") == 0
 

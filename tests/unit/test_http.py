@@ -92,6 +92,16 @@ def test_configured_headers_and_json_body_are_sent(user):
     assert request.body == {"request": {"n": 10**30}}
 
 
+def test_a_form_is_sent_as_multipart_text_fields_with_its_own_content_type(user):
+    client().call("svc", "POST", user.url + "/program/v1/user/transfer", form={"fileUrl": "https://x/a b.pdf"})
+    request = user.journal.all()[0]
+    kind = request.headers["Content-Type"]
+    assert kind.startswith("multipart/form-data; boundary=")
+    boundary = kind.partition("boundary=")[2]
+    assert f'--{boundary}\r\nContent-Disposition: form-data; name="fileUrl"\r\n\r\nhttps://x/a b.pdf\r\n' \
+        in request.body
+
+
 def test_backoff_grows_with_jitter_and_retry_after_parses_dates():
     assert backoff_seconds(1, 1.0, rand=lambda: 0.0) == 0.5
     assert backoff_seconds(3, 1.0, rand=lambda: 1.0) == 4.0

@@ -1,7 +1,7 @@
 """Links through the shared pipeline: one collection's adds one at a time, outcomes in offset order."""
 
+import asyncio
 import json
-import threading
 
 from bytewax.testing import TestingSink, TestingSource, run_main
 
@@ -29,11 +29,11 @@ def run(job, events, max_in_flight=8):
 
 
 def test_outcomes_leave_in_offset_order_whatever_order_the_links_finish_in():
-    released = threading.Event()
+    released = asyncio.Event()
 
-    def link(collection_id, _adds):
+    async def link(collection_id, _adds):
         if collection_id == "slow":
-            assert released.wait(30), "the fast link never ran while the slow one waited"
+            await asyncio.wait_for(released.wait(), 30)  # a TimeoutError: the fast link never ran meanwhile
         elif collection_id == "release":
             released.set()
         return {}
@@ -46,16 +46,14 @@ def test_outcomes_leave_in_offset_order_whatever_order_the_links_finish_in():
 
 
 def test_one_collections_links_run_one_at_a_time_and_others_alongside():
-    lock, running, most, linked = threading.Lock(), {}, {}, []
+    running, most, linked = {}, {}, []
 
-    def link(collection_id, adds):
-        with lock:
-            running[collection_id] = running.get(collection_id, 0) + 1
-            most[collection_id] = max(most.get(collection_id, 0), running[collection_id])
-            linked.extend(identifier for identifier, _units in adds)
-        threading.Event().wait(0.01)  # hold the lane a moment, so overlaps would show
-        with lock:
-            running[collection_id] -= 1
+    async def link(collection_id, adds):  # on the one event loop: no lock needed between awaits
+        running[collection_id] = running.get(collection_id, 0) + 1
+        most[collection_id] = max(most.get(collection_id, 0), running[collection_id])
+        linked.extend(identifier for identifier, _units in adds)
+        await asyncio.sleep(0.01)  # hold the lane a moment, so overlaps would show
+        running[collection_id] -= 1
         return {}
 
     events = [{"id": f"c{n}", "units": {f"col{n % 3}": ["u"]}} for n in range(30)]
@@ -65,7 +63,7 @@ def test_one_collections_links_run_one_at_a_time_and_others_alongside():
 
 
 def test_a_failed_collection_fails_the_event():
-    def link(collection_id, _adds):
+    async def link(collection_id, _adds):
         if collection_id == "bad":
             raise ApiError("Hierarchy Update Failed For : bad.", 400)
         return {}
@@ -77,7 +75,7 @@ def test_a_failed_collection_fails_the_event():
 
 
 def test_an_unforeseen_error_in_a_link_is_a_failed_outcome():
-    def link(*_args):
+    async def link(*_args):
         raise KeyError("surprise")
 
     outcome = run(linking_job(link), [{"id": "a", "units": {"c": ["u"]}}])[0]
@@ -180,7 +178,7 @@ def test_the_works_that_come_while_a_batch_runs_go_together_in_the_next_one():
 
 
 def test_one_identifier_left_out_fails_only_its_event():
-    def link(_collection_id, adds):
+    async def link(_collection_id, adds):
         return {"b": "b is still not under unit u of collection c after 3 adds (retry.max_attempts)"}
 
     outcomes = run(linking_job(link), [{"id": "a", "units": {"c": ["u"]}}, {"id": "b", "units": {"c": ["u"]}}])
