@@ -2,15 +2,16 @@
 
 No batch waits for its slowest event. Each partition has a :class:`PartitionWindow`
 (a bytewax stateful step keyed by partition) that hands events to the process-wide
-:class:`HandlerPool` as they arrive and lets outcomes out in offset order, as soon as every earlier
+:class:`CoroutinePool` as they arrive and lets outcomes out in offset order, as soon as every earlier
 event of the partition has one. So one slow call holds back only the commit of what follows it,
 not the work: the other events keep the pool busy. Because outcomes leave in offset order, the
 sink can keep committing "the last outcome's offset + 1".
 
 Events about the same entity run one after the other, in the order they arrived, whatever their
 partition (a lane per entity); different entities run concurrently, at most ``max_in_flight``
-per process: on threads (:class:`HandlerPool`), or, for a handler that is a coroutine, on the process's
-event loop (:class:`CoroutinePool`).
+per process, as coroutines on the process's event loop: one thread holds every call in flight, so no
+answer waits for the GIL to be handed over. What blocks (a download, a stored file) runs on threads,
+awaited (:func:`in_thread`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, wait
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, Iterable, TypeVar
 
@@ -26,71 +27,14 @@ from bytewax.operators import StatefulBatchLogic
 
 POLL = timedelta(milliseconds=5)  # how often finished events are looked for while some are in flight
 _WAIT_SLICE_S = 0.5  # a full window waits for its oldest event in slices, to notice a stop
-_POOLS: dict[int, ThreadPoolExecutor] = {}  # by size: one per process, whatever the flows built in it
-_POOLS_LOCK = threading.Lock()
+_LOOP_LOCK = threading.Lock()
 _LOOPS: list[asyncio.AbstractEventLoop] = []  # at most one: the process's event loop, on a thread of its own
 T = TypeVar("T")
 
 
-def _pool(size: int) -> ThreadPoolExecutor:
-    with _POOLS_LOCK:
-        pool = _POOLS.get(size)
-        if pool is None:
-            pool = _POOLS[size] = ThreadPoolExecutor(size, thread_name_prefix="handler")
-        return pool
-
-
-class HandlerPool:
-    """A pool of ``max_in_flight`` threads, with one lane per entity so its events keep their order.
-
-    One per process: the workers of a process and all their partitions share it, so
-    ``max_in_flight`` bounds the events in flight per process.
-    """
-
-    def __init__(self, handle: Callable[[object], object], max_in_flight: int,
-                 stop_requested: Callable[[], bool] = lambda: False):
-        self._handle = handle
-        self._pool = _pool(max_in_flight)
-        self.stop_requested = stop_requested
-        self._lock = threading.Lock()
-        self._lanes: dict[str, deque] = {}  # entity -> its events waiting behind the one running
-
-    def submit(self, entity: str | None, item: object) -> Future:
-        """The outcome of ``item``, to come; after every earlier event of the same entity."""
-        future: Future = Future()
-        if entity is not None:
-            with self._lock:
-                lane = self._lanes.get(entity)
-                if lane is not None:
-                    lane.append((item, future))
-                    return future
-                self._lanes[entity] = deque()
-        self._pool.submit(self._run, entity, item, future)
-        return future
-
-    def _run(self, entity: str | None, item: object, future: Future) -> None:
-        while True:
-            if self.stop_requested():
-                future.cancel()  # not started before the stop: not reported, so read again after it
-                future.set_running_or_notify_cancel()  # so that wait() sees it done
-            else:
-                try:
-                    future.set_result(self._handle(item))  # the handler turns every error into an outcome
-                except BaseException as err:  # a bug: it surfaces where the result is read; the lane goes on
-                    future.set_exception(err)
-            if entity is None:
-                return
-            with self._lock:
-                lane = self._lanes[entity]
-                if not lane:
-                    del self._lanes[entity]
-                    return
-                item, future = lane.popleft()  # the entity's next event, on this same thread
-
-
 def event_loop() -> asyncio.AbstractEventLoop:
     """The process's event loop, running on a thread of its own from the first call on."""
-    with _POOLS_LOCK:
+    with _LOOP_LOCK:
         if not _LOOPS:
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="event-loop", daemon=True).start()
@@ -105,9 +49,12 @@ async def in_thread(threads: Executor, call: Callable[[], T]) -> T:
 
 
 class CoroutinePool:
-    """:class:`HandlerPool` for a handler that is a coroutine: events run on the process's event loop, at
-    most ``max_in_flight`` at once, and one entity's in the order they came (each waits for the one
-    before it). One thread holds every call in flight, so no answer waits for the GIL to be handed over."""
+    """Events run on the process's event loop, at most ``max_in_flight`` at once, and one entity's in the
+    order they came (each waits for the one before it).
+
+    One per process: the workers of a process and all their partitions share it, so
+    ``max_in_flight`` bounds the events in flight per process.
+    """
 
     def __init__(self, handle: Callable[[object], Awaitable[object]], max_in_flight: int,
                  stop_requested: Callable[[], bool] = lambda: False):
@@ -149,7 +96,7 @@ class PartitionWindow(StatefulBatchLogic):
     hangs: what comes after it is then never started nor reported, and is read again after the restart.
     """
 
-    def __init__(self, handlers: HandlerPool, is_done: Callable[[object], bool],
+    def __init__(self, handlers: CoroutinePool, is_done: Callable[[object], bool],
                  entity_of: Callable[[object], str | None], limit: int):
         self._handlers = handlers
         self._is_done = is_done
@@ -183,7 +130,7 @@ class PartitionWindow(StatefulBatchLogic):
 
     def on_eof(self) -> tuple[Iterable, bool]:
         """The input ended (a stop): the events already started reach their outcome; those that were
-        waiting for a thread are not started, and what follows them is not reported."""
+        waiting for a slot are not started, and what follows them is not reported."""
         wait([held for held in self._held if isinstance(held, Future)])
         ready = self._ready()
         self._held.clear()  # after a cancelled one: never reported, never committed

@@ -51,15 +51,15 @@ class Job:
     ``entity``, ``validate`` and ``handle`` take ``(topic, event)``. ``validate`` returns
     a skip reason or None; ``entity`` and ``validate`` may raise
     :class:`~flows.runtime.event.BadValue` for a value of the wrong type (the event fails).
-    ``handle`` may be a coroutine function: its events then run on the process's event loop
-    (:class:`~flows.runtime.in_flight.CoroutinePool`), else on threads.
+    ``handle`` is a coroutine function: events run on the process's event loop
+    (:class:`~flows.runtime.in_flight.CoroutinePool`); what blocks, it runs on threads it awaits.
     """
 
     name: str
     topics: tuple[str, ...]
     entity: Callable[[str, dict], str | None]
     validate: Callable[[str, dict], str | None]
-    handle: Callable[[str, dict], Result | Awaitable[Result]]
+    handle: Callable[[str, dict], Awaitable[Result]]
     personal_entity: bool = False
     # For a handler that returns Link: a coroutine function that links identifiers into one collection's units,
     # all in one go (collection id, [(identifier, its unit ids)]); it returns the identifiers it could not link,

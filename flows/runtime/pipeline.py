@@ -38,7 +38,7 @@ from connectors.kafka import (BrokerWatch, ConsumerGroupSource, FailedTopicWrite
 from connectors.metrics import IN_FLIGHT
 from flows.runtime.event import BadValue, parse_object
 from flows.runtime.health import Health, Progress, serve
-from flows.runtime.in_flight import CoroutinePool, HandlerPool, PartitionWindow
+from flows.runtime.in_flight import CoroutinePool, PartitionWindow
 from flows.runtime.job import Done, Job, Link, Result, Skip
 from flows.runtime.lifecycle import StopSignal, exit_at_start
 from flows.runtime.linking import Backlog, Linking, in_partition_order
@@ -109,20 +109,9 @@ def _finish(item: _Pending, kind: OutcomeKind, *, stage: Stage | None = None, de
                    seconds=time.monotonic() - item.started)
 
 
-def handle_one(job: Job, item: _Pending) -> Outcome | Linking:
+async def handle_one(job: Job, item: _Pending) -> Outcome | Linking:
     """Run the job's handler; every error becomes an outcome, none escapes. An event the handler leaves
     to be linked waits for its links (:mod:`flows.runtime.linking`) with the outcome it will have then."""
-    IN_FLIGHT.labels(job.name).inc()
-    try:
-        return _outcome(item, job.handle(item.message.topic, item.event))
-    except Exception as err:
-        return _failure(job, item, err)
-    finally:
-        IN_FLIGHT.labels(job.name).dec()
-
-
-async def handle_one_async(job: Job, item: _Pending) -> Outcome | Linking:
-    """:func:`handle_one` for a handler that is a coroutine, on the event loop."""
     IN_FLIGHT.labels(job.name).inc()
     try:
         return _outcome(item, await job.handle(item.message.topic, item.event))
@@ -163,10 +152,9 @@ def build_flow(job: Job, source: Source, sink: Sink, max_in_flight: int, progres
     once ``stop_requested()``, no further event is started. ``backlog`` counts the events held for
     links (:mod:`flows.runtime.linking`): the source should stop reading while it is full.
     """
-    if inspect.iscoroutinefunction(job.handle):
-        handlers = CoroutinePool(partial(handle_one_async, job), max_in_flight, stop_requested)
-    else:
-        handlers = HandlerPool(partial(handle_one, job), max_in_flight, stop_requested)
+    if not inspect.iscoroutinefunction(job.handle):
+        raise TypeError(f"{job.name}: the handler must be a coroutine function (async def)")
+    handlers = CoroutinePool(partial(handle_one, job), max_in_flight, stop_requested)
     flow = Dataflow(job.name.replace("-", "_"))
     messages = op.input("read_events", flow, source)
     by_partition = op.flat_map_batch("parse_and_validate", messages,

@@ -1,12 +1,13 @@
-"""The pipeline with a handler that is a coroutine: events on the process's event loop
+"""The pipeline's handlers are coroutines: events on the process's event loop
 (:class:`~flows.runtime.in_flight.CoroutinePool`), one entity's in order, at most ``max_in_flight`` at
-once, every error an outcome. (``test_pipeline`` runs its order and stop tests on this pool too.)"""
+once, every error an outcome. (``test_pipeline`` holds it to its order and stop tests too.)"""
 
 import asyncio
 import random
 
 from connectors.http import RetriesExhausted
 from flows.runtime.event import BadValue
+from flows.runtime.in_flight import CoroutinePool
 from flows.runtime.job import Done, Fail
 from flows.runtime.outcome import FAILED, SUCCESS
 from tests.unit.test_pipeline import make_job, run
@@ -50,3 +51,15 @@ def test_every_error_of_the_handler_becomes_an_outcome(caplog):
         ("HTTP 503 (gave up)", 503), ("edata.x must be a string, got a number", None), ("HTTP 400", 400),
         ("KeyError: 'bug'", None)]
     assert [r.message for r in caplog.records if r.levelname == "ERROR"] == ["handler error"]  # the bug only
+
+
+def test_a_handler_that_raises_does_not_stall_its_lane():
+    async def handle(item):
+        if item == "bad":
+            raise RuntimeError("a bug")
+        return item
+
+    pool = CoroutinePool(handle, 2)
+    first, second = pool.submit("entity", "bad"), pool.submit("entity", "good")
+    assert second.result(timeout=10) == "good"
+    assert isinstance(first.exception(timeout=10), RuntimeError)

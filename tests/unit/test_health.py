@@ -158,8 +158,11 @@ def message(offset: int) -> SourceMessage:
 
 
 def test_the_flow_counts_events_taken_and_the_sink_counts_them_done():
+    async def handle(_topic, _event):
+        return Done()
+
     job = Job(name="test-job", topics=("t",), entity=lambda _t, e: e["id"], validate=lambda _t, _e: None,
-              handle=lambda _t, _e: Done())
+              handle=handle)
     progress = Progress()
     outcomes: list = []
     run_main(build_flow(job, TestingSource([message(n) for n in range(7)], batch_size=3), TestingSink(outcomes),

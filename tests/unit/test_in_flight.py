@@ -1,16 +1,21 @@
 """The partition window: a full window waits for its oldest event, but never past a stop."""
 
+import asyncio
 import threading
 
 import pytest
 
-from flows.runtime.in_flight import HandlerPool, PartitionWindow
+from flows.runtime.in_flight import CoroutinePool, PartitionWindow
 
 
 @pytest.mark.timeout(30)
 def test_a_full_window_stops_waiting_for_a_hung_event_when_asked_to_stop():
     hung, stop = threading.Event(), threading.Event()
-    handlers = HandlerPool(lambda item: hung.wait(), 2, stop.is_set)
+
+    async def hang(_item):
+        return await asyncio.to_thread(hung.wait)
+
+    handlers = CoroutinePool(hang, 2, stop.is_set)
     window = PartitionWindow(handlers, lambda item: False, lambda item: None, limit=1)
     returned = threading.Event()
 

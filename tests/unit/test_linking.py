@@ -15,7 +15,7 @@ from tests.unit.test_pipeline import message
 
 
 def linking_job(link):
-    def handle(_topic, event):
+    async def handle(_topic, event):
         return Link(event["id"], event["units"])
     return Job(name="link-job", topics=("t",), entity=lambda _t, e: text(e, "id"), validate=lambda _t, e: None,
                handle=handle, link=link, expected=(ApiError,))
@@ -109,20 +109,6 @@ def test_partition_order_counts_what_it_holds_in_the_process_backlog():
     order.on_batch([Linking(outcome(3), Link("x", {"c": ["u"]}))])
     order.on_eof()  # a stop: what waits is dropped, and no longer counted
     assert backlog._held == 0
-
-
-def test_a_handler_that_raises_does_not_stall_its_lane():
-    from flows.runtime.in_flight import HandlerPool
-
-    def handle(item):
-        if item == "bad":
-            raise RuntimeError("a bug")
-        return item
-
-    handlers = HandlerPool(handle, 2)
-    first, second = handlers.submit("entity", "bad"), handlers.submit("entity", "good")
-    assert second.result(timeout=10) == "good"
-    assert isinstance(first.exception(timeout=10), RuntimeError)
 
 
 def test_a_link_that_finishes_while_the_step_looks_is_reported_once():

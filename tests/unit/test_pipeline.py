@@ -1,6 +1,7 @@
 """The shared pipeline with a made-up job, through bytewax's TestingSource and run_main."""
 
 import asyncio
+import inspect
 import json
 import logging
 import random
@@ -31,21 +32,17 @@ def run(job, values, batch_size=10, max_in_flight=4):
 
 
 def on_the_event_loop(handle):
-    """``handle`` as a coroutine (its body on a thread of asyncio's), so that a test holds the event-loop pool
-    (:class:`~flows.runtime.in_flight.CoroutinePool`) to the same promises as the threaded one."""
+    """A plain function as the job's coroutine handler: its body on a thread of asyncio's, so that a test's
+    handler may block (wait for an event, sleep) without holding up the event loop."""
     async def coroutine(topic, event):
         return await asyncio.to_thread(handle, topic, event)
     return coroutine
 
 
-@pytest.fixture(params=["threads", "event loop"])
-def as_handler(request):
-    return on_the_event_loop if request.param == "event loop" else (lambda handle: handle)
-
-
 def make_job(handle):
     return Job(name="test-job", topics=("t",), entity=lambda _t, e: text(e, "id"),
-               validate=lambda _t, e: None if text(e, "kind") == "work" else "not work", handle=handle,
+               validate=lambda _t, e: None if text(e, "kind") == "work" else "not work",
+               handle=handle if inspect.iscoroutinefunction(handle) else on_the_event_loop(handle),
                expected=(RetriesExhausted,))
 
 
@@ -84,7 +81,14 @@ def test_a_wrong_type_found_by_the_rules_fails_the_event():
     assert "id must be a string" in outcomes[0].detail
 
 
-def test_one_entity_in_order_different_entities_concurrently(as_handler):
+def test_a_handler_that_is_not_a_coroutine_function_is_refused_when_the_flow_is_built():
+    job = Job(name="test-job", topics=("t",), entity=lambda _t, e: None, validate=lambda _t, e: None,
+              handle=lambda _t, _e: Done())
+    with pytest.raises(TypeError, match="test-job: the handler must be a coroutine function"):
+        build_flow(job, TestingSource([]), TestingSink([]), 4)
+
+
+def test_one_entity_in_order_different_entities_concurrently():
     seen: dict[str, list[int]] = {}
     active = {"now": 0, "max": 0}
     lock = threading.Lock()
@@ -100,14 +104,14 @@ def test_one_entity_in_order_different_entities_concurrently(as_handler):
         return Done()
 
     values = [f'{{"id":"e{n % 5}","kind":"work","n":{n}}}'.encode() for n in range(100)]
-    outcomes = run(make_job(as_handler(handle)), values, batch_size=50, max_in_flight=8)
+    outcomes = run(make_job(handle), values, batch_size=50, max_in_flight=8)
     assert len(outcomes) == 100
     for entity, order in seen.items():
         assert order == sorted(order), entity
     assert active["max"] > 1
 
 
-def test_a_slow_event_holds_back_only_the_reporting_of_later_events_not_their_handling(as_handler):
+def test_a_slow_event_holds_back_only_the_reporting_of_later_events_not_their_handling():
     """The batch does not wait for its slowest event: the others are handled meanwhile, and every
     outcome still leaves in offset order, so offsets stay safe to commit."""
     handled_behind_the_slow_one = threading.Event()
@@ -123,7 +127,7 @@ def test_a_slow_event_holds_back_only_the_reporting_of_later_events_not_their_ha
         return Done()
 
     values = [f'{{"id":"e{n}","kind":"work","n":{n}}}'.encode() for n in range(20)]
-    outcomes = run(make_job(as_handler(handle)), values, batch_size=5, max_in_flight=4)
+    outcomes = run(make_job(handle), values, batch_size=5, max_in_flight=4)
     assert [o.message.offset for o in outcomes] == list(range(20))
     assert [o.kind for o in outcomes] == [SUCCESS] * 20
 
@@ -143,7 +147,7 @@ def test_each_partition_reports_in_its_own_offset_order():
         assert offsets == list(range(30))
 
 
-def test_after_a_stop_no_waiting_event_starts_and_only_a_prefix_is_reported(as_handler):
+def test_after_a_stop_no_waiting_event_starts_and_only_a_prefix_is_reported():
     """A stop lets the events already started finish; the ones still waiting for a thread are not
     started and not reported, so their offsets are not committed and they are read again."""
     stop = threading.Event()
@@ -158,7 +162,7 @@ def test_after_a_stop_no_waiting_event_starts_and_only_a_prefix_is_reported(as_h
 
     messages = [message(f'{{"id":"e{n}","kind":"work","n":{n}}}'.encode(), n) for n in range(50)]
     outcomes = []
-    run_main(build_flow(make_job(as_handler(handle)), TestingSource(messages, batch_size=50), TestingSink(outcomes), 2,
+    run_main(build_flow(make_job(handle), TestingSource(messages, batch_size=50), TestingSink(outcomes), 2,
                         stop_requested=stop.is_set))
     offsets = [o.message.offset for o in outcomes]
     assert offsets == list(range(len(offsets))) and 4 <= len(offsets) < 10

@@ -110,8 +110,11 @@ def test_an_event_skipped_by_validation_is_let_go_but_its_line_at_debug_keeps_it
     from flows.runtime.pipeline import build_flow
 
     caplog.set_level(logging.DEBUG, logger="cokreat.outcome")
+    async def never(_topic, _event):
+        raise AssertionError("an event skipped by validation reached the handler")
+
     skipping = Job(name="test-job", topics=("t",), entity=lambda _t, e: None, validate=lambda _t, e: "not ours",
-                   handle=None)
+                   handle=never)
     outcomes = []
     run_main(build_flow(skipping, TestingSource([SourceMessage(None, b'{"mid":"LP.1","edata":{}}', "t", 0, 0)]),
                         TestingSink(outcomes), 4))
