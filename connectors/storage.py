@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mimetypes
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ ACCESS_KEY = "access_key"
 AUTH_TYPES = (ACCESS_KEY, "iam", "oidc")
 _KEPT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
 _MAX_SEGMENT = 200  # file systems allow 255 bytes per name
+_TYPES = mimetypes.MimeTypes()  # Python's own table only: the same answer on every machine
 
 
 def key_segment(value: str) -> str:
@@ -57,11 +59,17 @@ class StorageError(Exception):
     """A file could not be stored."""
 
 
+def content_type(name: str) -> str:
+    """The MIME type of a file, from its name (``application/octet-stream`` when unknown)."""
+    return _TYPES.guess_type(name, strict=False)[0] or "application/octet-stream"
+
+
 @dataclass
 class Storage:
     filesystem: fsspec.AbstractFileSystem
     root: str  # the container (bucket) or directory
     public_base_url: str
+    type_option: str | None = None  # how the back end's put_file takes the object's content type
 
     @classmethod
     def from_settings(cls, storage_type: str, key: str, secret: str, container: str, endpoint: str | None,
@@ -85,12 +93,12 @@ class Storage:
             client = {"endpoint_url": endpoint, "region_name": region}
             options["client_kwargs"] = {name: value for name, value in client.items() if value}
             default = f"{endpoint.rstrip('/')}/{container}" if endpoint else f"https://{container}.s3.amazonaws.com"
-            return cls(fsspec.filesystem("s3", **options), container, (public_base_url or default).rstrip("/"))
+            return cls(fsspec.filesystem("s3", **options), container, (public_base_url or default).rstrip("/"),
+                       "ContentType")
         if storage_type == "azure":
-            default = f"https://{key}.blob.core.windows.net/{container}"
-            credentials = {"anon": False} if ambient else {"account_key": secret}
-            return cls(fsspec.filesystem("abfs", account_name=key, **credentials), container,
-                       (public_base_url or default).rstrip("/"))
+            account_url = endpoint.rstrip("/") if endpoint else f"https://{key}.blob.core.windows.net"
+            return cls(fsspec.filesystem("abfs", **_azure_options(key, secret, endpoint, ambient)), container,
+                       (public_base_url or f"{account_url}/{container}").rstrip("/"), "content_settings")
         if storage_type in ("gcloud", "gcs"):
             if ambient:
                 token = "google_default"
@@ -101,20 +109,56 @@ class Storage:
                 filesystem = fsspec.filesystem("gcs", token=token)
             except Exception as err:  # google-auth's errors; never the secret itself
                 raise ValueError(f"no usable Google credentials ({err.__class__.__name__})") from None
-            return cls(filesystem, container, (public_base_url or default).rstrip("/"))
+            return cls(filesystem, container, (public_base_url or default).rstrip("/"), "content_type")
         raise ValueError(f"unknown cloud_storage_type {storage_type!r} (local, aws, oci, cephs3, azure, gcloud)")
 
     def put(self, local_file: Path, key: str) -> str:
-        """Store the file under ``key``; the public URL of the stored object."""
+        """Store the file under ``key``, with the content type of its name; the public URL of the stored
+        object."""
         _check_key(key)
         target = f"{self.root}/{key}"
         if isinstance(self.filesystem, LocalFileSystem) and Path(self.root) not in Path(target).resolve().parents:
             raise StorageError(f"the storage key {key[:200]!r} leads outside the container (a link)")
+        kind = content_type(local_file.name)
+        options = {} if self.type_option is None else \
+            {self.type_option: {"content_type": kind} if self.type_option == "content_settings" else kind}
         try:
-            self.filesystem.put_file(str(local_file), target)
+            self.filesystem.put_file(str(local_file), target, **options)
         except Exception as err:  # every backend has its own error types
-            raise StorageError(f"Error while uploading the File. ({err.__class__.__name__})") from None
+            raise StorageError(f"Error while uploading the File. ({self._why(err)})") from None
         return f"{self.public_base_url}/{quote(key)}"
+
+
+    def _why(self, err: Exception) -> str:
+        """What a refused upload means, naming the setting to fix where the error says which (never the
+        back end's own message, which may quote a request)."""
+        status = getattr(err, "status_code", None) or getattr(err, "status", None)
+        if isinstance(err, FileNotFoundError) or status == 404:
+            return f"no container {self.root[:100]!r} (cloud_storage_container)"
+        if isinstance(err, PermissionError) or status in (401, 403):
+            return "the back end refused the credentials (cloud_storage_key, cloud_storage_secret)"
+        return err.__class__.__name__ + (f", HTTP {status}" if isinstance(status, int) else "")
+
+
+def _azure_options(account: str, secret: str, endpoint: str | None, ambient: bool) -> dict:
+    """adlfs' arguments for an account at ``endpoint`` (its blob service URL: an emulator, a sovereign cloud,
+    a private endpoint) or, without one, at ``https://<account>.blob.core.windows.net``."""
+    if not endpoint:
+        return {"account_name": account, **({"anon": False} if ambient else {"account_key": secret})}
+    if ambient:  # adlfs takes another host only as https://<account_host>
+        if not endpoint.lower().startswith("https://"):
+            raise ValueError("cloud_storage_endpoint: with cloud_storage_auth_type iam or oidc, an Azure "
+                             "endpoint must be https://")
+        return {"account_name": account, "account_host": endpoint[len("https://"):].rstrip("/"), "anon": False}
+    parts = {"AccountName": account, "AccountKey": secret, "BlobEndpoint": endpoint.rstrip("/")}
+    for name, value in parts.items():
+        if ";" in (value or "") or not value:  # a connection string holds name=value pairs split at ";"
+            raise ValueError(f"{_AZURE_KEYS[name]}: must be set, without ';', for an Azure endpoint")
+    return {"connection_string": ";".join(f"{name}={value}" for name, value in parts.items())}
+
+
+_AZURE_KEYS = {"AccountName": "cloud_storage_key", "AccountKey": "cloud_storage_secret",
+               "BlobEndpoint": "cloud_storage_endpoint"}
 
 
 def _check_key(key: str) -> None:

@@ -78,6 +78,9 @@ def storage_from(reader: Reader) -> Storage:
                                      region=reader.optional_text("cloud_storage_region") or None,
                                      auth_type=reader.optional_text("cloud_storage_auth_type") or "access_key")
     except (ValueError, ImportError) as err:
+        named, _, why = str(err).partition(": ")
+        if named.startswith("cloud_storage_") and why:  # the message names the key at fault
+            raise ConfigError(named, why) from None
         key = "cloud_storage_auth_type" if "cloud_storage_auth_type" in str(err) else "cloud_storage_type"
         raise ConfigError(key, f"{storage_type}: {err}") from None
 

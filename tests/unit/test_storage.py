@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.storage import Storage, StorageError, key_segment
+from connectors.storage import Storage, StorageError, content_type, key_segment
 from tests.conftest import service_account
 
 
@@ -29,6 +29,8 @@ def test_local_storage_needs_a_public_base_url(tmp_path):
     ("aws", "c2VjcmV0", None, "https://bucket.s3.amazonaws.com"),
     ("oci", "c2VjcmV0", "https://ns.compat.objectstorage.example.com", "https://ns.compat.objectstorage.example.com/bucket"),
     ("azure", "c2VjcmV0", None, "https://account.blob.core.windows.net/bucket"),
+    ("azure", "c2VjcmV0", "http://127.0.0.1:10000/account/", "http://127.0.0.1:10000/account/bucket"),  # Azurite
+    ("azure", "c2VjcmV0", "https://account.blob.core.chinacloudapi.cn", "https://account.blob.core.chinacloudapi.cn/bucket"),
     ("gcloud", "anon", None, "https://storage.googleapis.com/bucket"),  # a real one holds the key's JSON
 ])
 def test_cloud_back_ends_and_their_public_urls(storage_type, secret, endpoint, expected):
@@ -53,6 +55,31 @@ def test_the_region_and_the_auth_type_reach_the_back_ends(monkeypatch, tmp_path)
     assert gcs.filesystem.credentials.method == "google_default"  # the pod's own identity, no secret
     with pytest.raises(ValueError, match="unknown cloud_storage_auth_type 'token'"):
         Storage.from_settings("aws", "k", "s", "bucket", None, None, auth_type="token")
+
+
+def test_an_azure_endpoint_is_the_account_the_files_go_to():
+    keyed = Storage.from_settings("azure", "account", "c2VjcmV0", "bucket", "http://127.0.0.1:10000/account", None)
+    assert keyed.filesystem.connection_string == \
+        "AccountName=account;AccountKey=c2VjcmV0;BlobEndpoint=http://127.0.0.1:10000/account"
+    assert keyed.filesystem.service_client.url.startswith("http://127.0.0.1:10000/account")
+    private = Storage.from_settings("azure", "account", "", "bucket", "https://account.privatelink.example.net/", None,
+                                    auth_type="iam")
+    assert private.filesystem.service_client.url.startswith("https://account.privatelink.example.net")
+    with pytest.raises(ValueError, match="^cloud_storage_endpoint: with cloud_storage_auth_type iam or oidc"):
+        Storage.from_settings("azure", "account", "", "bucket", "http://127.0.0.1:10000/account", None,
+                              auth_type="iam")
+
+
+def test_a_semicolon_cannot_add_a_field_to_the_azure_connection_string():
+    with pytest.raises(ValueError, match="^cloud_storage_secret: must be set, without ';'") as refused:
+        Storage.from_settings("azure", "account", "c2Vj;BlobEndpoint=http://evil", "bucket", "http://127.0.0.1:1/a",
+                              None)
+    assert "c2Vj" not in str(refused.value)
+
+
+def test_the_content_type_comes_from_the_file_name():
+    assert [content_type(name) for name in ("a.pdf", "B.PNG", "lesson.mp4", "x.ecar", "noext")] == [
+        "application/pdf", "image/png", "video/mp4", "application/octet-stream", "application/octet-stream"]
 
 
 def test_an_unknown_type_is_refused():

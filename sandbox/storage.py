@@ -1,0 +1,153 @@
+"""Real storage back ends on 127.0.0.1, for the storage tests, the durable broker and
+``python -m sandbox --storage azure|aws``: Azurite (Microsoft's Azure Blob Storage emulator, from
+``sandbox/azurite/node_modules``) and moto's S3 server (from ``.venv``), both installed by
+``make install``. Each is a process on a free port, stopped with the context::
+
+    with MotoS3() as s3:
+        s3.create_bucket("contents")
+        s3.settings("contents")  # {"cloud_storage_type": "aws", "cloud_storage_key": ..., ...}
+
+Their data lives in memory (moto) or in a temporary folder (Azurite) and goes with the process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sandbox.broker import free_port
+
+AZURITE = Path(__file__).resolve().parent / "azurite" / "node_modules" / ".bin" / "azurite-blob"
+# Azurite's one account and its key: published in Azurite's documentation, valid only against an emulator.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+# moto accepts any credentials; these make the settings look like an operator's.
+S3_KEY, S3_SECRET, S3_REGION = "sandbox-key", "sandbox-secret", "ap-south-1"
+
+
+def missing(kind: str) -> str | None:
+    """Why the ``azure`` or ``aws`` back end cannot start here (one line naming the fix), or None."""
+    if kind == "azure":
+        if shutil.which("node") is None:
+            return "Azurite needs Node.js, which is not installed"
+        if not AZURITE.exists():
+            return f"Azurite is not installed ({AZURITE} is missing): run make install"
+        return None
+    if kind == "aws":
+        if importlib.util.find_spec("moto") is None:
+            return "moto's S3 server is not installed: run make install (moto[server] in requirements-dev.txt)"
+        return None
+    raise ValueError(f"unknown storage back end {kind!r} (azure, aws)")
+
+
+class _Server:
+    """A server process on 127.0.0.1:``port``, ready once the port accepts connections."""
+
+    def __init__(self, log_path: Path | None = None):
+        self.port = free_port()
+        self._log_path = log_path
+        self._process: subprocess.Popen | None = None
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout_s: float = 60.0) -> "_Server":
+        log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL
+        self._process = subprocess.Popen(self._command(), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"{self._command()[0]} exited with code {self._process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"{self._command()[0]} not listening on 127.0.0.1:{self.port} after {timeout_s:g}s")
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class Azurite(_Server):
+    """Azurite's blob service. Containers made with :meth:`create_container` can be read without a key,
+    as content containers are served to Sunbird's users."""
+
+    def __init__(self, log_path: Path | None = None):
+        super().__init__(log_path)
+        self._data = tempfile.TemporaryDirectory(prefix="azurite-")
+        self.endpoint = f"http://127.0.0.1:{self.port}/{AZURITE_ACCOUNT}"
+
+    def _command(self) -> list[str]:
+        return [str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--location",
+                self._data.name, "--silent", "--skipApiVersionCheck", "--loose"]
+
+    def stop(self) -> None:
+        super().stop()
+        self._data.cleanup()
+
+    def create_container(self, name: str) -> None:
+        from azure.storage.blob import BlobServiceClient
+
+        service = BlobServiceClient(self.endpoint, credential={"account_name": AZURITE_ACCOUNT,
+                                                               "account_key": AZURITE_KEY})
+        service.create_container(name, public_access="blob")
+
+    def settings(self, container: str) -> dict[str, str]:
+        """The original keys that point a job at ``container``."""
+        return {"cloud_storage_type": "azure", "cloud_storage_key": AZURITE_ACCOUNT,
+                "cloud_storage_secret": AZURITE_KEY, "cloud_storage_container": container,
+                "cloud_storage_endpoint": self.endpoint}
+
+
+class MotoS3(_Server):
+    """moto's S3 server: any key and secret sign; the buckets of :meth:`create_bucket` can be read without
+    signing, as content buckets are served to Sunbird's users."""
+
+    def __init__(self, log_path: Path | None = None):
+        super().__init__(log_path)
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def _command(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+
+    def create_bucket(self, name: str) -> None:
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=S3_KEY,
+                              aws_secret_access_key=S3_SECRET, region_name=S3_REGION)
+        client.create_bucket(Bucket=name, ACL="public-read",
+                             CreateBucketConfiguration={"LocationConstraint": S3_REGION})
+        client.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/*"}]}))
+
+    def settings(self, bucket: str) -> dict[str, str]:
+        """The original keys that point a job at ``bucket``, as an S3-compatible store is configured."""
+        return {"cloud_storage_type": "aws", "cloud_storage_key": S3_KEY, "cloud_storage_secret": S3_SECRET,
+                "cloud_storage_container": bucket, "cloud_storage_endpoint": self.endpoint,
+                "cloud_storage_region": S3_REGION}
+
+    def broker_environment(self) -> dict[str, str]:
+        """What Tansu's S3 storage engine reads to keep its data here."""
+        return {"AWS_ENDPOINT": self.endpoint, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+                "AWS_DEFAULT_REGION": S3_REGION, "AWS_ALLOW_HTTP": "true"}
