@@ -20,7 +20,6 @@ against ``http.max_in_flight`` for three service latencies.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import statistics
@@ -37,6 +36,7 @@ from confluent_kafka import Producer
 
 from connectors.kafka import produce_waiting
 from sandbox.broker import EmbeddedBroker, free_port
+from sandbox.content_events import upload_event
 from sandbox.job import (SKIP_SUMMARY, JobProcess, auto_creator_v2_config, content_auto_creator_config, skip_summaries,
                          user_delete_config)
 from sandbox.questionsets import question_set
@@ -46,8 +46,6 @@ from sandbox.user_events import delete_event
 
 RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
-CONTENT_EXAMPLE = json.loads((Path(__file__).parents[1] / "sandbox" / "events" /
-                              "content-auto-creator.events.jsonl").read_text().splitlines()[1])
 
 
 @dataclass
@@ -214,13 +212,8 @@ def content(sandbox, names, broker, count, extra="", workdir=Path("/tmp")) -> Wo
     artifact = b"%PDF-1.7 " + os.urandom(256 * 1024 - 9)
     values = []
     for n in range(count):
-        event = copy.deepcopy(CONTENT_EXAMPLE)
         identifier = f"do_{topic}_{n}".replace(".", "_")
-        event["object"]["id"] = event["edata"]["identifier"] = identifier
-        event["edata"]["metadata"].update(appIcon="", artifactUrl=sandbox.files.add(f"{identifier}.pdf", artifact,
-                                                                                    "application/pdf"))
-        event["edata"]["collection"] = []
-        values.append(json.dumps(event).encode())
+        values.append(upload_event(identifier, sandbox.files.add(f"{identifier}.pdf", artifact, "application/pdf")))
     storage = workdir / f"storage-{topic}"
     return Workload("flows.content_auto_creator", values, topic,
                     content_auto_creator_config(broker.bootstrap, sandbox.url, names("g"), topic, names("f"), storage,

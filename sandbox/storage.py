@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sandbox.broker import free_port
+from sandbox.broker import EmbeddedBroker, free_port
 
 AZURITE = Path(__file__).resolve().parent / "azurite" / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's one account and its key: published in Azurite's documentation, valid only against an emulator.
@@ -151,3 +151,10 @@ class MotoS3(_Server):
         """What Tansu's S3 storage engine reads to keep its data here."""
         return {"AWS_ENDPOINT": self.endpoint, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET,
                 "AWS_DEFAULT_REGION": S3_REGION, "AWS_ALLOW_HTTP": "true"}
+
+
+def durable_broker(s3: MotoS3, bucket: str = "tansu", log_path: Path | None = None) -> EmbeddedBroker:
+    """The embedded broker keeping its topics and committed offsets in ``bucket`` on ``s3``: stopped and started
+    again, it has them all (the broker is not started yet)."""
+    s3.create_bucket(bucket)
+    return EmbeddedBroker(log_path=log_path, storage=f"s3://{bucket}/", environment=s3.broker_environment())

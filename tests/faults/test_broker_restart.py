@@ -1,0 +1,151 @@
+"""The broker restarts under load, its topics and committed offsets kept on S3 (Tansu on moto's S3
+server: :func:`sandbox.storage.durable_broker`).
+
+Gone for 10 s, less than ``kafka.unavailable_timeout_s``: the job carries on. Gone for longer: the job
+exits non-zero, and a job started again once the broker is back continues from the committed offsets.
+Either way no event is lost (each had its effect at the sandbox), the failed topic holds exactly the
+failures, and the test prints the replay window: the events done a second time after the restart.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+
+from sandbox.content_events import upload_event
+from sandbox.job import content_auto_creator_config, user_delete_config
+from sandbox.kafka_tools import produce, read_all
+from sandbox.storage import MotoS3, durable_broker, missing
+from sandbox.user_events import delete_event
+from tests.conftest import wait_for
+
+UNAVAILABLE_S = 20  # kafka.unavailable_timeout_s of the "short outage" runs
+SHORT_OUTAGE_S = 10
+
+
+@dataclass
+class Load:
+    module: str
+    config: Callable[[str, str], str]  # (bootstrap, extra settings) -> the job's config file
+    topic: str
+    failed_topic: str
+    values: list[bytes]
+    failing: set[str]  # the events (by id) that must end on the failed topic
+    done: Callable[[], set[str]]  # the events whose effect the sandbox shows
+    handled: Callable[[], int]  # how many times the job has started an event, replays included
+    id_of: Callable[[dict], str]
+
+
+def user_delete_load(sandbox, count: int) -> Load:
+    users = [f"user-{n:05d}" for n in range(count)]  # no id the prefix of another (faults match prefixes)
+    for user in users:
+        sandbox.contribution.add_user(user)
+    failing = set(users[7::50])
+    for user in failing:  # refused every time, replayed or not
+        sandbox.faults.script("DELETE", f"/program/v1/user/{user}", [400] * 10)
+    return Load("flows.user_delete",
+                lambda bootstrap, extra: user_delete_config(bootstrap, sandbox.url, "restart", "delete.user",
+                                                            "transfer", "delete.user.failed", extra),
+                "delete.user", "delete.user.failed", [delete_event(user, mid=f"m-{user}") for user in users], failing,
+                lambda: set(sandbox.contribution.deleted),
+                lambda: sandbox.journal.count("DELETE"),
+                lambda event: event["edata"]["userId"])
+
+
+def content_load(sandbox, tmp_path, count: int) -> Load:
+    identifiers = [f"do_restart_{n}" for n in range(count)]
+    failing = set(identifiers[3::25])  # their artifact is not there: the download fails
+    values = [upload_event(i, f"{sandbox.url}/files/missing-{i}.pdf" if i in failing else
+                           sandbox.files.add(f"{i}.pdf", b"%PDF-1.7 " + i.encode() * 500, "application/pdf"))
+              for i in identifiers]
+    storage = tmp_path / "storage"
+    return Load("flows.content_auto_creator",
+                lambda bootstrap, extra: content_auto_creator_config(
+                    bootstrap, sandbox.url, "restart", "content.request", "content.failed", storage,
+                    sandbox.files.serve_directory(storage), tmp_path / "tmp", extra),
+                "content.request", "content.failed", values, failing,
+                lambda: {i for i, c in sandbox.content.contents.items() if c.get("status") in ("Processing", "Live")},
+                lambda: sandbox.journal.count("POST", "/v3/search"),
+                lambda event: event["object"]["id"])
+
+
+@pytest.fixture(scope="module")
+def s3():
+    reason = missing("aws")
+    if reason:
+        pytest.skip(f"broker restart tests skipped: {reason}")
+    with MotoS3() as server:
+        yield server
+
+
+@pytest.fixture
+def broker(s3, tmp_path):
+    broker = durable_broker(s3, f"tansu-{uuid.uuid4().hex[:12]}", tmp_path / "broker.log")
+    yield broker.start()
+    broker.stop()
+
+
+def settle(load: Load, broker, count: int) -> list[str]:
+    """Wait until every event had its effect or its failed record; the failed records' event ids."""
+    def failed() -> list[str]:
+        return [load.id_of(json.loads(record.value())) for record in read_all(broker.bootstrap, load.failed_topic)]
+
+    expected = {json_id for json_id in (load.id_of(json.loads(v)) for v in load.values)} - load.failing
+    wait_for(lambda: expected <= load.done() and load.failing <= set(failed()), 180, "every event's effect")
+    return failed()
+
+
+def report(load: Load, failed: list[str], what: str) -> None:
+    replayed = load.handled() - len(load.values)
+    print(f"\n{load.module}, {what}: {len(load.values)} events, {len(set(failed))} failed records "
+          f"({len(failed) - len(set(failed))} written twice), replay window: {replayed} events done again")
+    assert set(failed) == load.failing  # the failures, and nothing else
+    assert len(failed) - len(set(failed)) <= max(replayed, 0)  # a record twice only for an event done twice
+
+
+@pytest.mark.parametrize("kind, count", [("user-delete", 3000), ("content-auto-creator", 600)])
+def test_a_short_outage_the_job_rides_through(kind, count, broker, sandbox, jobs, tmp_path):
+    load = user_delete_load(sandbox, count) if kind == "user-delete" else content_load(sandbox, tmp_path, count)
+    sandbox.faults.latency(0.05)  # the job is busy when the broker goes
+    broker.create_topics([load.topic, load.failed_topic, "transfer"], partitions=2)
+    produce(broker.bootstrap, load.topic, load.values)
+    job = jobs(load.module, load.config(broker.bootstrap, f"kafka.unavailable_timeout_s = {UNAVAILABLE_S}\n"
+                                                          "http.max_in_flight = 16"))
+    wait_for(lambda: len(job.outcomes()) >= count // 5, 120, "a fifth of the outcomes")
+    broker.stop()
+    gone_until = time.monotonic() + SHORT_OUTAGE_S
+    while time.monotonic() < gone_until:  # the outage itself: the job must stay up all along
+        assert job.running(), f"the job exited during a {SHORT_OUTAGE_S} s outage: {job.log_path.read_text()[-2000:]}"
+        time.sleep(0.2)
+    broker.start()
+    failed = settle(load, broker, count)
+    assert job.running()
+    assert job.stop() == 0
+    report(load, failed, f"broker gone {SHORT_OUTAGE_S} s")
+
+
+@pytest.mark.parametrize("kind, count", [("user-delete", 3000), ("content-auto-creator", 600)])
+def test_a_long_outage_the_job_exits_and_its_restart_continues_from_the_committed_offsets(
+        kind, count, broker, sandbox, jobs, tmp_path):
+    load = user_delete_load(sandbox, count) if kind == "user-delete" else content_load(sandbox, tmp_path, count)
+    sandbox.faults.latency(0.05)
+    broker.create_topics([load.topic, load.failed_topic, "transfer"], partitions=2)
+    produce(broker.bootstrap, load.topic, load.values)
+    # Small batches: what the job has read when the broker goes cannot be all the events.
+    config = load.config(broker.bootstrap, "kafka.unavailable_timeout_s = 4\nhttp.max_in_flight = 16\n"
+                                           "kafka.batch_size = 50")
+    job = jobs(load.module, config)
+    wait_for(lambda: len(job.outcomes()) >= count // 5, 120, "a fifth of the outcomes")
+    broker.stop()
+    assert job.wait(90) not in (0, None)  # past kafka.unavailable_timeout_s: exits for the orchestrator to restart
+    assert len(load.done()) < count - len(load.failing), "the job had done every event: no restart was tested"
+    broker.start()
+    again = jobs(load.module, config)
+    failed = settle(load, broker, count)
+    assert again.stop() == 0
+    report(load, failed, "broker gone past kafka.unavailable_timeout_s, job restarted")
