@@ -166,6 +166,9 @@ def _error_reply(status: int, html: bool, retry_after: str | None) -> Reply:
 Route = Callable[[Call], Reply]
 
 
+_GATED = ("/program/", "/content/", "/v3/search", "/question/", "/questionset/")  # behind the gateway
+
+
 class SunbirdSandbox:
     """The server; services add routes with :meth:`route`."""
 
@@ -182,6 +185,12 @@ class SunbirdSandbox:
         self.questions = QuestionTarget(self)
         self._server: ThreadingHTTPServer | None = None
         self.refusing = False
+        self.required_headers: dict[str, str] = {}  # as a gateway's credentials: without them, HTTP 401
+
+    def require_header(self, name: str, value: str) -> None:
+        """The configured services (program, content, search, question set) answer 401 to a request without
+        this header value, as a gateway does to wrong credentials; the source and the file hosts do not."""
+        self.required_headers[name.lower()] = value
 
     def route(self, method: str, pattern: str, handler: Route) -> None:
         """Answer ``method`` on raw paths fully matching ``pattern``."""
@@ -192,6 +201,10 @@ class SunbirdSandbox:
         if injected is not None:
             return injected
         route_path, _, query = path.partition("?")
+        given = {name.lower(): value for name, value in headers.items()}
+        if route_path.startswith(_GATED) and any(given.get(name) != value
+                                                 for name, value in self.required_headers.items()):
+            return Reply(401, {"message": "Unauthorized"})
         for route_method, pattern, handler in self._routes:
             match = pattern.fullmatch(route_path)
             if route_method == method and match:

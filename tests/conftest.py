@@ -22,6 +22,7 @@ from flows.runtime.settings import CommonSettings, Reader, load_config
 from sandbox.broker import EmbeddedBroker
 from sandbox.job import JobProcess
 from sandbox.server import SunbirdSandbox
+from sandbox.storage import Azurite, MotoS3, missing
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "sandbox" / "events"
 
@@ -93,6 +94,26 @@ def user(sandbox):
 def broker(tmp_path_factory):
     with EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "broker.log") as running:
         yield running
+
+
+def _started(kind: str, server_class):
+    reason = missing(kind)
+    if reason:
+        pytest.skip(f"{kind} back end not available: {reason}")
+    with server_class() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """Azurite's blob service, for the tests that store through the Azure protocol."""
+    yield from _started("azure", Azurite)
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """moto's S3 server, for the tests that store through S3 and the durable broker."""
+    yield from _started("aws", MotoS3)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 from sandbox.content_events import upload_event
 from sandbox.job import content_auto_creator_config, user_delete_config
 from sandbox.kafka_tools import produce, read_all
-from sandbox.storage import MotoS3, durable_broker, missing
+from sandbox.storage import durable_broker
 from sandbox.user_events import delete_event
 from tests.conftest import wait_for
 
@@ -72,15 +72,6 @@ def content_load(sandbox, tmp_path, count: int) -> Load:
                 lambda: {i for i, c in sandbox.content.contents.items() if c.get("status") in ("Processing", "Live")},
                 lambda: sandbox.journal.count("POST", "/v3/search"),
                 lambda event: event["object"]["id"])
-
-
-@pytest.fixture(scope="module")
-def s3():
-    reason = missing("aws")
-    if reason:
-        pytest.skip(f"broker restart tests skipped: {reason}")
-    with MotoS3() as server:
-        yield server
 
 
 @pytest.fixture

@@ -13,30 +13,11 @@ import pytest
 
 from connectors.storage import Storage
 from sandbox.questionsets import question_set
-from sandbox.storage import Azurite, MotoS3, missing
 from tests.unit import test_auto_creator_v2_flow as v2_flow
 from tests.unit import test_content_auto_creator_flow as content_flow
 from flows.runtime.outcome import FAILED, SUCCESS
 
 PDF = b"%PDF-1.7 lesson " + bytes(range(256)) * 64
-
-
-def _started(kind: str, server_class):
-    reason = missing(kind)
-    if reason:
-        pytest.skip(f"{kind} storage tests skipped: {reason}")
-    with server_class() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def azurite():
-    yield from _started("azure", Azurite)
-
-
-@pytest.fixture(scope="session")
-def s3():
-    yield from _started("aws", MotoS3)
 
 
 def fresh_container(request, kind: str) -> dict[str, str]:

@@ -1,0 +1,239 @@
+"""``python -m tools.preflight flows.<job>``: before the cutover, check that a job's configuration will work.
+
+Same ``JOB_CONFIG_FILE`` and environment as the job. Nothing the job owns is changed: the brokers
+are asked for their topics (all of them: asking for one by name could create it) and the group's
+committed offsets (the group is not joined); each service gets one read of an id that cannot exist;
+the storage gets one probe object under ``preflight/``, read back, fetched at its public URL and
+deleted. One line per check, ``ok`` or ``FAILED`` with the setting to fix, then a summary; the exit
+status is 0 only when every check passed. Secrets are never printed::
+
+    JOB_CONFIG_FILE=/etc/cokreat/user-delete.conf python -m tools.preflight flows.user_delete
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import urllib3
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from connectors.address import loggable_url
+from connectors.http import path_segment
+from connectors.json_bytes import dumps
+from connectors.storage import StorageError
+from flows.runtime.settings import CommonSettings, ConfigError, Reader, load_config
+from flows.sunbird.rehost import storage_from
+
+PROBE_ID = "do_cokreat_preflight_probe"  # no user, content or question has this id
+_MAX_WAIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str  # what was found; for a failure, what is wrong and the setting to fix
+
+    def line(self) -> str:
+        return f"{'ok' if self.ok else 'FAILED':<7}{self.name}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One read-only call to a service the job calls."""
+
+    service: str
+    key: str  # the setting holding its base URL
+    method: str
+    path: str  # after the base URL
+    body: dict | None = None
+    headers: bool = True  # the configured http.headers go with it (not to another Sunbird instance)
+
+
+def _user_delete_probes(reader: Reader) -> list[Probe]:
+    from flows.user_delete import path_prefix
+
+    # program-service has no read of a user: a GET of the delete route's URL reaches its gateway and
+    # router (a 404 "Cannot GET"), and a gateway refusing the headers answers 401 or 403.
+    return [Probe("program-service", "program-service-baseUrl", "GET", f"{path_prefix(reader)}/v1/user/{PROBE_ID}")]
+
+
+def _content_probes(_reader: Reader) -> list[Probe]:
+    return [Probe("content-service", "service.content_service.basePath", "GET", f"/content/v4/read/{PROBE_ID}"),
+            Probe("search-service", "service.search.basePath", "POST", "/v3/search",
+                  {"request": {"filters": {"identifier": PROBE_ID}, "limit": 1}})]
+
+
+def _v2_probes(_reader: Reader) -> list[Probe]:
+    return [Probe("question set service", "service.assessment.basePath", "GET",
+                  f"/question/v4/read/{PROBE_ID}?fields=status"),
+            Probe("content-service", "service.content.basePath", "GET", f"/content/v3/hierarchy/{PROBE_ID}?mode=edit"),
+            Probe("source", "source.baseUrl", "GET", f"/question/v1/read/{path_segment(PROBE_ID)}", headers=False)]
+
+
+PROBES: dict[str, Callable[[Reader], list[Probe]]] = {
+    "flows.user_delete": _user_delete_probes,
+    "flows.content_auto_creator": _content_probes,
+    "flows.auto_creator_v2": _v2_probes,
+}
+STORES = ("flows.content_auto_creator", "flows.auto_creator_v2")  # the jobs that re-host files
+DRIVE_KEY = "content_auto_creator.g_service_acct_cred"
+
+
+def run(module_name: str, environ: dict[str, str] | None = None,
+        say: Callable[[str], None] = print) -> list[Check]:
+    """Every check of the job's configuration, each said as it is made."""
+    checks: list[Check] = []
+
+    def add(check: Check) -> None:
+        checks.append(check)
+        say(check.line())
+
+    module = importlib.import_module(module_name)
+    try:
+        reader = Reader(load_config(module.DEFAULTS, environ))
+        common = CommonSettings.read(reader)
+        job = module.make_job(reader, common)
+        probes = PROBES[module_name](reader)
+        storage = storage_from(reader) if module_name in STORES else None
+    except ConfigError as err:
+        add(Check("settings", False, str(err)))
+        return checks
+    add(Check("settings", True, f"{len(reader.values)} keys read"))
+    for key, value in reader.shown().items():
+        say(f"         {key} = {json.dumps(value, ensure_ascii=False)}   ({reader.origins.get(key, 'default')})")
+    for variable in reader.unread_environment():
+        say(f"         {variable}: set in the environment, named like a setting, not read by this job (a typo?)")
+    for check in _kafka(common, reader, [*job.topics, common.kafka.failed_topic]):
+        add(check)
+    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(
+        connect=common.http.connect_timeout_s, read=min(common.http.read_timeout_s, _MAX_WAIT_S)))
+    for probe in probes:
+        add(_service(http, probe, reader.url(probe.key), common.http.headers))
+    if storage is not None:
+        add(_storage(storage, http))
+    if module_name == "flows.content_auto_creator":
+        given = bool(reader.optional_text(DRIVE_KEY).strip())
+        add(Check("drive", True, "the service-account key parses, with what a service account needs" if given else
+                  f"no service-account key ({DRIVE_KEY}): Drive links in events will fail"))
+    return checks
+
+
+def _kafka(common: CommonSettings, reader: Reader, topics: list[str]) -> list[Check]:
+    kafka = common.kafka
+    client = {"bootstrap.servers": kafka.brokers, **kafka.client}
+    wait_s = min(kafka.unavailable_timeout_s, _MAX_WAIT_S)
+    try:
+        found = AdminClient(client).list_topics(timeout=wait_s).topics  # all: asking for one may create it
+    except KafkaException as err:
+        return [Check("kafka", False, f"no answer from the brokers at {kafka.brokers} within {wait_s:g}s "
+                                      f"(kafka.broker-servers, kafka.client): {err.args[0].str() if err.args else err}")]
+    checks = [Check("kafka", True, f"the brokers at {kafka.brokers} answer ({len(found)} topics)")]
+    present: list[str] = []
+    for topic in dict.fromkeys(topics):
+        keys = ", ".join(key for key, value in reader.values.items() if value == topic and key.startswith("kafka"))
+        if topic in found:
+            present.append(topic)
+            checks.append(Check(f"topic {topic}", True, f"{len(found[topic].partitions)} partitions ({keys})"))
+        else:
+            checks.append(Check(f"topic {topic}", False, f"does not exist: create it, or fix {keys}"))
+    inputs = [topic for topic in present if topic != kafka.failed_topic]
+    consumer = Consumer({**client, "group.id": kafka.group_id, "enable.auto.commit": False})
+    try:
+        for topic in inputs:
+            partitions = [TopicPartition(topic, p) for p in sorted(found[topic].partitions)]
+            committed = consumer.committed(partitions, timeout=wait_s)
+            starts = []
+            for position in committed:
+                low, high = consumer.get_watermark_offsets(position, timeout=wait_s)
+                starts.append(f"[{position.partition}] committed {position.offset}, end {high}, lag {high - position.offset}"
+                              if position.offset >= 0 else
+                              f"[{position.partition}] none: starts at the {kafka.auto_offset_reset} offset "
+                              f"({low if kafka.auto_offset_reset == 'earliest' else high}; kafka.auto.offset.reset)")
+            checks.append(Check(f"group {kafka.group_id} on {topic}", True, "; ".join(starts)))
+    except KafkaException as err:
+        checks.append(Check(f"group {kafka.group_id}", False,
+                            f"its committed offsets cannot be read (kafka.groupId, kafka.client): {err.args[0].str()}"))
+    finally:
+        consumer.close()
+    return checks
+
+
+def _service(http: urllib3.PoolManager, probe: Probe, base_url: str, headers: dict[str, str]) -> Check:
+    url = f"{base_url.rstrip('/')}{probe.path}"
+    sent = {"Content-Type": "application/json", **(headers if probe.headers else {})}
+    name = f"{probe.service} at {loggable_url(base_url)}"
+    try:
+        answer = http.request(probe.method, url, body=None if probe.body is None else dumps(probe.body),
+                              headers=sent, redirect=False)
+    except urllib3.exceptions.HTTPError as err:
+        return Check(name, False, f"no answer ({err.__class__.__name__}): fix {probe.key}")
+    if answer.status in (401, 403):
+        fix = "http.headers" if probe.headers else f"{probe.key} (it takes no credentials)"
+        return Check(name, False, f"refused the request: HTTP {answer.status} (fix {fix})")
+    if answer.status >= 500:
+        return Check(name, False, f"answered HTTP {answer.status} to a read: is {probe.key} its base URL?")
+    return Check(name, True, f"answers (HTTP {answer.status} to {probe.method} of an id that cannot exist)")
+
+
+def _storage(storage, http: urllib3.PoolManager) -> Check:
+    key = f"preflight/{uuid.uuid4().hex}/probe.txt"
+    data = f"cokreat-jobs pre-flight probe {key}".encode()
+    with tempfile.TemporaryDirectory() as directory:
+        local = Path(directory) / "probe.txt"
+        local.write_bytes(data)
+        try:
+            url = storage.put(local, key)
+        except StorageError as err:
+            return Check("storage", False, f"cannot store a probe object: {err}")
+    target = f"{storage.root}/{key}"
+    try:
+        problem = _not_served(storage, http, target, url, data)
+    finally:
+        try:
+            storage.filesystem.rm_file(target)
+            removed = ""
+        except Exception as err:  # the jobs never delete: a store may not let them
+            removed = f"; the probe could not be deleted ({err.__class__.__name__}): remove {key} by hand"
+    if problem:
+        return Check("storage", False, problem + removed)
+    return Check("storage", True, f"stored, read back and served at {loggable_url(url)}{removed}")
+
+
+def _not_served(storage, http: urllib3.PoolManager, target: str, url: str, data: bytes) -> str | None:
+    """What is wrong with the stored probe: read back through the back end, then at its public URL."""
+    try:
+        if storage.filesystem.cat_file(target) != data:
+            return "the probe object reads back different (cloud_storage_*)"
+    except Exception as err:  # every back end has its own errors
+        return f"the probe object cannot be read back ({err.__class__.__name__}; cloud_storage_*)"
+    fix = "fix cloud_storage.public_base_url (or cloud_storage_endpoint)"
+    try:
+        served = http.request("GET", url, redirect=False)
+    except urllib3.exceptions.HTTPError as err:
+        return f"{loggable_url(url)} gives no answer ({err.__class__.__name__}): {fix}"
+    if served.status != 200 or served.data != data:
+        return f"{loggable_url(url)} does not serve the stored probe (HTTP {served.status}): {fix}"
+    return None
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in PROBES:
+        print(f"usage: python -m tools.preflight {{{','.join(PROBES)}}}", file=sys.stderr)
+        return 2
+    checks = run(argv[0])
+    failed = [check for check in checks if not check.ok]
+    print(f"{len(checks)} checks, {len(failed)} failed" + (f": {', '.join(c.name for c in failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
