@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
+import subprocess
 import sys
 import time
 import zipfile
@@ -19,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from sandbox.broker import EmbeddedBroker
-from sandbox.job import ROOT, JobProcess, auto_creator_v2_config, content_auto_creator_config, user_delete_config
+from sandbox.job import CONFIG_FILE_ENV, ROOT, JobProcess, auto_creator_v2_config, content_auto_creator_config, user_delete_config
 from sandbox.kafka_tools import committed, produce, read_all
 from sandbox.questionsets import EXAMPLES, question_set
 from sandbox.server import SunbirdSandbox
@@ -182,7 +184,21 @@ def _run(module: str, config: str, workdir: Path, total: int, broker: EmbeddedBr
         headers = {k: v.decode() for k, v in record.headers() or []}
         print(f"    stage={headers['stage']} from {headers['source.topic']}[{headers['source.partition']}]"
               f"@{headers['source.offset']}: {headers['error'][:100]}")
-    return exit_code == 0 and counts.total() == total
+    checked = _preflight(module, job.config_path)
+    return exit_code == 0 and counts.total() == total and checked
+
+
+def _preflight(module: str, config_path: Path) -> bool:
+    """The operator's pre-flight check of the same config file, as before a cutover: its check lines."""
+    print(f"  pre-flight: JOB_CONFIG_FILE={config_path} python -m tools.preflight {module}")
+    done = subprocess.run([sys.executable, "-m", "tools.preflight", module], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, CONFIG_FILE_ENV: str(config_path)}, timeout=180)
+    for line in done.stdout.splitlines():
+        if not line.startswith(" "):  # the settings it lists are in the job's own log too
+            print(f"    {line}")
+    if done.returncode != 0:
+        print(done.stderr[-2000:])
+    return done.returncode == 0
 
 
 def _wait_for_outcomes(job: JobProcess, total: int, timeout_s: float) -> tuple[Counter, Counter]:
