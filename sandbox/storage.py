@@ -153,8 +153,9 @@ class MotoS3(_Server):
                 "AWS_DEFAULT_REGION": S3_REGION, "AWS_ALLOW_HTTP": "true"}
 
 
-def durable_broker(s3: MotoS3, bucket: str = "tansu", log_path: Path | None = None) -> EmbeddedBroker:
+def durable_broker(s3: MotoS3, bucket: str = "tansu", log_path: Path | None = None,
+                   port: int | None = None) -> EmbeddedBroker:
     """The embedded broker keeping its topics and committed offsets in ``bucket`` on ``s3``: stopped and started
     again, it has them all (the broker is not started yet)."""
     s3.create_bucket(bucket)
-    return EmbeddedBroker(log_path=log_path, storage=f"s3://{bucket}/", environment=s3.broker_environment())
+    return EmbeddedBroker(port, log_path, storage=f"s3://{bucket}/", environment=s3.broker_environment())
