@@ -16,6 +16,7 @@ import copy
 import importlib
 import os
 import re
+import shutil
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -489,3 +490,23 @@ def test_disruption_budget_allows_one_pod_at_a_time(job):
     budget = one(manifests(job), "PodDisruptionBudget")["spec"]
     assert budget["maxUnavailable"] == 1
     assert budget["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+
+
+def test_the_preflight_init_container_is_off_by_default_and_checks_the_jobs_config_when_on(job, tmp_path):
+    assert "preflight" not in [c["name"] for c in pod_spec(manifests(job))["initContainers"]]
+    shutil.copytree(K8S, tmp_path / "k8s")
+    kustomization = tmp_path / "k8s" / "overlays" / job / "kustomization.yaml"
+    text = kustomization.read_text()
+    assert "  # - path: preflight.yaml" in text
+    kustomization.write_text(text.replace("  # - path: preflight.yaml", "  - path: preflight.yaml"))
+    command = _real_command()
+    overlay = tmp_path / "k8s" / "overlays" / job
+    docs = k8s_render.kustomize_build(list(command), overlay) if command else k8s_render.build(overlay)
+    statefulset = one(docs, "StatefulSet")
+    kubernetes_validate.validate(statefulset, KUBERNETES_VERSIONS[-1], strict=True)
+    preflight, main = container(docs, "preflight", init=True), container(docs)
+    assert preflight["command"] == ["python", "-m", "tools.preflight", JOBS[job]] and JOBS[job] in main["args"]
+    assert preflight["image"] == main["image"] and preflight["envFrom"] == main["envFrom"]
+    assert env_of(preflight)["JOB_CONFIG_FILE"] == env_of(main)["JOB_CONFIG_FILE"]
+    mounts = {m["mountPath"]: m["name"] for m in preflight["volumeMounts"]}
+    assert mounts["/etc/cokreat"] == "config" and mounts["/tmp"] == "tmp"
