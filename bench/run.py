@@ -35,7 +35,8 @@ from typing import Callable
 from confluent_kafka import Producer
 
 from connectors.kafka import produce_waiting
-from sandbox.broker import EmbeddedBroker, free_port
+from sandbox.broker import EmbeddedBroker
+from sandbox.process import free_port
 from sandbox.content_events import upload_event
 from sandbox.job import (SKIP_SUMMARY, JobProcess, auto_creator_v2_config, content_auto_creator_config, skip_summaries,
                          user_delete_config)

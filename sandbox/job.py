@@ -23,7 +23,7 @@ from pathlib import Path
 
 import orjson
 
-from sandbox.broker import free_port
+from sandbox.process import free_port
 
 SKIP_SUMMARY = "events skipped by validation"  # the message of the line counting them (CONTRACT.md, Logs)
 CONFIG_FILE_ENV = "JOB_CONFIG_FILE"  # as flows.runtime.settings names it; the sandbox imports nothing of the jobs

@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
-from sandbox.broker import free_port
+from sandbox.process import free_port
 from sandbox.content import ContentService
 from sandbox.contribution import ContributionService
 from sandbox.files import FileServer

@@ -15,14 +15,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from sandbox.broker import EmbeddedBroker, free_port
+from sandbox.broker import EmbeddedBroker
+from sandbox.process import ServerProcess
 
 AZURITE = Path(__file__).resolve().parent / "azurite" / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's one account and its key: published in Azurite's documentation, valid only against an emulator.
@@ -47,58 +45,16 @@ def missing(kind: str) -> str | None:
     raise ValueError(f"unknown storage back end {kind!r} (azure, aws)")
 
 
-class _Server:
-    """A server process on 127.0.0.1:``port``, ready once the port accepts connections."""
-
-    def __init__(self, log_path: Path | None = None):
-        self.port = free_port()
-        self._log_path = log_path
-        self._process: subprocess.Popen | None = None
-
-    def _command(self) -> list[str]:
-        raise NotImplementedError
-
-    def start(self, timeout_s: float = 60.0) -> "_Server":
-        log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL
-        self._process = subprocess.Popen(self._command(), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"{self._command()[0]} exited with code {self._process.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"{self._command()[0]} not listening on 127.0.0.1:{self.port} after {timeout_s:g}s")
-
-    def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-class Azurite(_Server):
+class Azurite(ServerProcess):
     """Azurite's blob service. Containers made with :meth:`create_container` can be read without a key,
     as content containers are served to Sunbird's users."""
 
     def __init__(self, log_path: Path | None = None):
-        super().__init__(log_path)
+        super().__init__(log_path=log_path)
         self._data = tempfile.TemporaryDirectory(prefix="azurite-")
         self.endpoint = f"http://127.0.0.1:{self.port}/{AZURITE_ACCOUNT}"
 
-    def _command(self) -> list[str]:
+    def command(self) -> list[str]:
         return [str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--location",
                 self._data.name, "--silent", "--skipApiVersionCheck", "--loose"]
 
@@ -120,15 +76,15 @@ class Azurite(_Server):
                 "cloud_storage_endpoint": self.endpoint}
 
 
-class MotoS3(_Server):
+class MotoS3(ServerProcess):
     """moto's S3 server: any key and secret sign; the buckets of :meth:`create_bucket` can be read without
     signing, as content buckets are served to Sunbird's users."""
 
     def __init__(self, log_path: Path | None = None):
-        super().__init__(log_path)
+        super().__init__(log_path=log_path)
         self.endpoint = f"http://127.0.0.1:{self.port}"
 
-    def _command(self) -> list[str]:
+    def command(self) -> list[str]:
         return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
 
     def create_bucket(self, name: str) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 
 from connectors.kafka import BrokerUnavailable, BrokerWatch, OffsetCommitter
-from sandbox.broker import EmbeddedBroker, free_port
+from sandbox.broker import EmbeddedBroker
+from sandbox.process import free_port
 from sandbox.job import user_delete_config
 from sandbox.kafka_tools import produce
 from tests.conftest import wait_for

@@ -9,7 +9,7 @@ from typing import Callable
 
 import pytest
 
-from sandbox.broker import free_port
+from sandbox.process import free_port
 from sandbox.job import content_auto_creator_config, user_delete_config
 from sandbox.kafka_tools import produce
 from sandbox.user_events import delete_event

@@ -7,7 +7,7 @@ import copy
 import json
 import urllib.request
 
-from sandbox.broker import free_port
+from sandbox.process import free_port
 from sandbox.job import content_auto_creator_config
 from sandbox.kafka_tools import committed, produce, read_all
 from tests.conftest import EVENTS_DIR, wait_for

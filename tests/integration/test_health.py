@@ -8,7 +8,8 @@ import socket
 import urllib.error
 import urllib.request
 
-from sandbox.broker import EmbeddedBroker, free_port
+from sandbox.broker import EmbeddedBroker
+from sandbox.process import free_port
 from sandbox.job import JobProcess, user_delete_config
 from sandbox.kafka_tools import produce
 from sandbox.user_events import delete_event

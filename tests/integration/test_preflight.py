@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from sandbox.broker import free_port
+from sandbox.process import free_port
 from sandbox.job import auto_creator_v2_config, content_auto_creator_config, user_delete_config
 from tests.conftest import service_account
 

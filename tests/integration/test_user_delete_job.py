@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from sandbox.broker import free_port
+from sandbox.process import free_port
 from sandbox.job import user_delete_config
 from sandbox.kafka_tools import committed, produce, read_all
 from sandbox.user_events import EXAMPLES, delete_event, transfer_event

@@ -77,7 +77,7 @@ def test_a_slow_answer_times_out_and_is_retried(user):
 
 
 def test_no_server_is_retryable():
-    from sandbox.broker import free_port
+    from sandbox.process import free_port
 
     with pytest.raises(RetriesExhausted, match="no answer"):
         client(attempts=2).call("svc", "DELETE", f"http://127.0.0.1:{free_port()}{PATH}")
