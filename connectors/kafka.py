@@ -109,10 +109,14 @@ class BrokerWatch:
         return {"log_level": 2, **client, "error_cb": self.on_error}
 
 
-def consumer_config(client: dict, group_id: str) -> dict:
-    """Settings for every consumer of the job: no auto commit, only committed transactions."""
+def consumer_config(client: dict, group_id: str, watch: BrokerWatch) -> dict:
+    """Settings for every consumer of the job: the watch's error callback, no auto commit, only committed
+    transactions. Closing one waits for the group's coordinator at most ``session.timeout.ms`` (45 s by
+    default, each time the brokers are gone); the consumers never join the group, so that setting has no
+    other use here, and is ``kafka.unavailable_timeout_s`` unless ``kafka.client`` sets it."""
     return {
-        **client,
+        "session.timeout.ms": max(int(watch.timeout_s * 1000), 1),
+        **watch.client_config(client),
         "group.id": group_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
@@ -167,7 +171,7 @@ class ConsumerGroupSource(FixedPartitionedSource):
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> "_GroupPartition":
         index, topic = for_part.split("-", 1)
-        config = consumer_config(self._watch.client_config(self._client), self._group_id)
+        config = consumer_config(self._client, self._group_id, self._watch)
         return _GroupPartition(config, topic, int(index), self._reset, self._batch_size, self._stop_requested,
                                self._watch, self._paused)
 
@@ -239,7 +243,7 @@ class OffsetCommitter:
     """
 
     def __init__(self, client: dict[str, str], group_id: str, watch: BrokerWatch):
-        config = consumer_config(watch.client_config(client), group_id)
+        config = consumer_config(client, group_id, watch)
         self._consumer = Consumer({**config, "on_commit": self._answered})
         self._watch = watch
         self._pending: dict[tuple[str, int], int] = {}
@@ -287,8 +291,16 @@ class OffsetCommitter:
         self._answers[self._received] = None if failed is None else failed.str()
 
     def close(self) -> None:
-        self.commit()
-        self._consumer.close()
+        """The last commit, if the brokers answer it, then the consumer closed. Never raises: the job may be
+        stopping because the brokers are gone, and an error out of a sink's close while bytewax unwinds aborts
+        the process before it can say why it stopped. What is not committed is read again after the restart."""
+        try:
+            self.commit()
+        except BrokerUnavailable as err:
+            log.warning("the last offset commit was not made; those events will be read again",
+                        extra={"error": str(err)})
+        finally:
+            self._consumer.close()
 
 
 def produce_waiting(producer: Producer, topic: str, value: bytes | None, key: bytes | None = None,

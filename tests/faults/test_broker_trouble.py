@@ -63,3 +63,24 @@ def test_an_offset_commit_with_the_broker_gone_gives_up_within_the_unavailable_t
             pass  # the watch may already say so: the job then exits, as it should
         assert time.monotonic() - started < 2.0 + 5.0
         assert committer.pending() == {("d", 0): 10}
+
+
+def test_the_commit_at_close_does_not_raise_when_the_brokers_are_gone_for_good(tmp_path):
+    """The job stops because the brokers are gone: the sink's close then commits once more, and its failure
+    raised out of close while bytewax was already unwinding, which aborted the process (a Rust panic in a
+    destructor) before the job could say why it stopped; and the consumer's close waited 45 s
+    (``session.timeout.ms``) for a group coordinator."""
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        broker.create_topics(["d"])
+        committer = OffsetCommitter({"bootstrap.servers": broker.bootstrap}, "g-closing", BrokerWatch(timeout_s=1.0))
+        broker.stop()
+        committer.done("d", 0, 4)
+        try:
+            committer.commit()  # no answer within 1 s: the brokers are down from now on
+        except BrokerUnavailable:
+            pass  # the watch may already say so
+        committer.done("d", 0, 9)
+        started = time.monotonic()
+        committer.close()  # down for more than the timeout: nothing committed, and nothing raised
+        assert time.monotonic() - started < 1.0 + 5.0  # librdkafka's close waited 45 s for the coordinator
+        assert committer.pending() == {("d", 0): 10}
