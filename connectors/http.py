@@ -177,6 +177,8 @@ def request_body(body: Any, form: dict[str, str] | None, headers: dict[str, str]
     """``body`` as JSON, or ``form`` as ``multipart/form-data`` text fields (setting its Content-Type in
     ``headers``)."""
     if form is not None:
+        for name in [name for name in headers if name.lower() == "content-type"]:
+            del headers[name]  # a configured one in other case would be sent too
         data, headers["Content-Type"] = urllib3.encode_multipart_formdata(form)
         return data
     return None if body is None else dumps(body)

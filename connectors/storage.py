@@ -37,6 +37,9 @@ AUTH_TYPES = (ACCESS_KEY, "iam", "oidc")
 _KEPT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
 _MAX_SEGMENT = 200  # file systems allow 255 bytes per name
 _TYPES = mimetypes.MimeTypes()  # Python's own table only: the same answer on every machine
+_ACTIVE = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+                     "text/xsl", "application/xslt+xml", "text/javascript", "application/javascript",
+                     "application/x-javascript", "application/ecmascript", "application/x-shockwave-flash"})
 
 
 def key_segment(value: str) -> str:
@@ -60,8 +63,13 @@ class StorageError(Exception):
 
 
 def content_type(name: str) -> str:
-    """The MIME type of a file, from its name (``application/octet-stream`` when unknown)."""
-    return _TYPES.guess_type(name, strict=False)[0] or "application/octet-stream"
+    """The MIME type of a file, from its name: ``application/octet-stream`` when unknown, compressed
+    (``a.pdf.gz``), or a type a browser would run or render with scripts in the storage's origin (HTML,
+    SVG and other XML, script): the name comes from an event's URL, and the container is public."""
+    kind, encoding = _TYPES.guess_type(name, strict=False)
+    if kind is None or encoding is not None or kind in _ACTIVE or kind.endswith(("+xml", "/xml", "script")):
+        return "application/octet-stream"
+    return kind
 
 
 @dataclass

@@ -15,6 +15,7 @@ RUN_HERE_TOO = (
     "test_a_chunked_answer_cannot_pass_the_cap",
     "test_a_final_answer_is_not_retried",
     "test_a_form_is_sent_as_multipart_text_fields_with_its_own_content_type",
+    "test_a_form_replaces_a_configured_content_type_whatever_its_case",
     "test_a_header_value_with_a_control_character_is_not_sent",
     "test_a_non_json_error_page_is_retried",
     "test_a_refused_answer_does_not_leave_its_rest_on_a_pooled_connection",

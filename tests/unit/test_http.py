@@ -102,6 +102,16 @@ def test_a_form_is_sent_as_multipart_text_fields_with_its_own_content_type(user)
         in request.body
 
 
+def test_a_form_replaces_a_configured_content_type_whatever_its_case(user):
+    """Two Content-Type headers (the configured one in other case, and the form's) let the service read the
+    multipart body as JSON."""
+    client(headers={"content-type": "application/json"}).call(
+        "svc", "POST", user.url + "/program/v1/user/transfer", form={"fileUrl": "u"})
+    request = user.journal.all()[0]
+    kinds = [value for name, value in request.headers.items() if name.lower() == "content-type"]
+    assert len(kinds) == 1 and kinds[0].startswith("multipart/form-data; boundary=")
+
+
 def test_backoff_grows_with_jitter_and_retry_after_parses_dates():
     assert backoff_seconds(1, 1.0, rand=lambda: 0.0) == 0.5
     assert backoff_seconds(3, 1.0, rand=lambda: 1.0) == 4.0

@@ -82,6 +82,14 @@ def test_the_content_type_comes_from_the_file_name():
         "application/pdf", "image/png", "video/mp4", "application/octet-stream", "application/octet-stream"]
 
 
+@pytest.mark.parametrize("name", ["a.html", "a.HTM", "a.xhtml", "icon.svg", "x.xml", "x.xsl", "a.js", "a.mjs",
+                                  "a.pdf.gz", "a.tar.bz2", "feed.rss"])
+def test_a_name_that_would_make_the_stored_object_active_gets_no_active_type(name):
+    """The name comes from an event's URL: served from the public container as HTML, SVG, XML or script, a
+    stored file could run in the storage's origin; a compressed file is not what its inner extension says."""
+    assert content_type(name) == "application/octet-stream"
+
+
 def test_an_unknown_type_is_refused():
     with pytest.raises(ValueError, match="unknown cloud_storage_type"):
         Storage.from_settings("ftp", "", "", "bucket", None, None)
