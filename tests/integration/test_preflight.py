@@ -16,6 +16,7 @@ from confluent_kafka.admin import AdminClient
 
 from sandbox.process import free_port
 from sandbox.job import auto_creator_v2_config, content_auto_creator_config, user_delete_config
+from sandbox.routes import Reply
 from tests.conftest import service_account
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,3 +140,28 @@ def test_the_drive_key_is_checked_when_set(broker, sandbox, topics, names, tmp_p
         broker, sandbox, topics, names, tmp_path, f"content_auto_creator.g_service_acct_cred = {broken}"), tmp_path)
     assert (status, failed) == (1, ["settings"])
     assert "content_auto_creator.g_service_acct_cred: not a Google service-account key" in "\n".join(lines)
+
+
+def test_a_base_url_that_is_not_the_service_fails_that_check(broker, sandbox, topics, names, tmp_path):
+    """A page instead of a JSON answer (the file server's 404), and a redirect the job would not follow."""
+    sandbox.route("GET", r"/moved/content/v4/read/.*", lambda call: Reply(302, "<html>moved</html>",
+                                                                          {"Location": "https://elsewhere/"}))
+    for base, why in ((f"{sandbox.url}/files", "not JSON: is service.content_service.basePath the service's base URL?"),
+                      (f"{sandbox.url}/moved", "answered a redirect (HTTP 302), which the job does not follow: "
+                                               "fix service.content_service.basePath")):
+        status, lines, failed = preflight("flows.content_auto_creator", content(
+            broker, sandbox, topics, names, tmp_path, f'service.content_service.basePath = "{base}"'), tmp_path)
+        assert (status, failed) == (1, [f"content-service at {base}"]), "\n".join(lines)
+        assert any(line.endswith(why) for line in lines), "\n".join(lines)
+
+
+def test_the_source_is_checked_through_the_jobs_address_rules(broker, sandbox, topics, names, tmp_path):
+    """auto-creator-v2 reads the source instance only at public addresses unless told otherwise: the sandbox, on
+    127.0.0.1, is refused as the job would refuse it."""
+    storage = tmp_path / "storage"
+    config = auto_creator_v2_config(broker.bootstrap, sandbox.url, names("g"), topics[3], topics[4], storage,
+                                    sandbox.files.serve_directory(storage), tmp_path / "tmp",
+                                    "download.allow_private_networks = false")
+    status, lines, failed = preflight("flows.auto_creator_v2", config, tmp_path)
+    assert (status, failed) == (1, [f"source at {sandbox.url}/api"]), "\n".join(lines)
+    assert any("not a public address" in line and "fix source.baseUrl" in line for line in lines)

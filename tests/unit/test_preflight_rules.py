@@ -13,6 +13,9 @@ def test_where_the_job_starts_on_a_partition():
         "[1] none: starts at the latest offset (150; kafka.auto.offset.reset)"
     assert _start(TopicPartition("t", 2, 216), 0, 1, "latest") == \
         "[2] committed 216 (the broker gives its end as 1: lag unknown)"  # never a negative lag
+    assert _start(TopicPartition("t", 3, 5), 40, 90, "earliest") == \
+        "[3] committed 5, below the earliest offset 40 (removed by retention): starts at the earliest offset " \
+        "(kafka.auto.offset.reset)"
 
 
 def test_a_check_is_one_line_ok_or_failed():
