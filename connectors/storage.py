@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import mimetypes
+import os
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 _S3_LIKE = ("aws", "s3", "oci", "cephs3")
+_S3_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
 ACCESS_KEY = "access_key"
 AUTH_TYPES = (ACCESS_KEY, "iam", "oidc")
 _KEPT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
@@ -97,6 +99,10 @@ class Storage:
             return cls(fsspec.filesystem("file", auto_mkdir=True), str(Path(container).resolve()),
                        public_base_url.rstrip("/"))
         if storage_type in _S3_LIKE:
+            for variable in _S3_ENDPOINT_VARIABLES:  # botocore would send the files there, the URLs would not say so
+                if os.environ.get(variable) and not endpoint:
+                    raise ValueError(f"cloud_storage_endpoint: {variable} is set in the environment and would take "
+                                     "the place of the S3 endpoint: set cloud_storage_endpoint, or unset it")
             options: dict = {} if ambient else {"key": key or None, "secret": secret or None}
             client = {"endpoint_url": endpoint, "region_name": region}
             options["client_kwargs"] = {name: value for name, value in client.items() if value}
@@ -140,9 +146,12 @@ class Storage:
     def _why(self, err: Exception) -> str:
         """What a refused upload means, naming the setting to fix where the error says which (never the
         back end's own message, which may quote a request)."""
-        status = getattr(err, "status_code", None) or getattr(err, "status", None)
+        status = next((value for value in (getattr(err, name, None) for name in ("status_code", "status", "code"))
+                       if isinstance(value, int)), None)  # Azure's, aiohttp's and gcsfs' names for it
         if isinstance(err, FileNotFoundError) or status == 404:
             return f"no container {self.root[:100]!r} (cloud_storage_container)"
+        if isinstance(self.filesystem, LocalFileSystem) and isinstance(err, PermissionError):
+            return f"cannot write under {self.root[:100]!r} (cloud_storage_container)"
         if isinstance(err, PermissionError) or status in (401, 403):
             return "the back end refused the credentials (cloud_storage_key, cloud_storage_secret)"
         return err.__class__.__name__ + (f", HTTP {status}" if isinstance(status, int) else "")
@@ -151,17 +160,22 @@ class Storage:
 def _azure_options(account: str, secret: str, endpoint: str | None, ambient: bool) -> dict:
     """adlfs' arguments for an account at ``endpoint`` (its blob service URL: an emulator, a sovereign cloud,
     a private endpoint) or, without one, at ``https://<account>.blob.core.windows.net``."""
-    if not endpoint:
-        return {"account_name": account, **({"anon": False} if ambient else {"account_key": secret})}
+    if ambient and os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):  # adlfs would take it over the identity
+        raise ValueError("cloud_storage_auth_type: AZURE_STORAGE_CONNECTION_STRING is set in the environment and "
+                         "would take the place of the pod's identity: unset it")
+    if not endpoint and ambient:
+        return {"account_name": account, "anon": False}
     if ambient:  # adlfs takes another host only as https://<account_host>
         if not endpoint.lower().startswith("https://"):
             raise ValueError("cloud_storage_endpoint: with cloud_storage_auth_type iam or oidc, an Azure "
                              "endpoint must be https://")
         return {"account_name": account, "account_host": endpoint[len("https://"):].rstrip("/"), "anon": False}
+    # Always a connection string with a key: without one, adlfs takes AZURE_STORAGE_CONNECTION_STRING's.
+    endpoint = endpoint or f"https://{account}.blob.core.windows.net"
     parts = {"AccountName": account, "AccountKey": secret, "BlobEndpoint": endpoint.rstrip("/")}
     for name, value in parts.items():
         if ";" in (value or "") or not value:  # a connection string holds name=value pairs split at ";"
-            raise ValueError(f"{_AZURE_KEYS[name]}: must be set, without ';', for an Azure endpoint")
+            raise ValueError(f"{_AZURE_KEYS[name]}: must be set, without ';' (with cloud_storage_auth_type access_key)")
     return {"connection_string": ";".join(f"{name}={value}" for name, value in parts.items())}
 
 

@@ -70,6 +70,25 @@ def test_an_azure_endpoint_is_the_account_the_files_go_to():
                               auth_type="iam")
 
 
+def test_the_environment_cannot_send_the_files_elsewhere_than_the_urls_say(monkeypatch):
+    """adlfs reads AZURE_STORAGE_CONNECTION_STRING and botocore AWS_ENDPOINT_URL when they are not given their
+    own: uploads then went to another account or endpoint while the URLs sent to the services named the
+    configured one."""
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING",
+                       "AccountName=other;AccountKey=b3RoZXI=;BlobEndpoint=http://127.0.0.1:9/other")
+    azure = Storage.from_settings("azure", "account", "c2VjcmV0", "bucket", None, None)
+    assert azure.filesystem.service_client.url.startswith("https://account.blob.core.windows.net")
+    with pytest.raises(ValueError, match="^cloud_storage_auth_type: AZURE_STORAGE_CONNECTION_STRING is set"):
+        Storage.from_settings("azure", "account", "", "bucket", None, None, auth_type="iam")
+    for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9")
+        with pytest.raises(ValueError, match=f"^cloud_storage_endpoint: {variable} is set"):
+            Storage.from_settings("aws", "k", "s", "bucket", None, None)
+        named = Storage.from_settings("aws", "k", "s", "bucket", "https://s3.example.org", None)
+        assert named.filesystem.client_kwargs["endpoint_url"] == "https://s3.example.org"  # the setting wins
+        monkeypatch.delenv(variable)
+
+
 def test_a_semicolon_cannot_add_a_field_to_the_azure_connection_string():
     with pytest.raises(ValueError, match="^cloud_storage_secret: must be set, without ';'") as refused:
         Storage.from_settings("azure", "account", "c2Vj;BlobEndpoint=http://evil", "bucket", "http://127.0.0.1:1/a",
@@ -167,3 +186,26 @@ def test_long_ids_are_shortened_with_their_hash():
     first, second = key_segment("é" * 300 + "a"), key_segment("é" * 300 + "b")
     assert first != second and len(first) <= 200 and "~~" in first
     assert len(key_segment("x" * 200)) == 200 and "~~" not in key_segment("x" * 200)
+
+
+def test_a_refused_upload_names_the_setting_to_fix_for_each_back_ends_error(tmp_path):
+    class Refusing:
+        def __init__(self, err):
+            self.err = err
+
+        def put_file(self, *_args, **_kwargs):
+            raise self.err
+
+    class HttpError(Exception):  # gcsfs' error: the status is in .code
+        def __init__(self, code):
+            super().__init__("refused")
+            self.code = code
+
+    source = tmp_path / "a.pdf"
+    source.write_bytes(b"%PDF")
+    for err, expected in ((HttpError(401), "(cloud_storage_key, cloud_storage_secret)"),
+                          (HttpError(404), "no container 'bucket' (cloud_storage_container)"),
+                          (PermissionError(13, "denied"), "(cloud_storage_key, cloud_storage_secret)"),
+                          (HttpError(500), "HttpError, HTTP 500")):
+        with pytest.raises(StorageError, match=re.escape(expected)):
+            Storage(Refusing(err), "bucket", "https://x").put(source, "content/a.pdf")
