@@ -25,6 +25,8 @@ import sys
 import threading
 from pathlib import Path
 
+from confluent_kafka.admin import AdminClient
+
 from sandbox.broker import EmbeddedBroker
 from sandbox.kafka_tools import produce, read_all
 from sandbox.server import SunbirdSandbox
@@ -114,6 +116,11 @@ def read_command(argv: list[str]) -> int:
     parser.add_argument("--brokers", required=True, help="host:port, as printed by python -m sandbox")
     parser.add_argument("topic")
     args = parser.parse_args(argv)
+    topics = AdminClient({"bootstrap.servers": args.brokers}).list_topics(timeout=10).topics  # asking for one
+    if args.topic not in topics:                                                          # by name may create it
+        print(f"no topic {args.topic} on {args.brokers} (there are: {', '.join(sorted(topics)) or 'none'})",
+              file=sys.stderr)
+        return 1
     for record in read_all(args.brokers, args.topic):
         print(json.dumps({"partition": record.partition(), "offset": record.offset(),
                           "key": _text(record.key()),

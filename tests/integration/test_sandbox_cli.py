@@ -3,6 +3,7 @@ stops every process it started (the broker, and Azurite or moto's S3 server when
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from confluent_kafka.admin import AdminClient
 
 from sandbox.storage import missing
 from tests.conftest import wait_for
@@ -73,3 +76,26 @@ def test_a_signal_stops_everything_the_sandbox_started(signum, args):
         for pid in started:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.timeout(120)
+def test_produce_and_read_against_the_running_sandbox_and_a_missing_topic_is_not_created(tmp_path):
+    process, printed = start("--topic", "try.in")
+    brokers = printed[0].split('"')[1]
+    try:
+        events = tmp_path / "events.jsonl"
+        events.write_text('{"a": 1}\n\n{"b": 2}\n')
+        cli = [sys.executable, "-m", "sandbox"]
+        done = subprocess.run([*cli, "produce", "--brokers", brokers, "try.in", str(events)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "2 events produced to try.in" in done.stderr
+        done = subprocess.run([*cli, "read", "--brokers", brokers, "try.in"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60)
+        assert sorted(json.loads(line)["value"] for line in done.stdout.splitlines()) == ['{"a": 1}', '{"b": 2}']
+        done = subprocess.run([*cli, "read", "--brokers", brokers, "no.such.topic"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 1 and "no topic no.such.topic" in done.stderr
+        assert "no.such.topic" not in AdminClient({"bootstrap.servers": brokers}).list_topics(timeout=10).topics
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
