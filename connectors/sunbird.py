@@ -115,7 +115,8 @@ class ContentService:
         """The ``artifactUrl`` (else ``content_url``) the service answered, "" if none: what a read shows once
         the upload is done."""
         query = "?validation=false" + ("&fileFormat=composed-h5p-zip" if composed_h5p else "")
-        answer = await self._client.call(CONTENT, "POST", f"{self._base}/content/v4/upload/{path_segment(identifier)}{query}",
+        answer = await self._client.call(CONTENT, "POST",
+                                         f"{self._base}/content/v4/upload/{path_segment(identifier)}{query}",
                                    headers={"X-Channel-Id": channel}, form={"fileUrl": file_url})
         self._expect_200(answer, f"Invalid Response received while uploading source file for content :{identifier}")
         result = _result(answer)
@@ -259,7 +260,8 @@ class AssessmentService:
                            answer.status)
 
     async def status(self, resource: str, version: str, channel: str | None, identifier: str) -> str | None:
-        answer = await self._call("GET", f"/{resource}/{version}/read/{path_segment(identifier)}?fields=status", channel)
+        answer = await self._call("GET", f"/{resource}/{version}/read/{path_segment(identifier)}?fields=status",
+                                  channel)
         if answer.status != 200:
             raise ApiError(f"Invalid Response received while reading {resource} : {identifier}{details(answer)}",
                            answer.status)

@@ -21,7 +21,8 @@ from collections import Counter
 from pathlib import Path
 
 from sandbox.broker import EmbeddedBroker
-from sandbox.job import CONFIG_FILE_ENV, ROOT, JobProcess, auto_creator_v2_config, content_auto_creator_config, user_delete_config
+from sandbox.job import (CONFIG_FILE_ENV, ROOT, JobProcess, auto_creator_v2_config, content_auto_creator_config,
+                         user_delete_config)
 from sandbox.kafka_tools import committed, produce, read_all
 from sandbox.questionsets import EXAMPLES, question_set
 from sandbox.server import SunbirdSandbox

@@ -144,8 +144,9 @@ def _kafka(common: CommonSettings, reader: Reader, topics: list[str]) -> list[Ch
     try:
         found = AdminClient(watch.client_config(client)).list_topics(timeout=wait_s).topics  # all: one may be made
     except KafkaException as err:
+        why = err.args[0].str() if err.args else err
         return [Check("kafka", False, f"no answer from the brokers at {kafka.brokers} within {wait_s:g}s "
-                                      f"(kafka.broker-servers, kafka.client): {err.args[0].str() if err.args else err}")]
+                                      f"(kafka.broker-servers, kafka.client): {why}")]
     checks = [Check("kafka", True, f"the brokers at {kafka.brokers} answer ({len(found)} topics)")]
     present: list[str] = []
     for topic in dict.fromkeys(topics):
@@ -215,7 +216,8 @@ def _service(client: HttpClient, probe: Probe, base_url: str) -> Check:
         fix = "http.headers" if probe.headers else f"{probe.key} (it takes no credentials)"
         return Check(name, False, f"refused the request: HTTP {status} (fix {fix})")
     if 300 <= status < 400:
-        return Check(name, False, f"answered a redirect (HTTP {status}), which the job does not follow: fix {probe.key}")
+        return Check(name, False, f"answered a redirect (HTTP {status}), which the job does not follow: "
+                                  f"fix {probe.key}")
     if status >= 500 or (probe.answers_json and not json_answer):
         return Check(name, False, f"HTTP {status}{'' if json_answer else ', not JSON'}: is {probe.key} the service's "
                                   "base URL?")

@@ -113,8 +113,8 @@ class AutoCreatorV2:
         if not collection_units:
             return None  # nothing to link: done once the publishes are accepted
         await self._await_live(channel, [(resource, version, identifier),
-                                   *(("question", question_version, question)
-                                     for question, question_version in independent.items())])
+                                         *(("question", question_version, question)
+                                           for question, question_version in independent.items())])
         return Link(identifier, collection_units)
 
     async def link(self, collection_id: str, adds: list[tuple[str, list[str]]]) -> dict[str, str]:

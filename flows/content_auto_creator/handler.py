@@ -131,7 +131,8 @@ class ContentAutoCreator:
             icon_url = await in_thread(self._transfers, partial(
                 self._files.copy, icon.strip(), key_segment(internal_id), self._folder(internal_id), ICON,
                 self._settings.max_artifact_bytes, self._settings.allowed_sources))
-        await self._content.update(channel, internal_id, {**update_metadata, "versionKey": version_key, "appIcon": icon_url})
+        await self._content.update(channel, internal_id,
+                                   {**update_metadata, "versionKey": version_key, "appIcon": icon_url})
 
     def _upload_floor_s(self, metadata: dict) -> float:
         """How long to wait at least after an upload: an H5P package is unpacked by the service in the

@@ -116,7 +116,8 @@ def test_a_wrong_storage_secret_or_container_fails_the_storage_check_alone(
     wrong = {"cloud_storage_secret": {**azure, "cloud_storage_secret": SECRET + azure["cloud_storage_secret"][29:]},
              "cloud_storage_container": {**s3.settings("preflight"), "cloud_storage_container": "no-such-bucket"}}
     for key, settings in wrong.items():
-        extra = "\n".join(f'{name} = "{value}"' for name, value in settings.items()) + '\ncloud_storage.public_base_url = ""'
+        extra = "\n".join(f'{name} = "{value}"' for name, value in settings.items()) \
+            + '\ncloud_storage.public_base_url = ""'
         status, lines, failed = preflight("flows.content_auto_creator",
                                           content(broker, sandbox, topics, names, tmp_path, extra), tmp_path)
         assert (status, failed) == (1, ["storage"]), "\n".join(lines)

@@ -27,10 +27,12 @@ def test_local_storage_needs_a_public_base_url(tmp_path):
 
 @pytest.mark.parametrize("storage_type, secret, endpoint, expected", [
     ("aws", "c2VjcmV0", None, "https://bucket.s3.amazonaws.com"),
-    ("oci", "c2VjcmV0", "https://ns.compat.objectstorage.example.com", "https://ns.compat.objectstorage.example.com/bucket"),
+    ("oci", "c2VjcmV0", "https://ns.compat.objectstorage.example.com",
+     "https://ns.compat.objectstorage.example.com/bucket"),
     ("azure", "c2VjcmV0", None, "https://account.blob.core.windows.net/bucket"),
     ("azure", "c2VjcmV0", "http://127.0.0.1:10000/account/", "http://127.0.0.1:10000/account/bucket"),  # Azurite
-    ("azure", "c2VjcmV0", "https://account.blob.core.chinacloudapi.cn", "https://account.blob.core.chinacloudapi.cn/bucket"),
+    ("azure", "c2VjcmV0", "https://account.blob.core.chinacloudapi.cn",
+     "https://account.blob.core.chinacloudapi.cn/bucket"),
     ("gcloud", "anon", None, "https://storage.googleapis.com/bucket"),  # a real one holds the key's JSON
 ])
 def test_cloud_back_ends_and_their_public_urls(storage_type, secret, endpoint, expected):
