@@ -108,6 +108,9 @@ def run(module_name: str, environ: dict[str, str] | None = None,
         job = module.make_job(reader, common)
         probes = PROBES[module_name](reader)
         storage = storage_from(reader) if module_name in STORES else None
+        # The source instance's reads go through the job's checked connections (public addresses only, unless
+        # download.allow_private_networks); only auto-creator-v2 has one.
+        checked = downloader_from(reader, common).connections if any(not p.headers for p in probes) else None
     except ConfigError as err:
         add(Check("settings", False, str(err)))
         return checks
@@ -118,13 +121,11 @@ def run(module_name: str, environ: dict[str, str] | None = None,
         say(f"         {variable}: set in the environment, named like a setting, not read by this job (a typo?)")
     for check in _kafka(common, reader, [*job.topics, common.kafka.failed_topic]):
         add(check)
-    # One attempt each, within _MAX_WAIT_S, answers capped: the job's own client, and for the source instance
-    # its checked connections (public addresses only, unless download.allow_private_networks).
+    # One attempt each, within _MAX_WAIT_S, answers capped, as the job's own client makes its calls.
     http = HttpSettings(common.http.connect_timeout_s, min(common.http.read_timeout_s, _MAX_WAIT_S), 1,
                         common.http.headers, _MAX_WAIT_S, 2**20)
     once = RetryPolicy(max_attempts=1, max_elapsed_s=_MAX_WAIT_S, initial_backoff_s=0.0)
-    clients = {True: HttpClient("preflight", http, once),
-               False: HttpClient("preflight", http, once, public=downloader_from(reader, common).connections)}
+    clients = {True: HttpClient("preflight", http, once), False: HttpClient("preflight", http, once, public=checked)}
     for probe in probes:
         add(_service(clients[probe.headers], probe, reader.url(probe.key)))
     if storage is not None:
