@@ -110,7 +110,7 @@ class Storage:
             return cls(fsspec.filesystem("s3", **options), container, (public_base_url or default).rstrip("/"),
                        "ContentType")
         if storage_type == "azure":
-            account_url = endpoint.rstrip("/") if endpoint else f"https://{key}.blob.core.windows.net"
+            account_url = (endpoint or _azure_blob_service(key)).rstrip("/")
             return cls(fsspec.filesystem("abfs", **_azure_options(key, secret, endpoint, ambient)), container,
                        (public_base_url or f"{account_url}/{container}").rstrip("/"), "content_settings")
         if storage_type in ("gcloud", "gcs"):
@@ -171,12 +171,17 @@ def _azure_options(account: str, secret: str, endpoint: str | None, ambient: boo
                              "endpoint must be https://")
         return {"account_name": account, "account_host": endpoint[len("https://"):].rstrip("/"), "anon": False}
     # Always a connection string with a key: without one, adlfs takes AZURE_STORAGE_CONNECTION_STRING's.
-    endpoint = endpoint or f"https://{account}.blob.core.windows.net"
+    endpoint = endpoint or _azure_blob_service(account)
     parts = {"AccountName": account, "AccountKey": secret, "BlobEndpoint": endpoint.rstrip("/")}
     for name, value in parts.items():
         if ";" in (value or "") or not value:  # a connection string holds name=value pairs split at ";"
             raise ValueError(f"{_AZURE_KEYS[name]}: must be set, without ';' (with cloud_storage_auth_type access_key)")
     return {"connection_string": ";".join(f"{name}={value}" for name, value in parts.items())}
+
+
+def _azure_blob_service(account: str) -> str:
+    """The account's blob service URL in Azure's public cloud."""
+    return f"https://{account}.blob.core.windows.net"
 
 
 _AZURE_KEYS = {"AccountName": "cloud_storage_key", "AccountKey": "cloud_storage_secret",
