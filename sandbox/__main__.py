@@ -74,7 +74,7 @@ def serve(argv: list[str]) -> int:
         print(f"kafka.broker-servers = \"{broker.bootstrap}\"\nprogram-service-baseUrl = \"{sandbox.url}\"")
         if args.storage:
             store = s3 if args.storage == "aws" else stack.enter_context(Azurite())
-            (store.create_bucket if args.storage == "aws" else store.create_container)(CONTAINER)
+            store.create_container(CONTAINER)
             for key, value in store.settings(CONTAINER).items():
                 print(f"{key} = \"{value}\"")
         if args.durable_broker:

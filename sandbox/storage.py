@@ -4,7 +4,7 @@
 ``make install``. Each is a process on a free port, stopped with the context::
 
     with MotoS3() as s3:
-        s3.create_bucket("contents")
+        s3.create_container("contents")
         s3.settings("contents")  # {"cloud_storage_type": "aws", "cloud_storage_key": ..., ...}
 
 Their data lives in memory (moto) or in a temporary folder (Azurite) and goes with the process.
@@ -77,7 +77,7 @@ class Azurite(ServerProcess):
 
 
 class MotoS3(ServerProcess):
-    """moto's S3 server: any key and secret sign; the buckets of :meth:`create_bucket` can be read without
+    """moto's S3 server: any key and secret sign; the buckets (containers) of :meth:`create_container` can be read without
     signing, as content buckets are served to Sunbird's users."""
 
     def __init__(self, log_path: Path | None = None):
@@ -87,7 +87,7 @@ class MotoS3(ServerProcess):
     def command(self) -> list[str]:
         return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
 
-    def create_bucket(self, name: str) -> None:
+    def create_container(self, name: str) -> None:
         import boto3
 
         client = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=S3_KEY,
@@ -113,5 +113,5 @@ def durable_broker(s3: MotoS3, bucket: str = "tansu", log_path: Path | None = No
                    port: int | None = None) -> EmbeddedBroker:
     """The embedded broker keeping its topics and committed offsets in ``bucket`` on ``s3``: stopped and started
     again, it has them all (the broker is not started yet)."""
-    s3.create_bucket(bucket)
+    s3.create_container(bucket)
     return EmbeddedBroker(port, log_path, storage=f"s3://{bucket}/", environment=s3.broker_environment())

@@ -111,7 +111,7 @@ def test_a_header_the_service_refuses_fails_that_check_and_is_not_printed(broker
 def test_a_wrong_storage_secret_or_container_fails_the_storage_check_alone(
         broker, sandbox, topics, names, tmp_path, azurite, s3):
     azurite.create_container("preflight")
-    s3.create_bucket("preflight")
+    s3.create_container("preflight")
     azure = azurite.settings("preflight")
     wrong = {"cloud_storage_secret": {**azure, "cloud_storage_secret": SECRET + azure["cloud_storage_secret"][29:]},
              "cloud_storage_container": {**s3.settings("preflight"), "cloud_storage_container": "no-such-bucket"}}

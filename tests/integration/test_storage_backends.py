@@ -24,7 +24,7 @@ def fresh_container(request, kind: str) -> dict[str, str]:
     """A fresh container (bucket) on the ``azure`` or ``aws`` back end; the original keys that name it."""
     server = request.getfixturevalue("azurite" if kind == "azure" else "s3")
     name = f"contents-{uuid.uuid4().hex[:12]}"
-    (server.create_container if kind == "azure" else server.create_bucket)(name)
+    server.create_container(name)
     return server.settings(name)
 
 
