@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
@@ -236,10 +237,14 @@ class OffsetCommitter:
 
     Callers pass done offsets in partition order (a partition's outcomes leave its window in
     offset order, always on the same worker), so the highest done offset + 1 is safe to commit.
-    A failed commit is kept and tried again with the next one: a crash in between only repeats events.
-    A commit waits for its answer at most ``kafka.unavailable_timeout_s``: librdkafka's synchronous
-    commit waited for a group coordinator for about 45 s once the brokers had gone, so the job noticed
-    their absence late, and its commit at close held its exit as long again.
+
+    A commit is sent without waiting for its answer, which is read at the next commit: waiting for the
+    broker's round trip after every batch took 7 % of the skipped path's time. An offset stays
+    :meth:`pending` until the broker confirms it, so a failed commit's offsets go with the next one, and
+    a crash in between only repeats events. One commit at a time waits for its answer; one unanswered for
+    ``kafka.unavailable_timeout_s`` counts as failed (librdkafka's synchronous commit had waited for a
+    group coordinator for about 45 s once the brokers had gone, so the job noticed their absence late).
+    :meth:`close` sends the last commit and waits for the answers, at most that long too.
     """
 
     def __init__(self, client: dict[str, str], group_id: str, watch: BrokerWatch):
@@ -247,59 +252,82 @@ class OffsetCommitter:
         self._consumer = Consumer({**config, "on_commit": self._answered})
         self._watch = watch
         self._pending: dict[tuple[str, int], int] = {}
-        self._sent = self._received = 0  # commits sent and answers come back, which come in the same order
-        self._answers: dict[int, str | None] = {}  # by commit number, until read
+        self._unanswered: deque[tuple[float, dict]] = deque()  # commits sent: (when, offsets), oldest first
+        self._answers: deque[str | None] = deque()  # None for success, else what went wrong; in the order sent
 
     def done(self, topic: str, partition: int, offset: int) -> None:
         key = (topic, partition)
         self._pending[key] = max(self._pending.get(key, -1), offset + 1)
 
     def pending(self) -> dict[tuple[str, int], int]:
-        """The offsets done and not yet committed, by (topic, partition)."""
+        """The offsets done and not yet confirmed committed, by (topic, partition)."""
         return dict(self._pending)
 
     def commit(self) -> None:
-        if not self._pending:
-            return
-        offsets = [TopicPartition(t, p, o) for (t, p), o in self._pending.items()]
-        try:
-            self._consumer.commit(offsets=offsets, asynchronous=True)
-            self._sent += 1
-            error = self._answer(self._sent)
-        except KafkaException as err:
-            error = str(err)
-        if error is not None:
-            log.warning("offset commit failed; will retry with the next commit", extra={"error": error})
-            self._watch.check()
-            return
-        self._watch.reachable()
-        self._pending.clear()
+        """Reads the answers come back since the last call, then sends what is pending, unless the last
+        commit's answer is still to come (what is pending then goes with the next call)."""
+        self._consumer.poll(0)  # serves the commit callbacks
+        self._read_answers()
+        if self._unanswered:
+            if time.monotonic() - self._unanswered[-1][0] < self._watch.timeout_s:
+                return
+            self._failed(f"no answer within {self._watch.timeout_s:g}s (kafka.unavailable_timeout_s)")
+        if self._pending:
+            self._send()
 
-    def _answer(self, number: int) -> str | None:
-        """The broker's answer to commit ``number``: None for success, else what went wrong."""
-        deadline = time.monotonic() + self._watch.timeout_s
-        while self._received < number and time.monotonic() < deadline:
-            self._consumer.poll(0.001)  # serves the commit callbacks (a longer wait is not cut short by one)
-        answer = self._answers.get(number, f"no answer within {self._watch.timeout_s:g}s "
-                                           "(kafka.unavailable_timeout_s)")
-        self._answers.clear()  # this one's, and those of earlier commits that came too late to matter
-        return answer
+    def _send(self) -> None:
+        offsets = dict(self._pending)
+        try:
+            self._consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                                  asynchronous=True)
+        except KafkaException as err:
+            self._failed(str(err))
+            return
+        self._unanswered.append((time.monotonic(), offsets))
+
+    def _read_answers(self) -> None:
+        while self._answers:
+            error = self._answers.popleft()
+            _sent_at, offsets = self._unanswered.popleft()
+            if error is not None:
+                self._failed(error)
+                continue
+            self._watch.reachable()
+            for key, offset in offsets.items():
+                if self._pending.get(key) == offset:  # not done further since it was sent
+                    del self._pending[key]
+
+    def _failed(self, error: str) -> None:
+        log.warning("offset commit failed; its offsets go with the next commit", extra={"error": error})
+        self._watch.check()
 
     def _answered(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
         failed = error or next((p.error for p in partitions if p.error is not None), None)
-        self._received += 1
-        self._answers[self._received] = None if failed is None else failed.str()
+        self._answers.append(None if failed is None else failed.str())
+
+    def _settle(self, deadline: float) -> None:
+        """Waits for the unanswered commits' answers until ``deadline``."""
+        while self._unanswered and time.monotonic() < deadline:
+            self._consumer.poll(0.001)  # a longer wait is not cut short by an answer
+            self._read_answers()
 
     def close(self) -> None:
-        """The last commit, if the brokers answer it, then the consumer closed. Never raises: the job may be
-        stopping because the brokers are gone, and an error out of a sink's close while bytewax unwinds aborts
-        the process before it can say why it stopped. What is not committed is read again after the restart."""
+        """The last commit, once the earlier ones are answered, then the consumer closed; the answers are
+        waited for at most ``kafka.unavailable_timeout_s`` in all. Never raises: the job may be stopping because
+        the brokers are gone, and an error out of a sink's close while bytewax unwinds aborts the process
+        before it can say why it stopped. What is not committed is read again after the restart."""
+        deadline, error = time.monotonic() + self._watch.timeout_s, None
         try:
-            self.commit()
+            self._settle(deadline)
+            if self._pending:
+                self._send()
+                self._settle(deadline)
         except BrokerUnavailable as err:
-            log.warning("the last offset commit was not made; those events will be read again",
-                        extra={"error": str(err)})
+            error = str(err)
         finally:
+            if self._pending:
+                log.warning("the last offset commit was not made; those events will be read again",
+                            extra={"error": error, "partitions": len(self._pending)})
             self._consumer.close()
 
 

@@ -120,6 +120,15 @@ def test_wrong_types_fail_and_mismatched_actions_skip_without_a_call(sandbox):
     assert sandbox.journal.count() == 0
 
 
+def test_an_event_for_another_job_is_skipped_whatever_its_fields_for_this_job_hold(sandbox):
+    """As in the original, the action is read first: an event not for this job is skipped without its
+    user id being read, so a user id of the wrong type does not fail it."""
+    not_for_job = json.loads(delete_event(12345))
+    not_for_job["edata"]["action"] = "merge-user"
+    outcomes = run(sandbox, [(DELETE_TOPIC, json.dumps(not_for_job).encode())])
+    assert [(o.kind, o.stage, o.entity) for o in outcomes] == [(SKIPPED, "validate", None)]
+
+
 def test_a_skip_that_repeats_the_user_id_shows_it_hashed():
     from connectors.http import Answer
     from flows.runtime.logs import short_hash

@@ -1,0 +1,58 @@
+"""The offset committer against a real broker: a commit is sent without waiting for its answer, and an offset
+counts as committed only once the broker has confirmed it."""
+
+from __future__ import annotations
+
+from connectors.kafka import BrokerWatch, OffsetCommitter
+from sandbox.kafka_tools import committed
+from tests.conftest import wait_for
+
+
+def _committer(broker, group: str) -> OffsetCommitter:
+    return OffsetCommitter({"bootstrap.servers": broker.bootstrap}, group, BrokerWatch(timeout_s=10.0))
+
+
+def test_a_commit_returns_before_its_answer_and_its_offsets_stay_pending_until_confirmed(broker, names):
+    """Waiting for the broker's answer after every batch took 7 % of the skipped path's time."""
+    topic, group = names("commits"), names("g")
+    broker.create_topics([topic])
+    committer = _committer(broker, group)
+    try:
+        committer.done(topic, 0, 4)
+        committer.commit()
+        assert committer.pending() == {(topic, 0): 5}  # sent, not yet confirmed
+        wait_for(lambda: committed(broker.bootstrap, group, topic) == [5], 30, "the commit stored")
+        wait_for(lambda: (committer.commit(), committer.pending())[1] == {}, 30, "the answer read")
+    finally:
+        committer.close()
+
+
+def test_an_answer_confirms_only_the_offsets_its_commit_carried(broker, names):
+    """Offsets done after a commit was sent stay pending when its answer comes, and go with the next one."""
+    topic, group = names("commits"), names("g")
+    broker.create_topics([topic], partitions=2)
+    committer = _committer(broker, group)
+    try:
+        committer.done(topic, 0, 4)
+        committer.commit()
+        committer.done(topic, 0, 9)
+        committer.done(topic, 1, 2)
+        wait_for(lambda: committed(broker.bootstrap, group, topic, partitions=2) == [5, -1001], 30,
+                 "the first commit stored")
+        assert committer.pending() == {(topic, 0): 10, (topic, 1): 3}
+        wait_for(lambda: (committer.commit(), committer.pending())[1] == {}, 30, "the second commit confirmed")
+        assert committed(broker.bootstrap, group, topic, partitions=2) == [10, 3]
+    finally:
+        committer.close()
+
+
+def test_close_sends_what_is_pending_and_waits_for_its_answer(broker, names):
+    topic, group = names("commits"), names("g")
+    broker.create_topics([topic])
+    committer = _committer(broker, group)
+    committer.done(topic, 0, 4)
+    committer.commit()
+    committer.done(topic, 0, 7)  # the first commit may still be unanswered
+    committer.close()
+    assert committer.pending() == {}
+    assert committed(broker.bootstrap, group, topic) == [8]
