@@ -6,6 +6,7 @@ to the last, CPU seconds of the process meanwhile.
     python -m bench.peers consumer BOOTSTRAP TOPIC COUNT                  # consume 500, json.loads, rule, commit
     python -m bench.peers http-threads BASE_URL PREFIX COUNT CONCURRENCY  # urllib3 on threads: DELETE PREFIX-0 ...
     python -m bench.peers http-asyncio BASE_URL PREFIX COUNT CONCURRENCY  # aiohttp on one event loop: the same
+    python -m bench.peers http-replay BASE_URL CALLS_FILE CONCURRENCY     # aiohttp: the calls a job made, again
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -99,10 +101,44 @@ def http_asyncio(urls: list[str], concurrency: int) -> dict:
     return clock.result(done)
 
 
+FILE_SIZE = 64 * 1024  # an answer this large is a file the job stores: the replay writes it to disk too
+
+
+def http_replay(base_url: str, calls: list[dict], concurrency: int) -> dict:
+    """The calls a job made (method, path, headers and body, as the sandbox's journal holds them), made again
+    on one asyncio loop with aiohttp, at most ``concurrency`` at once: each answer read whole, a JSON one
+    parsed, a file written to a temporary file. The floor of a job's own calls and transfers."""
+    import aiohttp
+
+    async def run() -> int:
+        limit = asyncio.Semaphore(concurrency)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+            async def call(made: dict) -> int:
+                body = made["body"].encode() if isinstance(made["body"], str) else made["body"]
+                async with limit, session.request(made["method"], base_url + made["path"], data=body,
+                                                  headers=made["headers"]) as answer:
+                    data = await answer.read()
+                    if answer.content_type == "application/json":
+                        json.loads(data)
+                    elif len(data) >= FILE_SIZE:
+                        with tempfile.TemporaryFile() as stored:
+                            stored.write(data)
+                    return answer.status
+            return len(await asyncio.gather(*(call(made) for made in calls)))
+
+    clock = Clock()
+    clock.start()
+    done = asyncio.run(run())
+    return clock.result(done)
+
+
 def main(argv: list[str]) -> None:
     kind, target, *rest = argv
     if kind == "consumer":
         result = consumer(target, rest[0], int(rest[1]))
+    elif kind == "http-replay":
+        with open(rest[0]) as lines:
+            result = http_replay(target, [json.loads(line) for line in lines], int(rest[1]))
     else:
         prefix, count, concurrency = rest[0], int(rest[1]), int(rest[2])
         calls = {"http-threads": http_threads, "http-asyncio": http_asyncio}[kind]

@@ -362,6 +362,12 @@ def peers(broker, sandbox, names, workdir: Path, latency_ms: float) -> None:
         floors[f"{kind}, {concurrency} at once"] = {"calls_per_s": per_second(floor),
                                                     "cpu_s_per_1000": cpu_per_1000(floor)}
     asyncio_floor = floors["http-asyncio, 128 at once"]  # as many at once as user-delete's default
+    transfers = {}
+    for name in ("content-auto-creator", "auto-creator-v2"):
+        build, count = JOBS[name][0], JOBS[name][1] // 2
+        print(f"peers: {name}'s calls and transfers, {count} {JOBS[name][3]}")
+        transfers[name] = replayed(build(sandbox, names, broker, count, workdir=workdir), broker, sandbox, name,
+                                   workdir)
     _write("peers", {
         "skipped_path": skipped,
         "skipped_ratios": {"vs quix streams": round(ours.events_per_s / skipped["quix streams"]["events_per_s"], 2),
@@ -372,7 +378,34 @@ def peers(broker, sandbox, names, workdir: Path, latency_ms: float) -> None:
                                                                        asyncio_floor["calls_per_s"], 2),
                          "user-delete CPU per event vs asyncio floor's per call":
                              round(job.cpu_s_per_1000 / max(asyncio_floor["cpu_s_per_1000"], 1e-6), 2)},
+        "calls_and_transfers": transfers,
         "latency_ms": latency_ms})
+
+
+REPLAY_IN_FLIGHT = 64  # calls at once in the replay: content-auto-creator's default events in flight, a call each
+_NOT_REPLAYED = {"host", "content-length", "user-agent", "accept-encoding", "connection", "transfer-encoding"}
+
+
+def replayed(work: Workload, broker, sandbox, label: str, workdir: Path) -> dict:
+    """A job's run, then the same calls made again by the bare asyncio client (:func:`bench.peers.http_replay`):
+    the job's CPU per event against the bare cost of its calls and transfers. The sandbox's own fetches of
+    an uploaded file's URL (which the content service makes, not the job) are left out."""
+    before = len(sandbox.journal.all())
+    run = measure(work, broker, sandbox, label, workdir)
+    made = [call for call in sandbox.journal.all()[before:]
+            if not call.headers.get("User-Agent", "").startswith("Python-urllib")]
+    path = workdir / f"{label}-calls.jsonl"
+    with path.open("w") as lines:
+        for call in made:
+            body = call.body if call.body is None or isinstance(call.body, str) else json.dumps(call.body)
+            headers = {k: v for k, v in call.headers.items() if k.lower() not in _NOT_REPLAYED}
+            lines.write(json.dumps({"method": call.method, "path": call.path, "body": body, "headers": headers}) + "\n")
+    floor = run_peer([sys.executable, "-m", "bench.peers", "http-replay", sandbox.url, str(path),
+                      str(REPLAY_IN_FLIGHT)])
+    floor_per_1000 = round(floor["cpu_s"] / run.events * 1000, 3)
+    return {"job": asdict(run), "calls_per_unit": round(len(made) / run.events, 1),
+            "bare asyncio replay": {"calls_per_s": per_second(floor), "cpu_s_per_1000_units": floor_per_1000},
+            "job CPU vs bare": round(run.cpu_s_per_1000 / max(floor_per_1000, 1e-6), 2)}
 
 
 def chart(broker, sandbox, names, workdir: Path) -> None:

@@ -286,7 +286,7 @@ class OffsetCommitter:
         self._unanswered.append((time.monotonic(), offsets))
 
     def _read_answers(self) -> None:
-        while self._answers:
+        while self._answers and self._unanswered:
             error = self._answers.popleft()
             _sent_at, offsets = self._unanswered.popleft()
             if error is not None:
