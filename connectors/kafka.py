@@ -43,15 +43,14 @@ _QUIET_AFTER_S = 30.0  # no "unreachable" error for this long: the brokers are b
 
 
 class SourceMessage:
-    """One record read from Kafka: the fields of bytewax's ``KafkaSourceMessage`` that the jobs read, in a
-    plain class with slots, made for every event in a sixth of the time bytewax's dataclass takes."""
+    """One record read from Kafka: the fields of bytewax's ``KafkaSourceMessage`` that the jobs read (not its
+    headers nor its timestamp), in a plain class with slots, made for every event in a sixth of the time
+    bytewax's dataclass takes."""
 
-    __slots__ = ("key", "value", "topic", "partition", "offset", "headers", "timestamp")
+    __slots__ = ("key", "value", "topic", "partition", "offset")
 
-    def __init__(self, key: bytes | None, value: bytes | None, topic: str, partition: int, offset: int,
-                 headers: list | None = None, timestamp: tuple[int, int] | None = None):
+    def __init__(self, key: bytes | None, value: bytes | None, topic: str, partition: int, offset: int):
         self.key, self.value, self.topic, self.partition, self.offset = key, value, topic, partition, offset
-        self.headers, self.timestamp = headers or [], timestamp
 
     def __repr__(self) -> str:
         return f"SourceMessage({self.topic}[{self.partition}]@{self.offset})"
@@ -211,7 +210,7 @@ class _GroupPartition(StatefulSourcePartition):
             error = message.error()
             if error is None:
                 batch.append(SourceMessage(message.key(), message.value(), message.topic(), message.partition(),
-                                           message.offset(), message.headers(), message.timestamp()))
+                                           message.offset()))
             elif error.fatal():
                 raise KafkaException(error)
             elif error.code() != KafkaError._PARTITION_EOF:
