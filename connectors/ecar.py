@@ -20,6 +20,7 @@ import stat
 import struct
 import zipfile
 import zlib
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -43,10 +44,11 @@ class EcarLimits:
     max_json_bytes: int = 20 * 2**20
 
 
-def read_ecar(path: Path, limits: EcarLimits) -> tuple[dict, dict | None]:
-    """``(manifest, hierarchy)``: the two JSON documents; ``hierarchy`` is None when absent."""
+def read_ecar(ecar: Path | BinaryIO, limits: EcarLimits) -> tuple[dict, dict | None]:
+    """``(manifest, hierarchy)``: the two JSON documents; ``hierarchy`` is None when absent. ``ecar``: the
+    archive's path, or the archive as a file open for reading (a download kept in memory)."""
     try:
-        with open(path, "rb") as file:
+        with (open(ecar, "rb") if isinstance(ecar, Path) else nullcontext(ecar)) as file:
             _check_end_record(file, limits)
             with zipfile.ZipFile(file) as archive:
                 entries = archive.infolist()

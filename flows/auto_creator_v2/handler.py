@@ -127,8 +127,8 @@ class AutoCreatorV2:
     def _read_ecar(self, identifier: str, object_type: str, url: str) -> tuple[dict, dict]:
         """The object's manifest item ({} if absent) and, for a set, the tree of ``hierarchy.json`` (blocking:
         on a thread)."""
-        with self._files.workdir(key_segment(identifier)) as directory:
-            ecar = self._files.downloader.fetch(url, directory, self._settings.max_download_bytes)
+        with self._files.spooled() as ecar:
+            self._files.downloader.fetch_into(url, ecar, self._settings.max_download_bytes)
             manifest, hierarchy_json = read_ecar(ecar, self._settings.ecar_limits)
         archive = manifest.get("archive")
         items = archive.get("items") if isinstance(archive, dict) else None

@@ -2,19 +2,22 @@
 
 Downloads go through the safe downloader (or the Drive downloader for Drive links) into a fresh
 temporary directory that is always removed; the file is stored under ``<folder>/<file name>``
-and its public URL returned.
+and its public URL returned. A download that is only read (an ECAR) goes to a spooled temporary file
+instead, kept in memory while small.
 """
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from tempfile import SpooledTemporaryFile
 
 from connectors.download import DownloadError, Downloader, DownloadPolicy
 from connectors.gdrive import ICON, DriveDownloader
 from connectors.storage import Storage, StorageError
 from flows.runtime.settings import CommonSettings, ConfigError, Reader
 
+IN_MEMORY_BYTES = 2**20  # of a spooled download: a question's or a set's ECAR is a few KiB
 
 class Rehoster:
     def __init__(self, downloader: Downloader, drive: DriveDownloader | None, storage: Storage, temp_dir: Path):
@@ -38,6 +41,12 @@ class Rehoster:
             return self.downloader.fetch(url, directory, limit, allowed, mime_type)
         except DownloadError as err:
             raise DownloadError(f"Error Occurred while downloading {what} file: {err}") from None
+
+    def spooled(self) -> SpooledTemporaryFile:
+        """A temporary file for a download that is read at once (an ECAR): in memory up to
+        :data:`IN_MEMORY_BYTES`, in the temporary location beyond; gone once closed."""
+        self._temp_dir.mkdir(parents=True, exist_ok=True)
+        return SpooledTemporaryFile(IN_MEMORY_BYTES, dir=self._temp_dir)
 
     def store(self, local_file: Path, folder: str) -> str:
         """Store the file as ``<folder>/<its name>``; its public URL."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import urllib.request
 import zipfile
 
@@ -144,6 +145,19 @@ def test_a_hostile_ecar_fails_the_event_and_leaves_nothing(creator, entries):
     outcome = creator.run(event)[0]
     assert outcome.kind == FAILED and "ECAR" in outcome.detail
     assert list(creator.tmp.rglob("*.*")) == [] and not creator.sandbox.questions.objects
+
+
+def test_small_ecars_are_read_in_memory_without_a_folder_each(creator):
+    """Each of a set's ECARs was downloaded into a folder of its own and unzipped from the disk; one that fits
+    in memory no longer touches it: the temporary location is not changed (its time of change stays put)."""
+    event, _ = question_set(creator.sandbox)
+    source = creator.sandbox.source
+    for document in [source.sets[event["object"]["id"]], *source.questions.values()]:
+        document.pop("appIcon", None)  # an image is copied through a folder: none here
+    creator.tmp.mkdir()
+    os.utime(creator.tmp, ns=(0, 0))
+    assert [o.kind for o in creator.run(event)] == [SUCCESS]
+    assert creator.tmp.stat().st_mtime_ns == 0 and list(creator.tmp.iterdir()) == []
 
 
 def test_the_json_documents_of_the_ecar_are_capped(creator):

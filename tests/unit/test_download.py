@@ -2,6 +2,7 @@
 URLs and hosts."""
 
 import gzip
+import io
 import posixpath
 import socket
 import tracemalloc
@@ -97,6 +98,18 @@ def test_the_size_cap_stops_the_transfer(sandbox, tmp_path):
         downloader().fetch(url, tmp_path, max_bytes=100_000)
     assert list(tmp_path.iterdir()) == []
     assert downloader().fetch(url, tmp_path, max_bytes=300_000).stat().st_size == 300_000
+
+
+def test_a_download_into_a_file_object_holds_only_the_body_and_is_checked_as_a_file_is(sandbox, tmp_path):
+    """What the file held before (an attempt cut short, then retried) is dropped."""
+    url = sandbox.files.add("a.ecar", b"PK body")
+    out = io.BytesIO(b"what an earlier attempt wrote, longer than the body")
+    downloader().fetch_into(url, out)
+    assert out.getvalue() == b"PK body"
+    with pytest.raises(DownloadError, match="private, loopback or link-local"):
+        downloader(private=False).fetch_into(url, io.BytesIO())
+    with pytest.raises(DownloadError, match="larger than allowed"):
+        downloader().fetch_into(url, io.BytesIO(), max_bytes=3)
 
 
 def test_server_errors_are_retried_and_missing_files_are_not(sandbox, tmp_path):
