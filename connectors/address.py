@@ -22,12 +22,15 @@ bounded number of pools made by :func:`connectors.deadline.connection_pool`, so 
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import socket
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import certifi
 import urllib3
@@ -129,8 +132,55 @@ def _inner_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[
     return inner
 
 
+def located(url: str) -> tuple[Url, int, str]:
+    """``url`` parsed (:func:`parse`), the port it connects to, and the name to resolve (no IPv6 brackets)."""
+    parts = parse(url)
+    return parts, port_of(parts), parts.host.strip("[]")
+
+
+@contextmanager
+def _lookup_errors(url: str, name: str) -> Iterator[None]:
+    """A name that does not resolve may resolve later (:class:`NameNotResolved`); one IDNA refuses never will."""
+    try:
+        yield
+    except socket.gaierror as err:
+        raise NameNotResolved(f"cannot resolve {name[:100]}: {err.strerror}") from None
+    except (UnicodeError, ValueError, OSError):  # an empty or too long label: IDNA refuses it
+        raise AddressRefused(f"not a valid host name: {loggable_url(url)}") from None
+
+
+async def resolve_on_loop(url: str, allow_private: bool) -> "Target":
+    """:meth:`PublicConnections.check`'s rules for a caller on an event loop: the name resolved by the loop
+    (an address given as such is not looked up), every address it has checked."""
+    parts, port, name = located(url)
+    try:
+        ipaddress.ip_address(name)
+        answers = [(socket.AF_INET6 if ":" in name else socket.AF_INET, socket.SOCK_STREAM, 0, "", (name, port))]
+    except ValueError:
+        with _lookup_errors(url, name):
+            answers = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    return checked_target(url, parts, port, name, answers, allow_private)
+
+
+def checked_target(url: str, parts: Url, port: int, name: str, answers: list, allow_private: bool) -> "Target":
+    """Where ``url`` may be fetched: the addresses of ``getaddrinfo``'s answers, each of them public unless
+    private networks are allowed (one that is not refuses the URL)."""
+    addresses = tuple(dict.fromkeys(answer[4][0] for answer in answers))
+    if not addresses:
+        raise NameNotResolved(f"cannot resolve {name[:100]}: no address")
+    if not allow_private:
+        for address in addresses:
+            if not is_public(ipaddress.ip_address(address.split("%")[0])):
+                raise AddressRefused(f"refused to fetch {loggable_url(url)}: {name[:100]} resolves to {address}, "
+                                     f"which is not a public address (private, loopback or link-local, "
+                                     f"or reserved)")
+    return Target(parts, port, addresses)
+
+
 @dataclass(frozen=True)
-class _Target:
+class Target:
+    """A checked URL: as parsed, its port, and the addresses its host may be reached at."""
+
     parts: Url
     port: int
     addresses: tuple[str, ...]
@@ -178,28 +228,13 @@ class PublicConnections:
                 error = err
         raise error
 
-    def _resolve(self, url: str) -> _Target:
-        parts = parse(url)
-        port = port_of(parts)
-        name = parts.host.strip("[]")
-        try:
+    def _resolve(self, url: str) -> Target:
+        parts, port, name = located(url)
+        with _lookup_errors(url, name):
             answers = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as err:
-            raise NameNotResolved(f"cannot resolve {name[:100]}: {err.strerror}") from None
-        except (UnicodeError, ValueError, OSError):  # an empty or too long label: IDNA refuses it
-            raise AddressRefused(f"not a valid host name: {loggable_url(url)}") from None
-        addresses = tuple(dict.fromkeys(answer[4][0] for answer in answers))
-        if not addresses:
-            raise NameNotResolved(f"cannot resolve {name[:100]}: no address")
-        if not self._allow_private:
-            for address in addresses:
-                if not is_public(ipaddress.ip_address(address.split("%")[0])):
-                    raise AddressRefused(f"refused to fetch {loggable_url(url)}: {name[:100]} resolves to {address}, "
-                                         f"which is not a public address (private, loopback or link-local, "
-                                         f"or reserved)")
-        return _Target(parts, port, addresses)
+        return checked_target(url, parts, port, name, answers, self._allow_private)
 
-    def _pool(self, target: _Target, address: str) -> urllib3.HTTPConnectionPool:
+    def _pool(self, target: Target, address: str) -> urllib3.HTTPConnectionPool:
         scheme = target.parts.scheme
         key = (scheme, address, target.port, target.name)
         with self._lock:

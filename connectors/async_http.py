@@ -51,13 +51,8 @@ class AsyncHttpClient:
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
 
     def _session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is None:
-            session = self._sessions[loop] = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connections), timeout=self._timeout, trust_env=False)
-            atexit.register(_close, session, loop)
-        return session
+        return session_of_loop(self._sessions, lambda: aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._connections), timeout=self._timeout, trust_env=False))
 
     async def call(self, service: str, method: str, url: str, body: Any = None,
                    headers: dict[str, str] | None = None, form: dict[str, str] | None = None) -> Answer:
@@ -92,6 +87,18 @@ class AsyncHttpClient:
         except (aiohttp.ClientError, ValueError) as err:  # a broken answer; ValueError: a malformed head
             unanswered(self._job, service, method, started, f"no answer ({err.__class__.__name__})")
         return judged(self._job, service, method, started, response.status, content, response.headers)
+
+
+def session_of_loop(sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession],
+                    make: Callable[[], aiohttp.ClientSession]) -> aiohttp.ClientSession:
+    """The running loop's session in ``sessions``, made there by ``make`` at its first use (a session belongs
+    to the loop it was made on), and closed at exit."""
+    loop = asyncio.get_running_loop()
+    session = sessions.get(loop)
+    if session is None:
+        session = sessions[loop] = make()
+        atexit.register(_close, session, loop)
+    return session
 
 
 def _close(session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop) -> None:

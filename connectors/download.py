@@ -33,8 +33,8 @@ from connectors.http import RETRYABLE_STATUS, declared_length
 from connectors.retry import RetryPolicy
 
 _CHUNK = 64 * 1024
-_MAX_REDIRECTS = 5
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_NAME = 200  # file systems allow 255 bytes per name
 T = TypeVar("T")
 
@@ -47,8 +47,8 @@ _PAGES = ("text/html", "application/xhtml+xml")
 _PAGE_CONTENTS = ("text/html", "text/x-url")
 
 
-class _Retryable(Exception):
-    pass
+class Retryable(Exception):
+    """What may pass (no answer, 5xx, a DNS failure): tried again within the retry budget."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ class Downloader:
 
     def __init__(self, policy: DownloadPolicy, retry: RetryPolicy):
         self.policy = policy
-        self._retry = retry
+        self.retry = retry
         self._timeout = urllib3.Timeout(connect=policy.connect_timeout_s, read=policy.read_timeout_s)
         self.connections = PublicConnections(policy.allow_private_networks, policy.max_connections)
 
@@ -189,14 +189,19 @@ class Downloader:
               expected_mime: str = "") -> Path:
         """Download ``url`` into ``directory`` (file name: :func:`file_name`); the path of the file. An HTML
         page is refused unless ``expected_mime`` is a page (:func:`refuse_html`)."""
+        target = self.target_file(url, directory, allowed)
+        self._download(url, allowed, expected_mime, lambda response, pace: save(response, target, max_bytes, pace))
+        return target
+
+    def target_file(self, url: str, directory: Path, allowed: tuple[str, ...] = ()) -> Path:
+        """Where :meth:`fetch` keeps ``url``: ``directory`` (made if need be) / :func:`file_name`; a URL
+        refused, or one that names no file, is a :class:`DownloadError`."""
         self.screen(url, allowed)
         name = file_name(url)
         if not name:
             raise DownloadError(f"Invalid fileUrl received | fileUrl : {loggable_url(url)}")
         directory.mkdir(parents=True, exist_ok=True)
-        target = directory / name
-        self._download(url, allowed, expected_mime, lambda response, pace: save(response, target, max_bytes, pace))
-        return target
+        return directory / name
 
     def fetch_into(self, url: str, out: BinaryIO, max_bytes: int | None = None, allowed: tuple[str, ...] = (),
                    expected_mime: str = "") -> None:
@@ -219,7 +224,7 @@ class Downloader:
         self.retrying(attempt)
 
     def retrying(self, work: Callable[[Pace], T]) -> T:
-        """``work(pace)``, again after what may pass (:class:`_Retryable`) within the retry budget, all of
+        """``work(pace)``, again after what may pass (:class:`Retryable`) within the retry budget, all of
         it within ``download.deadline_s``."""
         started, attempt = time.monotonic(), 1
         with deadline(self.policy.deadline_s) as watch:
@@ -227,9 +232,9 @@ class Downloader:
             while True:
                 try:
                     return work(pace)
-                except _Retryable as err:
+                except Retryable as err:
                     pace.on_time()
-                    delay = self._retry.next_delay(attempt, started)
+                    delay = self.retry.next_delay(attempt, started)
                     if delay is None:
                         raise DownloadError(f"download failed after {attempt} attempts: {err}") from None
                     time.sleep(delay)
@@ -240,10 +245,10 @@ class Downloader:
              allowed: tuple[str, ...] = ()) -> Iterator[tuple[urllib3.BaseHTTPResponse, str]]:
         """A GET of ``url`` after following redirects, each checked as ``url`` is: the answer and its URL.
         The answer is released afterwards."""
-        for _ in range(_MAX_REDIRECTS + 1):
+        for _ in range(MAX_REDIRECTS + 1):
             response = self.request(url, pace, allowed)
             location = response.headers.get("Location")
-            if response.status not in _REDIRECTS or not location:
+            if response.status not in REDIRECTS or not location:
                 try:
                     yield response, url
                 finally:
@@ -254,7 +259,7 @@ class Downloader:
                 url = urljoin(url, location)
             except ValueError:
                 raise DownloadError(f"a redirect to what is not a valid URL: {loggable_url(location)}") from None
-        raise DownloadError(f"more than {_MAX_REDIRECTS} redirects")
+        raise DownloadError(f"more than {MAX_REDIRECTS} redirects")
 
     def request(self, url: str, pace: Pace, allowed: tuple[str, ...] = (),
                 headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
@@ -267,7 +272,7 @@ class Downloader:
             raise DownloadError(f"no trusted TLS connection to {host}: {' '.join(str(err).split())[:200]}") from None
         except HTTPError as err:
             pace.on_time()
-            raise _Retryable(f"no answer from {host} ({err.__class__.__name__})") from None
+            raise Retryable(f"no answer from {host} ({err.__class__.__name__})") from None
         if pace.expired:
             release(response)
             pace.on_time()
@@ -282,13 +287,13 @@ def _address_errors() -> Iterator[None]:
     except AddressRefused as err:
         raise DownloadError(str(err)) from None
     except NameNotResolved as err:
-        raise _Retryable(str(err)) from None
+        raise Retryable(str(err)) from None
 
 
 def check_status(response: urllib3.BaseHTTPResponse, url: str) -> None:
     """Retry what may pass (408, 425, 429, 5xx); refuse anything else but 200."""
     if response.status in RETRYABLE_STATUS:
-        raise _Retryable(f"HTTP {response.status} from {loggable_url(url)}")
+        raise Retryable(f"HTTP {response.status} from {loggable_url(url)}")
     if response.status != 200:
         raise DownloadError(f"HTTP {response.status} for {loggable_url(url)}")
 
@@ -337,28 +342,51 @@ def read_head(response: urllib3.BaseHTTPResponse, max_bytes: int, pace: Pace) ->
 
 
 def body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, pace: Pace) -> Iterator[bytes]:
-    """The decoded body in small reads, checked after each: the size cap (decoded bytes, so a
-    compressed body cannot inflate past it), the deadline and the minimum rate."""
-    encoding = response.headers.get("Content-Encoding", "").strip().lower()
-    declared = declared_length(response)
-    if max_bytes is not None and encoding in ("", "identity") and declared is not None and declared > max_bytes:
-        raise DownloadError(f"File Size is larger than allowed file size: {declared} bytes > {max_bytes}")
-    received, since = 0, time.monotonic()
+    """The decoded body in small reads, checked after each (:class:`BodyRules`)."""
+    rules = BodyRules(response, max_bytes, pace)
     while True:
         try:
             chunk = response.read1(_CHUNK)
         except DecodeError:
-            raise DownloadError(f"the body is not valid {encoding[:40]} (Content-Encoding)") from None
+            raise rules.undecodable() from None
         except HTTPError as err:
-            pace.on_time()
-            raise _Retryable(f"download interrupted ({err.__class__.__name__})") from None
-        pace.steady(received + len(chunk), since)
-        if not chunk:
+            raise rules.interrupted(err) from None
+        if not rules.took(chunk):
             return
-        received += len(chunk)
-        if max_bytes is not None and received > max_bytes:
-            raise DownloadError(f"File Size is larger than allowed file size: more than {max_bytes} bytes")
         yield chunk
+
+
+class BodyRules:
+    """What a body must keep to, checked as it comes in whatever reads it: the size cap (in decoded bytes, so
+    a compressed body cannot inflate past it; a declared length is refused before any read), the deadline
+    and the minimum rate."""
+
+    def __init__(self, response, max_bytes: int | None, pace: Pace):
+        self._encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        declared = declared_length(response)
+        if max_bytes is not None and self._encoding in ("", "identity") and declared is not None \
+                and declared > max_bytes:
+            raise DownloadError(f"File Size is larger than allowed file size: {declared} bytes > {max_bytes}")
+        self._max_bytes, self._pace = max_bytes, pace
+        self._received, self._since = 0, time.monotonic()
+
+    def took(self, chunk: bytes) -> bool:
+        """Whether ``chunk`` is more of the body (not its end), once checked."""
+        self._pace.steady(self._received + len(chunk), self._since)
+        if not chunk:
+            return False
+        self._received += len(chunk)
+        if self._max_bytes is not None and self._received > self._max_bytes:
+            raise DownloadError(f"File Size is larger than allowed file size: more than {self._max_bytes} bytes")
+        return True
+
+    def undecodable(self) -> DownloadError:
+        return DownloadError(f"the body is not valid {self._encoding[:40]} (Content-Encoding)")
+
+    def interrupted(self, err: Exception) -> Exception:
+        """What a broken transfer is: worth another attempt, if there is time left for one."""
+        self._pace.on_time()
+        return Retryable(f"download interrupted ({err.__class__.__name__})")
 
 
 def release(response: urllib3.BaseHTTPResponse) -> None:

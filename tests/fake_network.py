@@ -2,7 +2,8 @@
 
 Names resolve from a table (answers in turn, the last one repeated; unknown names fail as DNS does),
 numeric hosts as the system reads them (no DNS either). Connections to 127.0.0.1 are real; to any
-other address they are refused at once. Every name looked up and every connection tried is recorded::
+other address they are refused at once, whether urllib3 or aiohttp makes them. Every name looked up and
+every connection tried is recorded::
 
     network = FakeNetwork(monkeypatch, {"rebind.test": ["8.8.8.8", "127.0.0.1"]})
     ...
@@ -14,10 +15,12 @@ from __future__ import annotations
 import ipaddress
 import socket
 
+import aiohappyeyeballs
 import urllib3.util.connection
 
 _REAL_GETADDRINFO = socket.getaddrinfo
 _REAL_CONNECT = urllib3.util.connection.create_connection
+_REAL_START_CONNECTION = aiohappyeyeballs.start_connection
 
 
 class FakeNetwork:
@@ -27,6 +30,7 @@ class FakeNetwork:
         self.connected: list[tuple[str, int]] = []
         monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
         monkeypatch.setattr(urllib3.util.connection, "create_connection", self.create_connection)
+        monkeypatch.setattr(aiohappyeyeballs, "start_connection", self.start_connection)
 
     def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
         try:  # a numeric host (127.1, 0x7f.1, 2130706433, ::1): read by the system, no DNS
@@ -49,3 +53,11 @@ class FakeNetwork:
         if ipaddress.ip_address(resolved) != ipaddress.ip_address("127.0.0.1"):
             raise ConnectionRefusedError(f"tests connect to 127.0.0.1 only, not {resolved}")
         return _REAL_CONNECT((resolved, port), timeout, source_address, socket_options)
+
+    async def start_connection(self, addr_infos, **kwargs):
+        """aiohttp's way to connect: to addresses it has already (checked ones, in the downloads)."""
+        for info in addr_infos:
+            self.connected.append((info[4][0], info[4][1]))
+            if ipaddress.ip_address(info[4][0]) != ipaddress.ip_address("127.0.0.1"):
+                raise ConnectionRefusedError(f"tests connect to 127.0.0.1 only, not {info[4][0]}")
+        return await _REAL_START_CONNECTION(addr_infos, **kwargs)

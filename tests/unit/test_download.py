@@ -15,13 +15,42 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.download import Downloader, DownloadError, DownloadPolicy, allowed_source, file_name, slug
+from connectors.loop_download import LoopDownloader
 from connectors.retry import RetryPolicy
 from sandbox.routes import Raw, Reply
+from tests.conftest import on_the_loop
 from tests.fake_network import FakeNetwork
+
+_TRANSPORT = {"now": "threads"}
+
+
+@pytest.fixture(autouse=True, params=["threads", "event loop"])
+def transport(request):
+    """Every test here runs against both downloaders: the threaded one and the one on the event loop."""
+    _TRANSPORT["now"] = request.param
+    return request.param
+
+
+class OnTheLoop:
+    """:class:`LoopDownloader` behind the threaded downloader's calls, run on the process's event loop."""
+
+    def __init__(self, downloader: Downloader):
+        self._downloads = LoopDownloader(downloader)
+
+    def fetch(self, *args, **kwargs):
+        return on_the_loop(self._downloads.fetch(*args, **kwargs))
+
+    def fetch_into(self, *args, **kwargs):
+        return on_the_loop(self._downloads.fetch_into(*args, **kwargs))
+
+
+def made(policy: DownloadPolicy, retry: RetryPolicy):
+    """The downloader of the test's transport."""
+    return Downloader(policy, retry) if _TRANSPORT["now"] == "threads" else OnTheLoop(Downloader(policy, retry))
 
 
 def downloader(private=True, attempts=3):
-    return Downloader(DownloadPolicy(allow_private_networks=private, read_timeout_s=2), RetryPolicy(attempts, 10, 0.01))
+    return made(DownloadPolicy(allow_private_networks=private, read_timeout_s=2), RetryPolicy(attempts, 10, 0.01))
 
 
 def test_slug_like_the_original():
@@ -131,8 +160,8 @@ def test_a_slow_host_times_out(sandbox, tmp_path):
 
 def strict(attempts=1, **policy):
     """A downloader with private networks refused, as in production."""
-    return Downloader(DownloadPolicy(allow_private_networks=False, read_timeout_s=2, **policy),
-                      RetryPolicy(attempts, 10, 0.01))
+    return made(DownloadPolicy(allow_private_networks=False, read_timeout_s=2, **policy),
+                RetryPolicy(attempts, 10, 0.01))
 
 
 def test_a_url_two_parsers_read_differently_is_refused(sandbox, tmp_path, monkeypatch):
@@ -256,8 +285,8 @@ def test_a_file_name_is_never_a_dot_or_dot_dot(url, tmp_path):
 def test_a_body_that_drips_fails_at_the_minimum_rate(sandbox, tmp_path):
     url = sandbox.files.drip("slow.pdf", b"x" * 1000, every_s=0.05)
     with pytest.raises(DownloadError, match="too slow"):
-        Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2, min_rate_bytes_s=1000,
-                                  min_rate_grace_s=0.5), RetryPolicy(3, 10, 0.01)).fetch(url, tmp_path)
+        made(DownloadPolicy(allow_private_networks=True, read_timeout_s=2, min_rate_bytes_s=1000,
+                            min_rate_grace_s=0.5), RetryPolicy(3, 10, 0.01)).fetch(url, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -265,8 +294,8 @@ def test_a_body_that_drips_fails_at_the_minimum_rate(sandbox, tmp_path):
 def test_a_drip_in_the_headers_or_the_body_fails_at_the_deadline(sandbox, tmp_path, headers):
     url = sandbox.files.drip("slow.pdf", b"x" * 1000, every_s=0.05, headers=headers)
     with pytest.raises(DownloadError, match="took longer than"):
-        Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2, deadline_s=1, min_rate_bytes_s=0),
-                   RetryPolicy(3, 10, 0.01)).fetch(url, tmp_path)
+        made(DownloadPolicy(allow_private_networks=True, read_timeout_s=2, deadline_s=1, min_rate_bytes_s=0),
+             RetryPolicy(3, 10, 0.01)).fetch(url, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -285,6 +314,13 @@ def test_a_compressed_body_cannot_inflate_past_the_cap(sandbox, tmp_path, encodi
     assert list(tmp_path.iterdir()) == []
     small = sandbox.files.add("small.pdf", compress(b"%PDF" * 100), headers={"Content-Encoding": encoding})
     assert downloader().fetch(small, tmp_path, max_bytes=400).read_bytes() == b"%PDF" * 100
+
+
+def test_a_body_that_is_not_what_its_content_encoding_says_is_refused(sandbox, tmp_path):
+    url = sandbox.files.add("a.pdf", b"%PDF not gzip at all" * 100, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(DownloadError, match=r"the body is not valid gzip \(Content-Encoding\)"):
+        downloader(attempts=1).fetch(url, tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_redirects_to_hostile_locations_are_refused(sandbox, tmp_path, monkeypatch):
@@ -343,8 +379,8 @@ def test_a_compressed_body_that_never_decodes_is_cut_at_the_deadline(sandbox, tm
     head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n\x1f\x8b\x08\x08\0\0\0\0\0\xff"
     url = sandbox.files.drip("a.pdf", b"a" * 10_000, every_s=0.05, head=head)
     with pytest.raises(DownloadError, match="took longer than"):
-        Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2, deadline_s=1, min_rate_bytes_s=0),
-                   RetryPolicy(1, 10, 0.01)).fetch(url, tmp_path)
+        made(DownloadPolicy(allow_private_networks=True, read_timeout_s=2, deadline_s=1, min_rate_bytes_s=0),
+             RetryPolicy(1, 10, 0.01)).fetch(url, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
