@@ -11,23 +11,23 @@ the environment (proxies, ``.netrc``)::
     client = AsyncHttpClient("user-delete", settings.http, settings.retry)
     answer = await client.call("program-service", "DELETE", url)
 
-It calls the configured services only: URLs that come from events go through the threaded client's
-checked connections (``public``).
+A client made with ``public=`` (:class:`~connectors.loop_connections.LoopConnections`) calls URLs that come
+from events: to checked addresses only, without the configured headers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
-import contextlib
 import time
 from typing import Any, Awaitable, Callable
 
 import aiohttp
 from yarl import URL
 
+from connectors.address import AddressRefused, NameNotResolved
 from connectors.http import (Answer, Attempts, HttpSettings, RefusedCall, WorthRetrying, judged,
                              refuse_control_characters, request_body, unanswered)
+from connectors.loop_connections import LoopConnections, session_of_loop
 from connectors.retry import RetryPolicy
 
 _CHUNK = 64 * 1024
@@ -38,14 +38,18 @@ class AsyncHttpClient:
     shared by the coroutines, at most ``http.max_in_flight`` of them."""
 
     def __init__(self, job: str, http: HttpSettings, retry: RetryPolicy,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, public: LoopConnections | None = None):
+        """``public``: a client for another Sunbird instance, at URLs that may come from events: it calls only
+        the addresses ``public`` allows, each name resolved once, and sends none of the configured
+        ``http.headers``, so no credential leaks."""
         self._job = job
+        self._public = public
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=http.connect_timeout_s,
                                               sock_read=http.read_timeout_s)
         self._deadline_s = http.call_deadline_s
         self._max_answer_bytes = http.max_answer_bytes
         self._connections = max(http.max_in_flight, 4)
-        self._headers = {"Content-Type": "application/json", **http.headers}
+        self._headers = {"Content-Type": "application/json", **({} if public else http.headers)}
         self._retry = retry
         self._sleep = sleep
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
@@ -75,8 +79,7 @@ class AsyncHttpClient:
         what = f"{method} {service}"
         try:
             async with asyncio.timeout(self._deadline_s) as limit:
-                async with self._session().request(method, URL(url, encoded=True), data=data, headers=headers,
-                                                   allow_redirects=False) as response:
+                async with await self._send(method, url, data, headers, service) as response:
                     content = await _read_capped(response, self._max_answer_bytes, what)
         except TimeoutError:
             expired = limit.expired()  # the whole exchange's deadline, or one read's timeout
@@ -89,24 +92,17 @@ class AsyncHttpClient:
         return judged(self._job, service, method, started, response.status, content, response.headers)
 
 
-def session_of_loop(sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession],
-                    make: Callable[[], aiohttp.ClientSession]) -> aiohttp.ClientSession:
-    """The running loop's session in ``sessions``, made there by ``make`` at its first use (a session belongs
-    to the loop it was made on), and closed at exit."""
-    loop = asyncio.get_running_loop()
-    session = sessions.get(loop)
-    if session is None:
-        session = sessions[loop] = make()
-        atexit.register(_close, session, loop)
-    return session
-
-
-def _close(session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop) -> None:
-    """At exit, the session's connections closed on its loop, if it still runs (else there is nothing to say
-    "unclosed" to)."""
-    if loop.is_running() and not session.closed:
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=2)
+    async def _send(self, method: str, url: str, data: bytes | None, headers: dict[str, str],
+                    service: str) -> aiohttp.ClientResponse:
+        if self._public is None:
+            return await self._session().request(method, URL(url, encoded=True), data=data, headers=headers,
+                                                 allow_redirects=False)
+        try:
+            return await self._public.request(method, url, headers=headers, data=data, timeout=self._timeout)
+        except AddressRefused as err:
+            raise RefusedCall(f"{method} {service}: {err}") from None
+        except NameNotResolved as err:
+            raise WorthRetrying(f"{method} {service}: {err}", None) from None
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:

@@ -1,13 +1,13 @@
 """Downloads on the event loop: :class:`~connectors.download.Downloader`'s rules for handlers that are
 coroutines, with aiohttp, so that a file no longer costs a thread and the hand-overs of the GIL it takes.
 
-The same rules, most of them the very functions the threaded downloader applies: the URL read by the
-parser that connects and screened (form, allow-list); its name resolved once, by the loop, every address
-checked (public only unless allowed) and the connection made to one of those very addresses, the name
-travelling only in ``Host`` and in TLS; each redirect (at most 5) checked the same way; the status and
+The same rules, most of them the very functions the threaded downloader applies: the URL screened (form,
+allow-list) and fetched through :class:`~connectors.loop_connections.LoopConnections` (the name resolved
+once, every address checked, the connection made to one of those very addresses, the name travelling only
+in ``Host`` and in TLS); each redirect (at most 5) checked the same way; the status and
 an unexpected HTML page refused; the body capped in decoded bytes, held to a minimum rate after a grace
 period, and all of it (redirects and retries included) to ``download.deadline_s``; what may pass retried
-within the retry budget. No cookie is kept and nothing is taken from the environment::
+within the retry budget::
 
     downloads = LoopDownloader(downloader)
     path = await downloads.fetch("https://host/a/My%20File.pdf", workdir)   # workdir / "my-file.pdf"
@@ -16,37 +16,34 @@ within the retry budget. No cookie is kept and nothing is taken from the environ
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urljoin
 
 import aiohttp
-import certifi
 from aiohttp.http_exceptions import ContentEncodingError
-from yarl import URL
 
-from connectors.address import AddressRefused, NameNotResolved, Target, loggable_url, resolve_on_loop
-from connectors.async_http import session_of_loop
+from connectors.address import AddressRefused, NameNotResolved, loggable_url
 from connectors.deadline import Watch
 from connectors.download import (MAX_REDIRECTS, REDIRECTS, BodyRules, Downloader, DownloadError, Pace, Retryable,
                                  check_status, refuse_html)
+from connectors.loop_connections import LoopConnections
 
 _CHUNK = 64 * 1024
 
 
 class LoopDownloader:
-    """Downloads on the running event loop, with ``downloader``'s policy and retry budget; one aiohttp session
-    per loop, made there at its first download."""
+    """Downloads on the running event loop, with ``downloader``'s policy and retry budget, through
+    :class:`~connectors.loop_connections.LoopConnections` (``connections``, which other callers of the same
+    hosts may share)."""
 
     def __init__(self, downloader: Downloader):
         self._rules = downloader
         policy = downloader.policy
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=policy.connect_timeout_s,
                                               sock_read=policy.read_timeout_s)
-        self._tls = ssl.create_default_context(cafile=certifi.where())
-        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        self.connections = LoopConnections(policy.allow_private_networks, policy.max_connections)
 
     async def fetch(self, url: str, directory: Path, max_bytes: int | None = None, allowed: tuple[str, ...] = (),
                     expected_mime: str = "") -> Path:
@@ -109,48 +106,24 @@ class LoopDownloader:
         raise DownloadError(f"more than {MAX_REDIRECTS} redirects")
 
     async def _request(self, url: str, pace: Pace, allowed: tuple[str, ...]) -> aiohttp.ClientResponse:
-        """One checked GET of ``url`` to an address its name was checked at, no redirect followed."""
+        """One checked GET of ``url`` (:class:`~connectors.loop_connections.LoopConnections`), no redirect
+        followed."""
         host = self._rules.screen(url, allowed)
         try:
-            target = await resolve_on_loop(url, self._rules.policy.allow_private_networks)
+            response = await self.connections.request("GET", url, timeout=self._timeout)
         except AddressRefused as err:
             raise DownloadError(str(err)) from None
         except NameNotResolved as err:
             raise Retryable(str(err)) from None
-        tls = target.parts.scheme == "https"
-        error: Exception | None = None
-        for address in target.addresses:  # refused or unreachable: the name's next address, as browsers do
-            try:
-                response = await self._session().get(
-                    _at_address(target, address), headers={"Host": target.host_header}, allow_redirects=False,
-                    ssl=self._tls if tls else False, server_hostname=target.name if tls else None)
-            except aiohttp.ClientSSLError as err:
-                raise DownloadError(f"no trusted TLS connection to {host}: {' '.join(str(err).split())[:200]}") \
-                    from None
-            except aiohttp.ClientConnectorError as err:
-                error = err
-                continue
-            except aiohttp.ClientError as err:
-                pace.on_time()
-                raise Retryable(f"no answer from {host} ({err.__class__.__name__})") from None
-            if pace.expired:
-                response.close()
-                pace.on_time()
-            return response
-        pace.on_time()
-        raise Retryable(f"no answer from {host} ({error.__class__.__name__})")
-
-    def _session(self) -> aiohttp.ClientSession:
-        return session_of_loop(self._sessions, lambda: aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._rules.policy.max_connections), timeout=self._timeout,
-            cookie_jar=aiohttp.DummyCookieJar(), trust_env=False))
-
-
-def _at_address(target: Target, address: str) -> URL:
-    """The URL with the checked address in place of its name, its path and query as sent."""
-    address = address.split("%")[0]
-    host = f"[{address}]" if ":" in address else address
-    return URL(f"{target.parts.scheme}://{host}:{target.port}{target.parts.request_uri}", encoded=True)
+        except aiohttp.ClientSSLError as err:
+            raise DownloadError(f"no trusted TLS connection to {host}: {' '.join(str(err).split())[:200]}") from None
+        except aiohttp.ClientError as err:
+            pace.on_time()
+            raise Retryable(f"no answer from {host} ({err.__class__.__name__})") from None
+        if pace.expired:
+            response.close()
+            pace.on_time()
+        return response
 
 
 async def _write_body(response: aiohttp.ClientResponse, out: BinaryIO, max_bytes: int | None, pace: Pace) -> None:

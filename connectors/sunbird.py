@@ -4,12 +4,11 @@ content and search services (content-auto-creator), the source and the question 
 
 Each method is one call of the original job, with its exact path, headers and body, made on the
 event loop (:class:`~connectors.async_http.AsyncHttpClient`); the source's reads, at URLs from events,
-go through the threaded client's checked connections instead. The program
+through a client made with checked connections (``public=``). The program
 service's answers are judged by the user-delete job itself (a 404 may or may not mean "not a user").
 Otherwise: Success is HTTP 200 exactly (plus the call's own check, such as
 a non-empty ``publishStatus``); any other final answer raises :class:`ApiError` with the
-original's message and the service's details. Retryable answers were already retried by
-:class:`~connectors.http.HttpClient`.
+original's message and the service's details. Retryable answers were already retried by the client.
 """
 
 from __future__ import annotations
@@ -191,15 +190,15 @@ def already_exists(answer: Answer) -> bool:
 
 class SourceService:
     """Reads from the sourcing instance, which is another Sunbird, at URLs from events: ``client`` is
-    made with ``public=`` (see :class:`~connectors.http.HttpClient`)."""
+    made with ``public=`` (see :class:`~connectors.async_http.AsyncHttpClient`)."""
 
-    def __init__(self, client: HttpClient):
+    def __init__(self, client: AsyncHttpClient):
         self._client = client
 
-    def read(self, url: str, object_type: str) -> dict:
+    async def read(self, url: str, object_type: str) -> dict:
         """``result.<objecttype lower-case>`` of ``GET url``: 200 only, and an object (a question's body and
         answer come only from here, so a read without them must not pass as one)."""
-        answer = self._client.call(SOURCE, "GET", url)
+        answer = await self._client.call(SOURCE, "GET", url)
         if answer.status != 200:
             raise ApiError(f"Invalid object read url for fetching metadata: {loggable_url(url)}{details(answer)}",
                            answer.status)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from connectors.async_http import AsyncHttpClient
 from connectors.ecar import EcarLimits
-from connectors.http import HttpClient
 from connectors.sunbird import AssessmentService, ContentService, SourceService
 from flows.auto_creator_v2 import rules
 from flows.auto_creator_v2.fields import QUESTION_FIELDS
@@ -32,15 +31,16 @@ def make_job(reader: Reader, common: CommonSettings) -> Job:
     """The job's rules and handler, from its settings."""
     client = AsyncHttpClient(JOB_NAME, common.http, common.retry)
     downloader = downloader_from(reader, common)
-    rehoster = Rehoster(downloader, None, storage_from(reader), Path(reader.text("temp_file_location")))
     children = reader.integer("children_in_flight", 32, minimum=1)
+    threads = ThreadPoolExecutor(common.http.max_in_flight + children, thread_name_prefix="blocking")
+    rehoster = Rehoster(downloader, None, storage_from(reader), Path(reader.text("temp_file_location")), threads)
     creator = AutoCreatorV2(
         _settings(reader, common),
-        SourceService(HttpClient(JOB_NAME, common.http, common.retry, public=downloader.connections)),
+        SourceService(AsyncHttpClient(JOB_NAME, common.http, common.retry, public=rehoster.downloads.connections)),
         AssessmentService(client, reader.url("service.assessment.basePath")),
         ContentService(client, reader.url("service.content.basePath")),
         rehoster,
-        ThreadPoolExecutor(common.http.max_in_flight + children, thread_name_prefix="blocking"),
+        threads,
         children,
     )
     return Job(

@@ -60,8 +60,8 @@ class V2Settings:
 
 class AutoCreatorV2:
     """A coroutine per event on the process's event loop, with at most ``children_in_flight`` questions at
-    once in the process; the blocking work (downloads, ECAR reads, stored images, the source's reads
-    through the checked connections) on ``threads``."""
+    once in the process; downloads and the source's reads on the loop too; what blocks (ECAR reads, stored
+    images) on ``threads``."""
 
     def __init__(self, settings: V2Settings, source: SourceService, target: AssessmentService,
                  content: ContentService, rehoster: Rehoster, threads: Executor, children_in_flight: int,
@@ -85,8 +85,8 @@ class AutoCreatorV2:
         channel = view.channel
         repository = view.repository or ""
         collection_units = hierarchy.units(event, self._settings.max_collection_units)
-        manifest_item, tree = await self._blocking(self._read_ecar, identifier, object_type, view.download_url)
-        metadata = {**manifest_item, **await self._blocking(self._source.read, repository, object_type)}
+        manifest_item, tree = await self._read_ecar(identifier, object_type, view.download_url)
+        metadata = {**manifest_item, **await self._source.read(repository, object_type)}
         process_id = view.process_id
         if not is_blank(process_id):
             metadata["processId"] = process_id
@@ -124,12 +124,12 @@ class AutoCreatorV2:
     async def _blocking(self, call: Callable[..., T], *args, **kwargs) -> T:
         return await in_thread(self._threads, partial(call, *args, **kwargs))
 
-    def _read_ecar(self, identifier: str, object_type: str, url: str) -> tuple[dict, dict]:
-        """The object's manifest item ({} if absent) and, for a set, the tree of ``hierarchy.json`` (blocking:
-        on a thread)."""
+    async def _read_ecar(self, identifier: str, object_type: str, url: str) -> tuple[dict, dict]:
+        """The object's manifest item ({} if absent) and, for a set, the tree of ``hierarchy.json``: the ECAR
+        downloaded on the loop into a spooled file, and read on a thread (its JSON may be large)."""
         with self._files.spooled() as ecar:
-            self._files.downloader.fetch_into(url, ecar, self._settings.max_download_bytes)
-            manifest, hierarchy_json = read_ecar(ecar, self._settings.ecar_limits)
+            await self._files.downloads.fetch_into(url, ecar, self._settings.max_download_bytes)
+            manifest, hierarchy_json = await self._blocking(read_ecar, ecar, self._settings.ecar_limits)
         archive = manifest.get("archive")
         items = archive.get("items") if isinstance(archive, dict) else None
         item = next((i for i in (items if isinstance(items, list) else []) if isinstance(i, dict)
@@ -169,9 +169,9 @@ class AutoCreatorV2:
         url = (f"{self._settings.source_base_url.rstrip('/')}/question/{'v2' if version == 'v5' else 'v1'}/read/"
                f"{path_segment(identifier)}?fields={','.join(self._settings.question_fields)}")
         ecar_url = node.get("downloadUrl")
-        manifest_item = (await self._blocking(self._read_ecar, identifier, "Question", ecar_url.strip()))[0] \
+        manifest_item = (await self._read_ecar(identifier, "Question", ecar_url.strip()))[0] \
             if isinstance(ecar_url, str) and ecar_url.strip() else {}
-        metadata = {**manifest_item, **await self._blocking(self._source.read, url, "Question")}
+        metadata = {**manifest_item, **await self._source.read(url, "Question")}
         if node.get("schemaVersion") and "schemaVersion" not in metadata:
             metadata["schemaVersion"] = node["schemaVersion"]
         await self._write("question", version, channel, identifier, "Question", metadata, url)
@@ -185,8 +185,8 @@ class AutoCreatorV2:
     async def _write(self, resource: str, version: str, channel: str | None, identifier: str, object_type: str,
                      metadata: dict, repository: str) -> None:
         folder = key_segment(identifier)
-        images = {key: await self._blocking(self._files.copy, metadata[key].strip(), folder,
-                                            f"{object_type.lower()}/{folder}", limit=self._settings.max_image_bytes)
+        images = {key: await self._files.copy(metadata[key].strip(), folder, f"{object_type.lower()}/{folder}",
+                                              limit=self._settings.max_image_bytes)
                   for key in IMAGES if key in self._settings.cloud_props
                   and isinstance(metadata.get(key), str) and metadata[key].strip()}
         body = write_body(identifier, {**metadata, **images}, repository, self._settings.publish_props)

@@ -40,13 +40,13 @@ def make_job(reader: Reader, common: CommonSettings) -> Job:
     )
     downloader = downloader_from(reader, common)
     rehoster = Rehoster(downloader, _drive(reader, downloader), storage_from(reader),
-                        Path(reader.text(f"{PREFIX}.temp_file_location", "/tmp/content")))
+                        Path(reader.text(f"{PREFIX}.temp_file_location", "/tmp/content")),
+                        ThreadPoolExecutor(common.http.max_in_flight, thread_name_prefix="transfer"))
     creator = ContentAutoCreator(
         _creator_settings(reader, common),
         ContentService(client, reader.url("service.content_service.basePath")),
         SearchService(client, reader.url("service.search.basePath")),
         rehoster,
-        ThreadPoolExecutor(common.http.max_in_flight, thread_name_prefix="transfer"),
     )
     return Job(
         name=JOB_NAME,

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import Executor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Awaitable, Callable
 
 from connectors.address import loggable_url
@@ -31,7 +29,6 @@ from flows.content_auto_creator.plan import (CREATE, NA, PUBLISH, REVIEW, UPDATE
                                              steps, target_from_search)
 from flows.content_auto_creator.view import ContentEvent
 from flows.runtime.event import is_blank
-from flows.runtime.in_flight import in_thread
 from flows.runtime.job import Done, Link, Result
 from flows.runtime.outcome import shortened
 from flows.sunbird import hierarchy
@@ -63,17 +60,15 @@ class CreatorSettings:
 
 
 class ContentAutoCreator:
-    """A coroutine per event on the process's event loop; the file transfers (download, store) on
-    ``transfers``' threads."""
+    """A coroutine per event on the process's event loop; its files are copied by ``rehoster`` (downloads on
+    the loop, stored files on threads)."""
 
     def __init__(self, settings: CreatorSettings, content: ContentService, search: SearchService,
-                 rehoster: Rehoster, transfers: Executor,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+                 rehoster: Rehoster, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self._settings = settings
         self._content = content
         self._search = search
         self._files = rehoster
-        self._transfers = transfers
         self._sleep = sleep
 
     async def handle(self, _topic: str, event: dict) -> Result:
@@ -128,9 +123,8 @@ class ContentAutoCreator:
         icon = update_metadata.get("appIcon")
         icon_url = ""
         if isinstance(icon, str) and icon.strip():
-            icon_url = await in_thread(self._transfers, partial(
-                self._files.copy, icon.strip(), key_segment(internal_id), self._folder(internal_id), ICON,
-                self._settings.max_artifact_bytes, self._settings.allowed_sources))
+            icon_url = await self._files.copy(icon.strip(), key_segment(internal_id), self._folder(internal_id), ICON,
+                                              self._settings.max_artifact_bytes, self._settings.allowed_sources)
         await self._content.update(channel, internal_id,
                                    {**update_metadata, "versionKey": version_key, "appIcon": icon_url})
 
@@ -153,16 +147,11 @@ class ContentAutoCreator:
         mime_type = str(metadata.get("mimeType") or "")
         bulk = mime_type in self._settings.bulk_upload_mime_types
         limit = self._settings.max_bulk_upload_bytes if bulk else self._settings.max_artifact_bytes
-        file_url, suffix = await in_thread(self._transfers, partial(
-            self._rehost_artifact, internal_id, url, mime_type, limit))
-        composed_h5p = mime_type == H5P and suffix.lower() != ".h5p"
-        return await self._content.upload(channel, internal_id, file_url, composed_h5p)
-
-    def _rehost_artifact(self, internal_id: str, url: str, mime_type: str, limit: int) -> tuple[str, str]:
-        """The artifact downloaded and stored (blocking: on a transfer thread); its URL and file suffix."""
         with self._files.workdir(key_segment(internal_id)) as directory:
-            artifact = self._files.download(url, directory, mime_type, limit, self._settings.allowed_sources)
-            return self._files.store(artifact, self._folder(internal_id)), artifact.suffix
+            artifact = await self._files.download(url, directory, mime_type, limit, self._settings.allowed_sources)
+            file_url = await self._files.store(artifact, self._folder(internal_id))
+        composed_h5p = mime_type == H5P and artifact.suffix.lower() != ".h5p"
+        return await self._content.upload(channel, internal_id, file_url, composed_h5p)
 
     def _folder(self, internal_id: str) -> str:
         """``content/<id>/artifact``: where the content's files are stored, the id as one key segment."""

@@ -1,7 +1,7 @@
 """Copying a file from where the source keeps it to our storage: download, store, clean up.
 
-Downloads go through the safe downloader (or the Drive downloader for Drive links) into a fresh
-temporary directory that is always removed; the file is stored under ``<folder>/<file name>``
+Downloads go through the safe downloader on the event loop (or the Drive downloader, on a thread, for
+Drive links) into a fresh temporary directory that is always removed; the file is stored under ``<folder>/<file name>``
 and its public URL returned. A download that is only read (an ECAR) goes to a spooled temporary file
 instead, kept in memory while small.
 """
@@ -9,38 +9,36 @@ instead, kept in memory while small.
 from __future__ import annotations
 
 import tempfile
+from concurrent.futures import Executor
+from functools import partial
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
 
 from connectors.download import DownloadError, Downloader, DownloadPolicy
 from connectors.gdrive import ICON, DriveDownloader
+from connectors.loop_download import LoopDownloader
 from connectors.storage import Storage, StorageError
+from flows.runtime.in_flight import in_thread
 from flows.runtime.settings import CommonSettings, ConfigError, Reader
 
 IN_MEMORY_BYTES = 2**20  # of a spooled download: a question's or a set's ECAR is a few KiB
 
 class Rehoster:
-    def __init__(self, downloader: Downloader, drive: DriveDownloader | None, storage: Storage, temp_dir: Path):
-        self.downloader = downloader
+    """Copies files on the event loop: downloads there (:class:`~connectors.loop_download.LoopDownloader`),
+    what blocks (a stored file, a Drive download) on ``threads``, awaited."""
+
+    def __init__(self, downloader: Downloader, drive: DriveDownloader | None, storage: Storage, temp_dir: Path,
+                 threads: Executor):
+        self.downloads = LoopDownloader(downloader)
         self._drive = drive
         self._storage = storage
         self._temp_dir = temp_dir
+        self._threads = threads
 
     def workdir(self, owner: str) -> "Workdir":
         """A fresh directory ``temp_dir/<owner>_<random>``, removed afterwards whatever happens, so
         that nothing is left behind, not even an empty folder per id."""
         return Workdir(self._temp_dir, owner)
-
-    def download(self, url: str, directory: Path, mime_type: str, limit: int | None,
-                 allowed: tuple[str, ...] = ()) -> Path:
-        """The file at ``url``, in ``directory``; Drive links checked against ``mime_type``."""
-        what = "appIcon" if mime_type == ICON else "sourceUrl"
-        try:
-            if self._drive is not None and self._drive.is_link(url):
-                return self._drive.fetch(url, directory, mime_type, limit, allowed)
-            return self.downloader.fetch(url, directory, limit, allowed, mime_type)
-        except DownloadError as err:
-            raise DownloadError(f"Error Occurred while downloading {what} file: {err}") from None
 
     def spooled(self) -> SpooledTemporaryFile:
         """A temporary file for a download that is read at once (an ECAR): in memory up to
@@ -48,18 +46,30 @@ class Rehoster:
         self._temp_dir.mkdir(parents=True, exist_ok=True)
         return SpooledTemporaryFile(IN_MEMORY_BYTES, dir=self._temp_dir)
 
-    def store(self, local_file: Path, folder: str) -> str:
+    async def download(self, url: str, directory: Path, mime_type: str, limit: int | None,
+                       allowed: tuple[str, ...] = ()) -> Path:
+        """The file at ``url``, in ``directory``; Drive links checked against ``mime_type``."""
+        what = "appIcon" if mime_type == ICON else "sourceUrl"
+        try:
+            if self._drive is not None and self._drive.is_link(url):
+                return await in_thread(self._threads, partial(self._drive.fetch, url, directory, mime_type, limit,
+                                                              allowed))
+            return await self.downloads.fetch(url, directory, limit, allowed, mime_type)
+        except DownloadError as err:
+            raise DownloadError(f"Error Occurred while downloading {what} file: {err}") from None
+
+    async def store(self, local_file: Path, folder: str) -> str:
         """Store the file as ``<folder>/<its name>``; its public URL."""
-        url = self._storage.put(local_file, f"{folder}/{local_file.name}")
+        url = await in_thread(self._threads, partial(self._storage.put, local_file, f"{folder}/{local_file.name}"))
         if not url:
             raise StorageError(f"file upload to cloud storage failed for {folder}")
         return url
 
-    def copy(self, url: str, owner: str, folder: str, mime_type: str = ICON, limit: int | None = None,
-             allowed: tuple[str, ...] = ()) -> str:
+    async def copy(self, url: str, owner: str, folder: str, mime_type: str = ICON, limit: int | None = None,
+                   allowed: tuple[str, ...] = ()) -> str:
         """Download ``url`` and store it under ``folder``; the new public URL."""
         with self.workdir(owner) as directory:
-            return self.store(self.download(url, directory, mime_type, limit, allowed), folder)
+            return await self.store(await self.download(url, directory, mime_type, limit, allowed), folder)
 
 
 def downloader_from(reader: Reader, common: CommonSettings) -> Downloader:

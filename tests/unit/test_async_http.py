@@ -7,6 +7,7 @@ import pytest
 import tests.unit.test_http as threaded
 from connectors.async_http import AsyncHttpClient
 from connectors.http import HttpSettings, RefusedCall
+from connectors.loop_connections import LoopConnections
 from connectors.retry import RetryPolicy
 from tests.conftest import on_the_loop
 # The threaded caller's tests that hold for any HTTP caller, collected here too: each looks up ``client``
@@ -18,6 +19,9 @@ RUN_HERE_TOO = (
     "test_a_form_replaces_a_configured_content_type_whatever_its_case",
     "test_a_header_value_with_a_control_character_is_not_sent",
     "test_a_non_json_error_page_is_retried",
+    "test_a_public_only_client_refuses_what_a_download_refuses",
+    "test_a_public_only_client_resolves_once_and_connects_to_the_checked_address",
+    "test_a_public_only_client_sends_none_of_the_configured_headers",
     "test_a_refused_answer_does_not_leave_its_rest_on_a_pooled_connection",
     "test_a_retry_after_of_digits_that_are_not_numbers_is_ignored",
     "test_a_service_that_drips_its_answer_is_cut_at_the_call_deadline",
@@ -54,9 +58,15 @@ def async_client(sleeps=None, attempts=4, elapsed=60.0, read_timeout=5.0, header
                                      RetryPolicy(attempts, elapsed, 0.01), sleep=sleep))
 
 
+def async_public_client(allow_private=False, attempts=1, headers=None):
+    return OnTheLoop(AsyncHttpClient("test", HttpSettings(0.5, 5, 4, headers or {}), RetryPolicy(attempts, 5, 0.01),
+                                     public=LoopConnections(allow_private_networks=allow_private)))
+
+
 @pytest.fixture(autouse=True)
 def on_the_event_loop(monkeypatch):
     monkeypatch.setattr(threaded, "client", async_client)
+    monkeypatch.setattr(threaded, "public_client", async_public_client)
 
 
 def test_the_url_is_sent_as_given(user):

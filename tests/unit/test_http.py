@@ -154,11 +154,16 @@ def test_a_header_value_with_a_control_character_is_not_sent(user, value):
     assert user.journal.count() == 0
 
 
+def public_client(allow_private=False, attempts=1, headers=None):
+    """A client for another instance, at URLs from events (``public=``): checked addresses only."""
+    return HttpClient("test", HttpSettings(0.5, 5, 4, headers or {}), RetryPolicy(attempts, 5, 0.01),
+                      public=PublicConnections(allow_private_networks=allow_private))
+
+
 def test_a_public_only_client_resolves_once_and_connects_to_the_checked_address(sandbox, monkeypatch):
     """``edata.repository`` comes from an event: DNS rebinding must not move the read inside the network."""
     network = FakeNetwork(monkeypatch, {"rebind.test": ["8.8.8.8", "127.0.0.1"]})
-    public = HttpClient("test", HttpSettings(0.5, 5, 4, {"Authorization": "Bearer ours"}), RetryPolicy(1, 5, 0.01),
-                        public=PublicConnections(allow_private_networks=False))
+    public = public_client(headers={"Authorization": "Bearer ours"})
     with pytest.raises(RetriesExhausted, match="no answer"):
         public.call("source", "GET", f"http://rebind.test:{sandbox.port}/api/questionset/v1/read/do_1")
     assert network.lookups == ["rebind.test"] and network.connected == [("8.8.8.8", sandbox.port)]
@@ -172,8 +177,7 @@ def test_a_public_only_client_resolves_once_and_connects_to_the_checked_address(
     ("", "only http and https"),
     ("http://a..b/api/x", "not a valid host name")])
 def test_a_public_only_client_refuses_what_a_download_refuses(sandbox, url, problem):
-    public = HttpClient("test", HttpSettings(0.5, 5, 4, {}), RetryPolicy(3, 5, 0.01),
-                        public=PublicConnections(allow_private_networks=False))
+    public = public_client(attempts=3)
     with pytest.raises(RefusedCall, match=problem):
         public.call("source", "GET", url.format(port=sandbox.port))
     assert sandbox.journal.arrived == 0
@@ -181,8 +185,7 @@ def test_a_public_only_client_refuses_what_a_download_refuses(sandbox, url, prob
 
 def test_a_public_only_client_sends_none_of_the_configured_headers(sandbox):
     sandbox.route("GET", "/api/read", lambda call: Reply(200, {"headers": dict(call.headers)}))
-    public = HttpClient("test", HttpSettings(0.5, 5, 4, {"Authorization": "Bearer ours"}), RetryPolicy(1, 5, 0.01),
-                        public=PublicConnections(allow_private_networks=True))
+    public = public_client(allow_private=True, headers={"Authorization": "Bearer ours"})
     sent = public.call("source", "GET", f"{sandbox.url}/api/read").body["headers"]
     assert "Authorization" not in sent and sent["Host"] == f"127.0.0.1:{sandbox.port}"
 
