@@ -20,7 +20,7 @@ import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, TypeVar
+from typing import Callable, Iterator, TypeVar
 from urllib.parse import unquote, urljoin
 
 import urllib3
@@ -168,7 +168,9 @@ class Pace:
 
 
 class Downloader:
-    """Thread-safe: the handler threads share its connections."""
+    """Downloads on the calling thread (Drive links, on threads the handlers await). Thread-safe: the threads
+    share its connections. Its policy, retry budget and screening are also
+    :class:`~connectors.loop_download.LoopDownloader`'s, which makes the other downloads on the event loop."""
 
     def __init__(self, policy: DownloadPolicy, retry: RetryPolicy):
         self.policy = policy
@@ -190,8 +192,15 @@ class Downloader:
         """Download ``url`` into ``directory`` (file name: :func:`file_name`); the path of the file. An HTML
         page is refused unless ``expected_mime`` is a page (:func:`refuse_html`)."""
         target = self.target_file(url, directory, allowed)
-        self._download(url, allowed, expected_mime, lambda response, pace: save(response, target, max_bytes, pace))
-        return target
+
+        def attempt(pace: Pace) -> Path:
+            with self.open(url, pace, allowed) as (response, final_url):
+                check_status(response, final_url)
+                refuse_html(response, final_url, expected_mime)
+                save(response, target, max_bytes, pace)
+            return target
+
+        return self.retrying(attempt)
 
     def target_file(self, url: str, directory: Path, allowed: tuple[str, ...] = ()) -> Path:
         """Where :meth:`fetch` keeps ``url``: ``directory`` (made if need be) / :func:`file_name`; a URL
@@ -202,26 +211,6 @@ class Downloader:
             raise DownloadError(f"Invalid fileUrl received | fileUrl : {loggable_url(url)}")
         directory.mkdir(parents=True, exist_ok=True)
         return directory / name
-
-    def fetch_into(self, url: str, out: BinaryIO, max_bytes: int | None = None, allowed: tuple[str, ...] = (),
-                   expected_mime: str = "") -> None:
-        """Download ``url`` into the file ``out``, as :meth:`fetch` does (a spooled temporary file keeps a
-        small download in memory)."""
-        self.screen(url, allowed)
-        self._download(url, allowed, expected_mime,
-                       lambda response, pace: write_body(response, out, max_bytes, pace))
-
-    def _download(self, url: str, allowed: tuple[str, ...], expected_mime: str,
-                  keep: Callable[[urllib3.BaseHTTPResponse, Pace], None]) -> None:
-        """A checked GET of ``url`` whose body ``keep`` writes, retried within the budget."""
-
-        def attempt(pace: Pace) -> None:
-            with self.open(url, pace, allowed) as (response, final_url):
-                check_status(response, final_url)
-                refuse_html(response, final_url, expected_mime)
-                keep(response, pace)
-
-        self.retrying(attempt)
 
     def retrying(self, work: Callable[[Pace], T]) -> T:
         """``work(pace)``, again after what may pass (:class:`Retryable`) within the retry budget, all of
@@ -311,19 +300,11 @@ def save(response: urllib3.BaseHTTPResponse, target: Path, max_bytes: int | None
     """Stream the body to ``target``; nothing is left there if it fails (:func:`body`)."""
     try:
         with open(target, "wb") as out:
-            write_body(response, out, max_bytes, pace)
+            for chunk in body(response, max_bytes, pace):
+                out.write(chunk)
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-
-
-def write_body(response: urllib3.BaseHTTPResponse, out: BinaryIO, max_bytes: int | None, pace: Pace) -> None:
-    """Stream the body to ``out`` from its start (what an earlier attempt wrote is dropped), with the checks of
-    :func:`body`."""
-    out.seek(0)
-    out.truncate()
-    for chunk in body(response, max_bytes, pace):
-        out.write(chunk)
 
 
 def read_body(response: urllib3.BaseHTTPResponse, max_bytes: int, pace: Pace) -> bytes:

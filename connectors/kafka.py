@@ -238,12 +238,13 @@ class OffsetCommitter:
     offset order, always on the same worker), so the highest done offset + 1 is safe to commit.
 
     A commit is sent without waiting for its answer, which is read at the next commit: waiting for the
-    broker's round trip after every batch took 7 % of the skipped path's time. An offset stays
-    :meth:`pending` until the broker confirms it, so a failed commit's offsets go with the next one, and
-    a crash in between only repeats events. One commit at a time waits for its answer; one unanswered for
-    ``kafka.unavailable_timeout_s`` counts as failed (librdkafka's synchronous commit had waited for a
-    group coordinator for about 45 s once the brokers had gone, so the job noticed their absence late).
-    :meth:`close` sends the last commit and waits for the answers, at most that long too.
+    broker's round trip after every batch took 7 % of the skipped path's time. So every batch's offsets
+    are sent when it is written, and one commit at a time is unanswered. An offset stays :meth:`pending`
+    until the broker confirms it, so a failed commit's offsets go with the next one, and a crash in between
+    only repeats events. An answer is waited for at most ``kafka.unavailable_timeout_s``, then counts as a
+    failure (librdkafka's synchronous commit had waited for a group coordinator for about 45 s once the
+    brokers had gone, so the job noticed their absence late). :meth:`close` sends the last commit and waits
+    for the answers, at most that long too.
     """
 
     def __init__(self, client: dict[str, str], group_id: str, watch: BrokerWatch):
@@ -263,14 +264,14 @@ class OffsetCommitter:
         return dict(self._pending)
 
     def commit(self) -> None:
-        """Reads the answers come back since the last call, then sends what is pending, unless the last
-        commit's answer is still to come (what is pending then goes with the next call)."""
+        """Reads the answers come back since the last call (the last commit's usually has, a batch later), waits
+        for any still to come, then sends what is pending without waiting for its own answer."""
         self._consumer.poll(0)  # serves the commit callbacks
         self._read_answers()
         if self._unanswered:
-            if time.monotonic() - self._unanswered[-1][0] < self._watch.timeout_s:
-                return
-            self._failed(f"no answer within {self._watch.timeout_s:g}s (kafka.unavailable_timeout_s)")
+            self._settle(time.monotonic() + self._watch.timeout_s)
+            if self._unanswered:
+                self._failed(f"no answer within {self._watch.timeout_s:g}s (kafka.unavailable_timeout_s)")
         if self._pending:
             self._send()
 

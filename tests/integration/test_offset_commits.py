@@ -46,6 +46,22 @@ def test_an_answer_confirms_only_the_offsets_its_commit_carried(broker, names):
         committer.close()
 
 
+def test_offsets_done_while_a_commit_is_unanswered_are_sent_by_the_next_call(broker, names):
+    """The last batch before a quiet spell must not leave its offsets pending until the next batch (or the
+    stop): the next call waits for the earlier answer, then sends them."""
+    topic, group = names("commits"), names("g")
+    broker.create_topics([topic])
+    committer = _committer(broker, group)
+    try:
+        committer.done(topic, 0, 4)
+        committer.commit()
+        committer.done(topic, 0, 9)
+        committer.commit()  # the first commit's answer may not have come yet
+        wait_for(lambda: committed(broker.bootstrap, group, topic) == [10], 30, "the second batch's offset stored")
+    finally:
+        committer.close()
+
+
 def test_close_sends_what_is_pending_and_waits_for_its_answer(broker, names):
     topic, group = names("commits"), names("g")
     broker.create_topics([topic])

@@ -129,8 +129,10 @@ def test_the_size_cap_stops_the_transfer(sandbox, tmp_path):
     assert downloader().fetch(url, tmp_path, max_bytes=300_000).stat().st_size == 300_000
 
 
-def test_a_download_into_a_file_object_holds_only_the_body_and_is_checked_as_a_file_is(sandbox, tmp_path):
+def test_a_download_into_a_file_object_holds_only_the_body_and_is_checked_as_a_file_is(sandbox, tmp_path, transport):
     """What the file held before (an attempt cut short, then retried) is dropped."""
+    if transport == "threads":
+        pytest.skip("only the event-loop downloader writes into a file object (auto-creator-v2's ECARs)")
     url = sandbox.files.add("a.ecar", b"PK body")
     out = io.BytesIO(b"what an earlier attempt wrote, longer than the body")
     downloader().fetch_into(url, out)
