@@ -59,7 +59,8 @@ class LoopDownloader:
 
     async def fetch_into(self, url: str, out: BinaryIO, max_bytes: int | None = None, allowed: tuple[str, ...] = (),
                          expected_mime: str = "") -> None:
-        """:meth:`Downloader.fetch_into` on the loop: ``url`` into the file ``out``."""
+        """``url`` into the file ``out`` (emptied at each attempt: a retry starts again), as :meth:`fetch` does;
+        a spooled temporary file keeps a small download in memory."""
         self._rules.screen(url, allowed)
         policy, started, attempt = self._rules.policy, time.monotonic(), 1
         pace = Pace(policy, Watch(started + policy.deadline_s))
