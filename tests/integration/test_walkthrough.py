@@ -31,13 +31,13 @@ def test_the_readme_walkthrough_runs_as_written():
                              stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = shell.communicate(timeout=200)
+    except subprocess.TimeoutExpired:
+        _stop(shell)
+        out, err = shell.communicate()
+        pytest.fail(f"the walk-through did not end within 200 s\n{out[-3000:]}\n{err[-3000:]}\n{_logs()}")
     finally:  # whatever failed, nothing it started is left running (the ports are fixed)
-        with_group = shell.pid
-        try:
-            os.killpg(with_group, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    assert shell.returncode == 0, f"{out[-3000:]}\n{err[-3000:]}"
+        _stop(shell)
+    assert shell.returncode == 0, f"{out[-3000:]}\n{err[-3000:]}\n{_logs()}"
     lines = out.splitlines()
     assert lines[0] == 'kafka.broker-servers = "127.0.0.1:29092"'
     outcomes = [json.loads(line) for line in lines if '"outcome"' in line]
@@ -51,3 +51,16 @@ def test_the_readme_walkthrough_runs_as_written():
     journal = json.loads(lines[-1])
     deleted = {call["path"].rsplit("/", 1)[1] for call in journal if call["method"] == "DELETE"}
     assert deleted == SAMPLE_USERS
+
+
+def _stop(shell: subprocess.Popen) -> None:
+    try:
+        os.killpg(shell.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _logs() -> str:
+    """The ends of what the sandbox and the job wrote, to say where a failed walk-through stopped."""
+    logs = [ROOT / "build" / "try" / name for name in ("sandbox.out", "job.log")]
+    return "\n".join(f"--- {log.name}:\n{log.read_text()[-3000:]}" for log in logs if log.exists())
