@@ -234,6 +234,16 @@ def test_addresses_that_are_not_public_are_refused(address, monkeypatch, tmp_pat
     assert network.connected == []
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.1", "0x7f.0.0.1", "2130706433", "0177.0.0.1", "[::1]",
+                                  "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[0:0:0:0:0:0:0:1]", "0.0.0.0", "[::]"])
+def test_an_address_written_as_the_host_is_checked_like_a_name_s(sandbox, tmp_path, monkeypatch, host):
+    """No name to look up, and still no way in: the address, however written, is checked before a connection."""
+    network = FakeNetwork(monkeypatch)
+    with pytest.raises(DownloadError, match="not a public address"):
+        strict().fetch(f"http://{host}:{sandbox.port}/files/a.pdf", tmp_path)
+    assert network.connected == [] and network.lookups == [] and sandbox.journal.arrived == 0
+
+
 @pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::1",
                                      "::ffff:8.8.8.8"])
 def test_public_addresses_pass_the_check(address, monkeypatch, tmp_path):
