@@ -217,6 +217,17 @@ def test_every_redirect_hop_is_resolved_once_and_sent_with_its_name(sandbox, tmp
     assert [r.headers.get("Host") for r in sandbox.journal.all()] == [f"files.test:{sandbox.port}"] * 3
 
 
+def test_a_cookie_one_host_sets_is_not_sent_to_another_at_the_same_address(sandbox, tmp_path, monkeypatch):
+    """Both names are at one address, the one the connection goes to: a cookie jar keyed by it would hand
+    the first host's cookie to the second."""
+    FakeNetwork(monkeypatch, {"a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"]})
+    sandbox.files.add("a.pdf", b"%PDF", headers={"Set-Cookie": "session=secret; Path=/"})
+    shared = downloader()  # one per job, as in production
+    for host in ("a.test", "b.test", "a.test"):
+        shared.fetch(f"http://{host}:{sandbox.port}/files/a.pdf", tmp_path)
+    assert [r.headers.get("Cookie") for r in sandbox.journal.all()] == [None, None, None]
+
+
 @pytest.mark.parametrize("address", [
     "127.0.0.1", "10.1.2.3", "169.254.169.254", "0.0.0.0", "::1", "fe80::1", "fc00::1", "::",
     "100.64.0.1", "100.100.100.200", "100.127.255.254", "192.0.0.9", "192.0.0.170", "224.0.0.1", "ff02::1",
