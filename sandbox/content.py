@@ -109,6 +109,11 @@ class ContentService:
             raise _Refused(client_error(400, "VALIDATOR_ERROR", "Please Provide Artifact File!"))
         return content
 
+    def statuses(self) -> dict[str, str | None]:
+        """Each content's status now, read under the lock (the server's threads change ``contents`` as they answer)."""
+        with self._lock:
+            return {identifier: content.get("status") for identifier, content in self.contents.items()}
+
     def _create(self, call: Call) -> Reply:
         if not call.headers.get("X-Channel-Id"):
             return client_error(400, "ERR_CHANNEL_MISSING", "X-Channel-Id is required")

@@ -101,7 +101,7 @@ def content_auto_creator_demo(broker: EmbeddedBroker, sandbox: SunbirdSandbox) -
     print("== content-auto-creator: the original's 3 examples, 30 generated bulk uploads, one malformed value")
     ok = _run("flows.content_auto_creator", config, workdir, len(values), broker, failed_topic)
     _print_calls(sandbox, ("/content/", "/v3/search"))
-    statuses = Counter(content["status"] for content in sandbox.content.contents.values())
+    statuses = Counter(sandbox.content.statuses().values())
     print(f"  contents by status: {dict(statuses)}; files re-hosted under {workdir / 'storage'}")
     return ok
 

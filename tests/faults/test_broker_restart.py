@@ -71,7 +71,7 @@ def content_load(sandbox, tmp_path, count: int) -> Load:
                     bootstrap, sandbox.url, "restart", "content.request", "content.failed", storage,
                     sandbox.files.serve_directory(storage), tmp_path / "tmp", extra),
                 "content.request", "content.failed", values, failing,
-                lambda: {i for i, c in sandbox.content.contents.items() if c.get("status") in ("Processing", "Live")},
+                lambda: {i for i, status in sandbox.content.statuses().items() if status in ("Processing", "Live")},
                 lambda: sandbox.journal.count("POST", "/v3/search"),
                 lambda event: event["object"]["id"])
 
