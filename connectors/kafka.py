@@ -252,7 +252,7 @@ class OffsetCommitter:
         self._consumer = Consumer({**config, "on_commit": self._answered})
         self._watch = watch
         self._pending: dict[tuple[str, int], int] = {}
-        self._unanswered: deque[tuple[float, dict]] = deque()  # commits sent: (when, offsets), oldest first
+        self._unanswered: deque[dict[tuple[str, int], int]] = deque()  # the offsets of commits sent, oldest first
         self._answers: deque[str | None] = deque()  # None for success, else what went wrong; in the order sent
 
     def done(self, topic: str, partition: int, offset: int) -> None:
@@ -283,12 +283,12 @@ class OffsetCommitter:
         except KafkaException as err:
             self._failed(str(err))
             return
-        self._unanswered.append((time.monotonic(), offsets))
+        self._unanswered.append(offsets)
 
     def _read_answers(self) -> None:
         while self._answers and self._unanswered:
             error = self._answers.popleft()
-            _sent_at, offsets = self._unanswered.popleft()
+            offsets = self._unanswered.popleft()
             if error is not None:
                 self._failed(error)
                 continue

@@ -1,9 +1,9 @@
 """Copying a file from where the source keeps it to our storage: download, store, clean up.
 
 Downloads go through the safe downloader on the event loop (or the Drive downloader, on a thread, for
-Drive links) into a fresh temporary directory that is always removed; the file is stored under ``<folder>/<file name>``
-and its public URL returned. A download that is only read (an ECAR) goes to a spooled temporary file
-instead, kept in memory while small.
+Drive links) into a fresh temporary directory that is always removed; the file is stored under
+``<folder>/<file name>`` and its public URL returned. A download that is only read (an ECAR) goes to a
+spooled temporary file instead, kept in memory while small.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import tempfile
 from concurrent.futures import Executor
 from functools import partial
 from pathlib import Path
-from tempfile import SpooledTemporaryFile
 
 from connectors.download import DownloadError, Downloader, DownloadPolicy
 from connectors.gdrive import ICON, DriveDownloader
@@ -22,6 +21,7 @@ from flows.runtime.in_flight import in_thread
 from flows.runtime.settings import CommonSettings, ConfigError, Reader
 
 IN_MEMORY_BYTES = 2**20  # of a spooled download: a question's or a set's ECAR is a few KiB
+
 
 class Rehoster:
     """Copies files on the event loop: downloads there (:class:`~connectors.loop_download.LoopDownloader`),
@@ -40,11 +40,11 @@ class Rehoster:
         that nothing is left behind, not even an empty folder per id."""
         return Workdir(self._temp_dir, owner)
 
-    def spooled(self) -> SpooledTemporaryFile:
+    def spooled(self) -> tempfile.SpooledTemporaryFile:
         """A temporary file for a download that is read at once (an ECAR): in memory up to
         :data:`IN_MEMORY_BYTES`, in the temporary location beyond; gone once closed."""
         self._temp_dir.mkdir(parents=True, exist_ok=True)
-        return SpooledTemporaryFile(IN_MEMORY_BYTES, dir=self._temp_dir)
+        return tempfile.SpooledTemporaryFile(IN_MEMORY_BYTES, dir=self._temp_dir)
 
     async def download(self, url: str, directory: Path, mime_type: str, limit: int | None,
                        allowed: tuple[str, ...] = ()) -> Path:
