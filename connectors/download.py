@@ -203,14 +203,19 @@ class Downloader:
         return self.retrying(attempt)
 
     def target_file(self, url: str, directory: Path, allowed: tuple[str, ...] = ()) -> Path:
-        """Where :meth:`fetch` keeps ``url``: ``directory`` (made if need be) / :func:`file_name`; a URL
-        refused, or one that names no file, is a :class:`DownloadError`."""
+        """Where :meth:`fetch` keeps ``url``: ``directory`` (made if need be) / :meth:`name_for`."""
+        name = self.name_for(url, allowed)
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory / name
+
+    def name_for(self, url: str, allowed: tuple[str, ...] = ()) -> str:
+        """The name of ``url``'s file (:func:`file_name`); a URL refused, or one that names no file, is a
+        :class:`DownloadError`."""
         self.screen(url, allowed)
         name = file_name(url)
         if not name:
             raise DownloadError(f"Invalid fileUrl received | fileUrl : {loggable_url(url)}")
-        directory.mkdir(parents=True, exist_ok=True)
-        return directory / name
+        return name
 
     def retrying(self, work: Callable[[Pace], T]) -> T:
         """``work(pace)``, again after what may pass (:class:`Retryable`) within the retry budget, all of

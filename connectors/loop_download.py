@@ -57,6 +57,10 @@ class LoopDownloader:
             raise
         return target
 
+    def name_for(self, url: str, allowed: tuple[str, ...] = ()) -> str:
+        """:meth:`Downloader.name_for`: the name of ``url``'s file, once the URL is screened."""
+        return self._rules.name_for(url, allowed)
+
     async def fetch_into(self, url: str, out: BinaryIO, max_bytes: int | None = None, allowed: tuple[str, ...] = (),
                          expected_mime: str = "") -> None:
         """``url`` into the file ``out`` (emptied at each attempt: a retry starts again), as :meth:`fetch` does;

@@ -27,6 +27,7 @@ import os
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 from urllib.parse import quote
 
 import fsspec
@@ -127,21 +128,28 @@ class Storage:
         raise ValueError(f"unknown cloud_storage_type {storage_type!r} (local, aws, oci, cephs3, azure, gcloud)")
 
     def put(self, local_file: Path, key: str) -> str:
-        """Store the file under ``key``, with the content type of its name; the public URL of the stored
+        """Store the file under ``key``, with the content type of the key's name; the public URL of the stored
         object."""
+        return self._store(key, lambda target, options: self.filesystem.put_file(str(local_file), target, **options))
+
+    def put_bytes(self, data: bytes, key: str) -> str:
+        """:meth:`put` for a file held in memory."""
+        return self._store(key, lambda target, options: self.filesystem.pipe_file(target, data, **options))
+
+    def _store(self, key: str, write: Callable[[str, dict], object]) -> str:
+        """``write(target, options)`` once the key is checked: the back end's path and its content-type option."""
         _check_key(key)
         target = f"{self.root}/{key}"
         if isinstance(self.filesystem, LocalFileSystem) and Path(self.root) not in Path(target).resolve().parents:
             raise StorageError(f"the storage key {key[:200]!r} leads outside the container (a link)")
-        kind = content_type(local_file.name)
+        kind = content_type(key.rpartition("/")[2])
         options = {} if self.type_option is None else \
             {self.type_option: {"content_type": kind} if self.type_option == "content_settings" else kind}
         try:
-            self.filesystem.put_file(str(local_file), target, **options)
+            write(target, options)
         except Exception as err:  # every backend has its own error types
             raise StorageError(f"Error while uploading the File. ({self._why(err)})") from None
         return f"{self.public_base_url}/{quote(key)}"
-
 
     def _why(self, err: Exception) -> str:
         """What a refused upload means, naming the setting to fix where the error says which (never the

@@ -185,8 +185,8 @@ class AutoCreatorV2:
     async def _write(self, resource: str, version: str, channel: str | None, identifier: str, object_type: str,
                      metadata: dict, repository: str) -> None:
         folder = key_segment(identifier)
-        images = {key: await self._files.copy(metadata[key].strip(), folder, f"{object_type.lower()}/{folder}",
-                                              limit=self._settings.max_image_bytes)
+        images = {key: (await self._files.copy(metadata[key].strip(), folder, f"{object_type.lower()}/{folder}",
+                                               limit=self._settings.max_image_bytes)).url
                   for key in IMAGES if key in self._settings.cloud_props
                   and isinstance(metadata.get(key), str) and metadata[key].strip()}
         body = write_body(identifier, {**metadata, **images}, repository, self._settings.publish_props)

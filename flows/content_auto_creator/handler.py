@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any, Awaitable, Callable
 
 from connectors.address import loggable_url
@@ -123,8 +124,8 @@ class ContentAutoCreator:
         icon = update_metadata.get("appIcon")
         icon_url = ""
         if isinstance(icon, str) and icon.strip():
-            icon_url = await self._files.copy(icon.strip(), key_segment(internal_id), self._folder(internal_id), ICON,
-                                              self._settings.max_artifact_bytes, self._settings.allowed_sources)
+            icon_url = (await self._files.copy(icon.strip(), key_segment(internal_id), self._folder(internal_id), ICON,
+                                               self._settings.max_artifact_bytes, self._settings.allowed_sources)).url
         await self._content.update(channel, internal_id,
                                    {**update_metadata, "versionKey": version_key, "appIcon": icon_url})
 
@@ -147,11 +148,10 @@ class ContentAutoCreator:
         mime_type = str(metadata.get("mimeType") or "")
         bulk = mime_type in self._settings.bulk_upload_mime_types
         limit = self._settings.max_bulk_upload_bytes if bulk else self._settings.max_artifact_bytes
-        with self._files.workdir(key_segment(internal_id)) as directory:
-            artifact = await self._files.download(url, directory, mime_type, limit, self._settings.allowed_sources)
-            file_url = await self._files.store(artifact, self._folder(internal_id))
-        composed_h5p = mime_type == H5P and artifact.suffix.lower() != ".h5p"
-        return await self._content.upload(channel, internal_id, file_url, composed_h5p)
+        artifact = await self._files.copy(url, key_segment(internal_id), self._folder(internal_id), mime_type, limit,
+                                          self._settings.allowed_sources)
+        composed_h5p = mime_type == H5P and PurePath(artifact.name).suffix.lower() != ".h5p"
+        return await self._content.upload(channel, internal_id, artifact.url, composed_h5p)
 
     def _folder(self, internal_id: str) -> str:
         """``content/<id>/artifact``: where the content's files are stored, the id as one key segment."""

@@ -1,31 +1,40 @@
 """Copying a file from where the source keeps it to our storage: download, store, clean up.
 
-Downloads go through the safe downloader on the event loop (or the Drive downloader, on a thread, for
-Drive links) into a fresh temporary directory that is always removed; the file is stored under
-``<folder>/<file name>`` and its public URL returned. A download that is only read (an ECAR) goes to a
-spooled temporary file instead, kept in memory while small.
+A download goes through the safe downloader on the event loop into a :class:`~connectors.spool.Spool`: a file
+that fits in memory (:data:`IN_MEMORY_BYTES`) is stored from there, a larger one from a temporary file that is
+always removed. Drive links go through the Drive downloader, on a thread, into a temporary folder. The file is
+stored under ``<folder>/<file name>`` and its public URL returned. A download that is only read (an ECAR) is
+spooled the same way.
 """
 
 from __future__ import annotations
 
 import tempfile
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from connectors.download import DownloadError, Downloader, DownloadPolicy
 from connectors.gdrive import ICON, DriveDownloader
 from connectors.loop_download import LoopDownloader
-from connectors.storage import Storage, StorageError
+from connectors.spool import Spool
+from connectors.storage import Storage
 from flows.runtime.in_flight import in_thread
 from flows.runtime.settings import CommonSettings, ConfigError, Reader
 
-IN_MEMORY_BYTES = 2**20  # of a spooled download: a question's or a set's ECAR is a few KiB
+IN_MEMORY_BYTES = 2**20  # of a download: an icon, a question's ECAR, many artifacts; at most this per event in flight
+
+
+@dataclass(frozen=True)
+class Stored:
+    url: str  # the public URL of the stored copy
+    name: str  # its file name: the URL's last segment, or the name Drive gives
 
 
 class Rehoster:
     """Copies files on the event loop: downloads there (:class:`~connectors.loop_download.LoopDownloader`),
-    what blocks (a stored file, a Drive download) on ``threads``, awaited."""
+    what blocks (storing a file, a Drive download) on ``threads``, awaited."""
 
     def __init__(self, downloader: Downloader, drive: DriveDownloader | None, storage: Storage, temp_dir: Path,
                  threads: Executor):
@@ -35,41 +44,42 @@ class Rehoster:
         self._temp_dir = temp_dir
         self._threads = threads
 
-    def workdir(self, owner: str) -> "Workdir":
-        """A fresh directory ``temp_dir/<owner>_<random>``, removed afterwards whatever happens, so
-        that nothing is left behind, not even an empty folder per id."""
-        return Workdir(self._temp_dir, owner)
+    def spooled(self) -> Spool:
+        """Where a download goes: memory up to :data:`IN_MEMORY_BYTES`, a temporary file beyond; gone once
+        closed."""
+        return Spool(IN_MEMORY_BYTES, self._temp_dir)
 
-    def spooled(self) -> tempfile.SpooledTemporaryFile:
-        """A temporary file for a download that is read at once (an ECAR): in memory up to
-        :data:`IN_MEMORY_BYTES`, in the temporary location beyond; gone once closed."""
-        self._temp_dir.mkdir(parents=True, exist_ok=True)
-        return tempfile.SpooledTemporaryFile(IN_MEMORY_BYTES, dir=self._temp_dir)
-
-    async def download(self, url: str, directory: Path, mime_type: str, limit: int | None,
-                       allowed: tuple[str, ...] = ()) -> Path:
-        """The file at ``url``, in ``directory``; Drive links checked against ``mime_type``."""
+    async def copy(self, url: str, owner: str, folder: str, mime_type: str = ICON, limit: int | None = None,
+                   allowed: tuple[str, ...] = ()) -> Stored:
+        """Download ``url`` (a Drive link checked against ``mime_type``) and store it under ``folder``."""
         what = "appIcon" if mime_type == ICON else "sourceUrl"
         try:
             if self._drive is not None and self._drive.is_link(url):
-                return await in_thread(self._threads, partial(self._drive.fetch, url, directory, mime_type, limit,
-                                                              allowed))
-            return await self.downloads.fetch(url, directory, limit, allowed, mime_type)
+                return await self._copy_from_drive(url, owner, folder, mime_type, limit, allowed)
+            name = self.downloads.name_for(url, allowed)
+            with self.spooled() as spool:
+                await self.downloads.fetch_into(url, spool, limit, allowed, mime_type)
+                return Stored(await self._store(spool, f"{folder}/{name}"), name)
         except DownloadError as err:
             raise DownloadError(f"Error Occurred while downloading {what} file: {err}") from None
 
-    async def store(self, local_file: Path, folder: str) -> str:
-        """Store the file as ``<folder>/<its name>``; its public URL."""
-        url = await in_thread(self._threads, partial(self._storage.put, local_file, f"{folder}/{local_file.name}"))
-        if not url:
-            raise StorageError(f"file upload to cloud storage failed for {folder}")
-        return url
+    async def _copy_from_drive(self, url: str, owner: str, folder: str, mime_type: str, limit: int | None,
+                               allowed: tuple[str, ...]) -> Stored:
+        self._temp_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f"{owner}_", dir=self._temp_dir) as directory:
+            local_file = await in_thread(self._threads, partial(self._drive.fetch, url, Path(directory), mime_type,
+                                                                limit, allowed))
+            stored = partial(self._storage.put, local_file, f"{folder}/{local_file.name}")
+            return Stored(await in_thread(self._threads, stored), local_file.name)
 
-    async def copy(self, url: str, owner: str, folder: str, mime_type: str = ICON, limit: int | None = None,
-                   allowed: tuple[str, ...] = ()) -> str:
-        """Download ``url`` and store it under ``folder``; the new public URL."""
-        with self.workdir(owner) as directory:
-            return await self.store(await self.download(url, directory, mime_type, limit, allowed), folder)
+    async def _store(self, spool: Spool, key: str) -> str:
+        """The spool's bytes stored under ``key``: from memory, or from its file."""
+        if spool.path is None:
+            stored = partial(self._storage.put_bytes, spool.getvalue(), key)
+        else:
+            spool.flush()
+            stored = partial(self._storage.put, spool.path, key)
+        return await in_thread(self._threads, stored)
 
 
 def downloader_from(reader: Reader, common: CommonSettings) -> Downloader:
@@ -102,18 +112,3 @@ def storage_from(reader: Reader) -> Storage:
             raise ConfigError(named, why) from None
         key = "cloud_storage_auth_type" if "cloud_storage_auth_type" in str(err) else "cloud_storage_type"
         raise ConfigError(key, f"{storage_type}: {err}") from None
-
-
-class Workdir:
-    def __init__(self, parent: Path, owner: str):
-        self._parent = parent
-        self._owner = owner
-        self._directory: tempfile.TemporaryDirectory | None = None
-
-    def __enter__(self) -> Path:
-        self._parent.mkdir(parents=True, exist_ok=True)
-        self._directory = tempfile.TemporaryDirectory(prefix=f"{self._owner}_", dir=self._parent)
-        return Path(self._directory.name)
-
-    def __exit__(self, *exc) -> None:
-        self._directory.cleanup()

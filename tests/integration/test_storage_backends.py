@@ -16,6 +16,7 @@ from sandbox.questionsets import question_set
 from tests.unit import test_auto_creator_v2_flow as v2_flow
 from tests.unit import test_content_auto_creator_flow as content_flow
 from flows.runtime.outcome import FAILED, SUCCESS
+from flows.sunbird.rehost import IN_MEMORY_BYTES
 
 PDF = b"%PDF-1.7 lesson " + bytes(range(256)) * 64
 
@@ -66,16 +67,17 @@ def test_a_stored_file_is_served_at_its_url_with_its_bytes_and_content_type(back
     assert served(url) == (PDF, "application/pdf")
 
 
-def test_content_auto_creator_rehosts_the_artifact_and_the_icon(backend, sandbox, tmp_path):
+@pytest.mark.parametrize("artifact", [PDF, PDF + bytes(IN_MEMORY_BYTES)], ids=["from memory", "from a temporary file"])
+def test_content_auto_creator_rehosts_the_artifact_and_the_icon(backend, sandbox, tmp_path, artifact):
     creator = content_flow.Creator(sandbox, tmp_path, **as_env(backend))
-    event = content_flow.repository_event(creator, mime="application/pdf", data=PDF, name="lesson.pdf")
+    event = content_flow.repository_event(creator, mime="application/pdf", data=artifact, name="lesson.pdf")
     outcomes = creator.run(event)
     assert [o.kind for o in outcomes] == [SUCCESS], outcomes[0].detail
     identifier = event["object"]["id"]
     base = f"{backend['cloud_storage_endpoint']}/{backend['cloud_storage_container']}/content/{identifier}/artifact"
     upload = call(sandbox, "POST", "/content/v4/upload/")
     assert f'name="fileUrl"\r\n\r\n{base}/lesson.pdf\r\n' in upload.body  # the URL the content service got
-    assert served(f"{base}/lesson.pdf") == (PDF, "application/pdf")
+    assert served(f"{base}/lesson.pdf") == (artifact, "application/pdf")
     icon = call(sandbox, "PATCH", "/content/v4/update/").body["request"]["content"]["appIcon"]
     assert icon == f"{base}/icon.png" and served(icon) == (content_flow.PNG, "image/png")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import urllib.request
 
@@ -12,6 +13,7 @@ import pytest
 from connectors.storage import key_segment
 from flows.content_auto_creator import DEFAULTS, make_job
 from flows.runtime.outcome import FAILED, SKIPPED, SUCCESS
+from flows.sunbird.rehost import IN_MEMORY_BYTES
 from tests.conftest import EVENTS_DIR, run_flow
 from tests.fake_network import FakeNetwork
 
@@ -349,6 +351,26 @@ def test_an_identifier_is_one_folder_inside_the_container(creator, tmp_path, ide
     with urllib.request.urlopen(content["artifactUrl"], timeout=10) as answer:
         assert answer.read() == MP4
     assert [p for p in tmp_path.rglob("*") if p.is_file() and creator.storage not in p.parents] == []
+
+
+def test_files_that_fit_in_memory_are_stored_without_touching_the_temporary_location(creator):
+    """The artifact and the icon were each downloaded into a folder of their own, then copied into the storage;
+    one that fits in memory (``rehost.IN_MEMORY_BYTES``) now goes straight from memory to the storage: the
+    temporary location is not changed (its time of change stays put)."""
+    event = repository_event(creator)
+    creator.tmp.mkdir()
+    os.utime(creator.tmp, ns=(0, 0))
+    assert [o.kind for o in creator.run(event)] == [SUCCESS]
+    assert (creator.storage / "content" / event["object"]["id"] / "artifact" / "lesson.mp4").read_bytes() == MP4
+    assert creator.tmp.stat().st_mtime_ns == 0 and list(creator.tmp.iterdir()) == []
+
+
+def test_a_file_larger_than_memory_holds_goes_through_a_temporary_file_that_is_removed(creator):
+    large = MP4 + os.urandom(IN_MEMORY_BYTES)
+    event = repository_event(creator, data=large)
+    assert [o.kind for o in creator.run(event)] == [SUCCESS]
+    assert (creator.storage / "content" / event["object"]["id"] / "artifact" / "lesson.mp4").read_bytes() == large
+    assert creator.tmp.stat().st_mtime_ns > 0 and list(creator.tmp.iterdir()) == []
 
 
 def test_ids_that_differ_only_in_case_have_their_own_folders(creator):

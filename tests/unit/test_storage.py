@@ -116,45 +116,45 @@ def test_an_unknown_type_is_refused():
         Storage.from_settings("ftp", "", "", "bucket", None, None)
 
 
-@pytest.fixture
-def local(tmp_path, sandbox):
-    """A local storage whose container the sandbox serves under ``/storage``, and a file to store."""
+@pytest.fixture(params=["from a file", "from memory"])
+def local(tmp_path, sandbox, request):
+    """A local storage whose container the sandbox serves under ``/storage``, and how to store ``%PDF`` under a
+    key with it: :meth:`Storage.put` of a file, or :meth:`Storage.put_bytes`."""
     source = tmp_path / "a.pdf"
     source.write_bytes(b"%PDF")
     container = tmp_path / "bucket"
-    return Storage.from_settings("local", "", "", str(container), None, sandbox.files.serve_directory(container)), source
+    storage = Storage.from_settings("local", "", "", str(container), None, sandbox.files.serve_directory(container))
+    if request.param == "from a file":
+        return lambda key: storage.put(source, key)
+    return lambda key: storage.put_bytes(b"%PDF", key)
 
 
 @pytest.mark.parametrize("key", ["../x.pdf", "content/../../x.pdf", "content/./x.pdf", "content//x.pdf", "/tmp/x.pdf",
                                  "content/a\\..\\..\\x.pdf", "content/a\0b/x.pdf", "content/a\nb/x.pdf",
                                  "content/a\x7fb/x.pdf", "content/", "", ".", "..", "content/.."])
 def test_keys_that_could_leave_the_container_are_refused(local, tmp_path, key):
-    storage, source = local
     with pytest.raises(StorageError, match="storage key"):
-        storage.put(source, key)
+        local(key)
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.pdf", "bucket"]
 
 
 def test_a_link_in_the_container_is_not_followed_out_of_it(local, tmp_path):
-    storage, source = local
     (tmp_path / "outside").mkdir()
     (tmp_path / "bucket" / "content").symlink_to(tmp_path / "outside")
     with pytest.raises(StorageError, match="outside"):
-        storage.put(source, "content/x.pdf")
+        local("content/x.pdf")
     assert list((tmp_path / "outside").iterdir()) == []
 
 
 @pytest.mark.parametrize("identifier", ["do_1", "DO_1", "..", "../../x", "/abs", "a\\b", "a b%20~é", "\ud800"])
 def test_the_public_url_addresses_the_stored_object(local, identifier):
-    storage, source = local
-    url = storage.put(source, f"content/{key_segment(identifier)}/artifact/a.pdf")
+    url = local(f"content/{key_segment(identifier)}/artifact/a.pdf")
     with urllib.request.urlopen(url, timeout=10) as answer:
         assert answer.read() == b"%PDF"
 
 
 def test_a_key_that_is_not_url_safe_is_still_addressed(local):
-    storage, source = local
-    url = storage.put(source, "content folder/do_1/a.pdf")  # a folder from the configuration
+    url = local("content folder/do_1/a.pdf")  # a folder from the configuration
     assert url.endswith("/content%20folder/do_1/a.pdf")
     with urllib.request.urlopen(url, timeout=10) as answer:
         assert answer.read() == b"%PDF"
@@ -198,6 +198,8 @@ def test_a_refused_upload_names_the_setting_to_fix_for_each_back_ends_error(tmp_
         def put_file(self, *_args, **_kwargs):
             raise self.err
 
+        pipe_file = put_file
+
     class HttpError(Exception):  # gcsfs' error: the status is in .code
         def __init__(self, code):
             super().__init__("refused")
@@ -209,5 +211,25 @@ def test_a_refused_upload_names_the_setting_to_fix_for_each_back_ends_error(tmp_
                           (HttpError(404), "no container 'bucket' (cloud_storage_container)"),
                           (PermissionError(13, "denied"), "(cloud_storage_key, cloud_storage_secret)"),
                           (HttpError(500), "HttpError, HTTP 500")):
-        with pytest.raises(StorageError, match=re.escape(expected)):
-            Storage(Refusing(err), "bucket", "https://x").put(source, "content/a.pdf")
+        for store in (lambda storage: storage.put(source, "content/a.pdf"),
+                      lambda storage: storage.put_bytes(b"%PDF", "content/a.pdf")):
+            with pytest.raises(StorageError, match=re.escape(expected)):
+                store(Storage(Refusing(err), "bucket", "https://x"))
+
+
+def test_the_content_type_is_the_keys_not_the_local_files(tmp_path):
+    """A large download is stored from a temporary file with a random name: the type comes from the key."""
+    class Recording:
+        def put_file(self, _local, target, **options):
+            self.stored = (target, options)
+
+        def pipe_file(self, target, _data, **options):
+            self.stored = (target, options)
+
+    source = tmp_path / "tmpk3x9q"
+    source.write_bytes(b"%PDF")
+    filesystem = Recording()
+    for store in (lambda storage: storage.put(source, "content/a.pdf"),
+                  lambda storage: storage.put_bytes(b"%PDF", "content/a.pdf")):
+        store(Storage(filesystem, "bucket", "https://x", "ContentType"))
+        assert filesystem.stored == ("bucket/content/a.pdf", {"ContentType": "application/pdf"})
