@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import quote
 
 from bench.skip_rule import wanted
@@ -101,19 +102,20 @@ def http_asyncio(urls: list[str], concurrency: int) -> dict:
     return clock.result(done)
 
 
-FILE_SIZE = 64 * 1024  # an answer this large is a file the job stores: the replay writes it to disk too
+FILE_SIZE = 64 * 1024  # an answer this large is a file the job stores: the replay stores it too
 
 
 def http_replay(base_url: str, calls: list[dict], concurrency: int) -> dict:
     """The calls a job made (method, path, headers and body, as the sandbox's journal holds them), made again
     on one asyncio loop with aiohttp, at most ``concurrency`` at once: each answer read whole, a JSON one
-    parsed, a file written to a temporary file. The floor of a job's own calls and transfers."""
+    parsed, a file stored as the jobs' local storage keeps it (in a folder of its own, kept to the end). The
+    floor of a job's own calls and transfers."""
     import aiohttp
 
-    async def run() -> int:
+    async def run(container: Path) -> int:
         limit = asyncio.Semaphore(concurrency)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-            async def call(made: dict) -> int:
+            async def call(number: int, made: dict) -> int:
                 body = made["body"].encode() if isinstance(made["body"], str) else made["body"]
                 async with limit, session.request(made["method"], base_url + made["path"], data=body,
                                                   headers=made["headers"]) as answer:
@@ -121,15 +123,16 @@ def http_replay(base_url: str, calls: list[dict], concurrency: int) -> dict:
                     if answer.content_type == "application/json":
                         json.loads(data)
                     elif len(data) >= FILE_SIZE:
-                        with tempfile.TemporaryFile() as stored:
-                            stored.write(data)
+                        folder = container / str(number)
+                        folder.mkdir()
+                        (folder / "file").write_bytes(data)
                     return answer.status
-            return len(await asyncio.gather(*(call(made) for made in calls)))
+            return len(await asyncio.gather(*(call(number, made) for number, made in enumerate(calls))))
 
     clock = Clock()
-    clock.start()
-    done = asyncio.run(run())
-    return clock.result(done)
+    with tempfile.TemporaryDirectory() as container:
+        clock.start()
+        return clock.result(asyncio.run(run(Path(container))))
 
 
 def main(argv: list[str]) -> None:

@@ -245,8 +245,8 @@ def question_sets(sandbox, names, broker, count, extra="", workdir=Path("/tmp"))
 JOBS: dict[str, tuple[Callable, int, int, str]] = {
     # name: (workload, events, events in sequential mode, unit)
     "user-delete": (user_delete, 10_000, 400, "events"),
-    "content-auto-creator": (content, 300, 30, "events"),
-    "auto-creator-v2": (question_sets, 200, 10, "sets of 10 questions"),
+    "content-auto-creator": (content, 1_000, 30, "events"),
+    "auto-creator-v2": (question_sets, 400, 10, "sets of 10 questions"),
     "slow-calls": (slow_calls, 5_000, 0, "events (1 in 100 takes 3 s)"),
     "overhead": (overhead, 100_000, 0, "events (all skipped)"),
 }
@@ -364,7 +364,7 @@ def peers(broker, sandbox, names, workdir: Path, latency_ms: float) -> None:
     asyncio_floor = floors["http-asyncio, 128 at once"]  # as many at once as user-delete's default
     transfers = {}
     for name in ("content-auto-creator", "auto-creator-v2"):
-        build, count = JOBS[name][0], JOBS[name][1] // 2
+        build, count = JOBS[name][0], JOBS[name][1]
         print(f"peers: {name}'s calls and transfers, {count} {JOBS[name][3]}")
         transfers[name] = replayed(build(sandbox, names, broker, count, workdir=workdir), broker, sandbox, name,
                                    workdir)
