@@ -90,7 +90,7 @@ def parse(url: str) -> Url:
         raise AddressRefused(f"not a URL: {type(url).__name__}")
     if "\\" in url:
         raise AddressRefused(f"a URL with a backslash is refused (parsers disagree on it): {loggable_url(url)}")
-    if any(not ch.isprintable() or ch.isspace() for ch in url):
+    if not url.isprintable() or " " in url:  # of white space, only the ASCII space is printable
         raise AddressRefused(f"a URL with white space or control characters is refused: {loggable_url(url)}")
     authority = _AUTHORITY.match(url)
     if authority and "@" in authority.group(1):

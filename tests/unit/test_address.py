@@ -216,3 +216,16 @@ def test_a_hostile_url_is_refused_or_allowed_never_an_other_error_and_never_reac
 def test_user_info_is_removed_from_every_url_in_a_text():
     text = "read http://svc:pa55@h:1/a, then //u@h/b and https://a@b@c/x; keep http://h/p@q"
     assert without_userinfo(text) == "read http://h:1/a, then //h/b and https://c/x; keep http://h/p@q"
+
+
+_SPACES = "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\u200b"
+
+
+@given(st.text(alphabet=st.one_of(st.characters(), st.sampled_from(_SPACES)), max_size=12))
+def test_a_url_with_any_white_space_or_unprintable_character_is_refused(tail):
+    """Every character Python calls white space or not printable (controls, separators, format characters such
+    as U+200B and U+FEFF, lone surrogates) refuses the URL, wherever it is."""
+    url = f"http://example.org/a{tail}b.pdf"
+    if any(not ch.isprintable() or ch.isspace() for ch in tail):
+        with pytest.raises(AddressRefused, match="white space or control characters"):
+            connectors.address.parse(url)
