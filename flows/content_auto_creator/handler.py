@@ -84,7 +84,7 @@ class ContentAutoCreator:
                                                           self._settings.create_props)
         target = await self._target(view, metadata)
         calls, link = steps(target.stage, view.stage)
-        log.info("processing content", extra={"entity": object_id, "target": target.stage, "calls": calls})
+        log.debug("processing content", extra={"entity": object_id, "target": target.stage, "calls": calls})
         internal_id = target.internal_id
         try:
             for call in calls:

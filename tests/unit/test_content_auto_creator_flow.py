@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import re
 import urllib.request
@@ -94,6 +95,17 @@ def test_example_a_goes_from_create_to_publish_and_is_linked(creator):
     collection = creator.sandbox.content.collections[event["edata"]["collection"][0]["identifier"]]
     assert collection[event["edata"]["collection"][0]["unitId"]] == [event["object"]["id"]]
     assert list(creator.tmp.rglob("*")) == []  # temporary files and folders removed
+
+
+def test_an_event_writes_no_info_line_besides_its_outcome(creator, caplog):
+    """CONTRACT.md: one INFO line per event outcome; the handler's plan (target stage, calls) is at DEBUG."""
+    caplog.set_level(logging.INFO)
+    assert [o.kind for o in creator.run(repository_event(creator))] == [SUCCESS]
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("flows.content_auto_creator")] == []
+    caplog.set_level(logging.DEBUG)
+    assert [o.kind for o in creator.run(repository_event(creator, identifier="do_2"))] == [SUCCESS]
+    planned = [r for r in caplog.records if r.getMessage() == "processing content"]
+    assert [(r.levelno, r.entity, r.target) for r in planned] == [(logging.DEBUG, "do_2", "create")]
 
 
 def test_the_http_contracts(creator):
