@@ -10,14 +10,14 @@ period, and all of it (redirects and retries included) to ``download.deadline_s`
 within the retry budget::
 
     downloads = LoopDownloader(downloader)
-    path = await downloads.fetch("https://host/a/My%20File.pdf", workdir)   # workdir / "my-file.pdf"
+    name = downloads.name_for("https://host/a/My%20File.pdf")   # "my-file.pdf"
+    await downloads.fetch_into("https://host/a/My%20File.pdf", spool)
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urljoin
 
@@ -45,26 +45,14 @@ class LoopDownloader:
                                               sock_read=policy.read_timeout_s)
         self.connections = LoopConnections(policy.allow_private_networks, policy.max_connections)
 
-    async def fetch(self, url: str, directory: Path, max_bytes: int | None = None, allowed: tuple[str, ...] = (),
-                    expected_mime: str = "") -> Path:
-        """:meth:`Downloader.fetch` on the loop: ``url`` into ``directory``; nothing is left there if it fails."""
-        target = self._rules.target_file(url, directory, allowed)
-        try:
-            with open(target, "wb") as out:
-                await self.fetch_into(url, out, max_bytes, allowed, expected_mime)
-        except BaseException:
-            target.unlink(missing_ok=True)
-            raise
-        return target
-
     def name_for(self, url: str, allowed: tuple[str, ...] = ()) -> str:
         """:meth:`Downloader.name_for`: the name of ``url``'s file, once the URL is screened."""
         return self._rules.name_for(url, allowed)
 
     async def fetch_into(self, url: str, out: BinaryIO, max_bytes: int | None = None, allowed: tuple[str, ...] = (),
                          expected_mime: str = "") -> None:
-        """``url`` into the file ``out`` (emptied at each attempt: a retry starts again), as :meth:`fetch` does;
-        a spooled temporary file keeps a small download in memory."""
+        """``url`` into the file ``out`` (emptied at each attempt: a retry starts again), as
+        :meth:`Downloader.fetch` does; a :class:`~connectors.spool.Spool` keeps a small download in memory."""
         self._rules.screen(url, allowed)
         policy, started, attempt = self._rules.policy, time.monotonic(), 1
         pace = Pace(policy, Watch(started + policy.deadline_s))

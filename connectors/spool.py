@@ -18,7 +18,8 @@ from pathlib import Path
 
 class Spool:
     """A binary file in memory up to ``in_memory`` bytes, then in a file of its own in ``directory``, removed when
-    the spool is closed. Reads, seeks and truncations go to whichever holds the bytes."""
+    the spool is closed (even when closing fails, as on a full disk). Reads, seeks and truncations go to
+    whichever holds the bytes."""
 
     def __init__(self, in_memory: int, directory: Path):
         self._in_memory = in_memory
@@ -27,7 +28,7 @@ class Spool:
         self.path: Path | None = None  # the file's, once the bytes are on disk
 
     def write(self, data: bytes) -> int:
-        if self.path is None and self._file.tell() + len(data) > self._in_memory:
+        if self.path is None and self._file.tell() + memoryview(data).nbytes > self._in_memory:
             self._to_disk()
         return self._file.write(data)
 
@@ -42,17 +43,43 @@ class Spool:
         self._directory.mkdir(parents=True, exist_ok=True)
         descriptor, name = tempfile.mkstemp(dir=self._directory)
         self.path = Path(name)
-        self._file = os.fdopen(descriptor, "w+b")
+        try:
+            self._file = os.fdopen(descriptor, "w+b")
+        except BaseException:
+            os.close(descriptor)
+            raise
         self._file.write(memory.getvalue())
         self._file.seek(memory.tell())
 
-    def __getattr__(self, name: str):  # read, seek, tell, truncate, flush, seekable: what zipfile and writers use
-        return getattr(self._file, name)
+    # What zipfile and the downloaders use, from whichever holds the bytes.
+    def read(self, size: int = -1) -> bytes:
+        return self._file.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def truncate(self, size: int | None = None) -> int:
+        return self._file.truncate(size)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def seekable(self) -> bool:
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
 
     def close(self) -> None:
-        self._file.close()
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
+        try:
+            self._file.close()
+        finally:
+            if self.path is not None:
+                self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> "Spool":
         return self

@@ -80,7 +80,7 @@ class Storage:
     filesystem: fsspec.AbstractFileSystem
     root: str  # the container (bucket) or directory
     public_base_url: str
-    type_option: str | None = None  # how the back end's put_file takes the object's content type
+    type_option: str | None = None  # how the back end's put_file and pipe_file take the content type
 
     @classmethod
     def from_settings(cls, storage_type: str, key: str, secret: str, container: str, endpoint: str | None,

@@ -15,10 +15,8 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-import tempfile
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import urllib3
@@ -229,14 +227,11 @@ def _storage(storage) -> Check:
     key = f"preflight/{uuid.uuid4().hex}/probe.txt"
     data = f"cokreat-jobs pre-flight probe {key}".encode()
     target = f"{storage.root}/{key}"
-    with tempfile.TemporaryDirectory() as directory:
-        local = Path(directory) / "probe.txt"
-        local.write_bytes(data)
-        try:
-            url = storage.put(local, key)
-        except StorageError as err:
-            _remove(storage, target)  # in case a part of it was written
-            return Check("storage", False, f"cannot store a probe object: {err}")
+    try:
+        url = storage.put_bytes(data, key)  # as the jobs store a file held in memory
+    except StorageError as err:
+        _remove(storage, target)  # in case a part of it was written
+        return Check("storage", False, f"cannot store a probe object: {err}")
     try:
         problem = _not_served(storage, target, url, data)
     finally:

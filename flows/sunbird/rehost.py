@@ -1,10 +1,10 @@
 """Copying a file from where the source keeps it to our storage: download, store, clean up.
 
-A download goes through the safe downloader on the event loop into a :class:`~connectors.spool.Spool`: a file
-that fits in memory (:data:`IN_MEMORY_BYTES`) is stored from there, a larger one from a temporary file that is
-always removed. Drive links go through the Drive downloader, on a thread, into a temporary folder. The file is
-stored under ``<folder>/<file name>`` and its public URL returned. A download that is only read (an ECAR) is
-spooled the same way.
+A download goes through the safe downloader on the event loop into a :class:`~connectors.spool.Spool`: a
+file that fits in memory (:data:`IN_MEMORY_BYTES`) is stored from there, a larger one from a temporary file,
+removed once stored or failed. Drive links go through the Drive downloader, on a thread, into a temporary
+folder. The file is stored under ``<folder>/<file name>`` and its public URL returned. A download that is
+only read (an ECAR) is spooled the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from connectors.storage import Storage
 from flows.runtime.in_flight import in_thread
 from flows.runtime.settings import CommonSettings, ConfigError, Reader
 
-IN_MEMORY_BYTES = 2**20  # of a download: an icon, a question's ECAR, many artifacts; at most this per event in flight
+IN_MEMORY_BYTES = 2**20  # of a download: an icon, a question's ECAR, many artifacts (README: Temporary files)
 
 
 @dataclass(frozen=True)

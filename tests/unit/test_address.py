@@ -225,7 +225,9 @@ _SPACES = "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u200a\u2028\u2029\u20
 def test_a_url_with_any_white_space_or_unprintable_character_is_refused(tail):
     """Every character Python calls white space or not printable (controls, separators, format characters such
     as U+200B and U+FEFF, lone surrogates) refuses the URL, wherever it is."""
-    url = f"http://example.org/a{tail}b.pdf"
+    url = f"http://example.org/a{tail.replace(chr(92), '')}b.pdf"  # a backslash is refused first, as such
     if any(not ch.isprintable() or ch.isspace() for ch in tail):
         with pytest.raises(AddressRefused, match="white space or control characters"):
             connectors.address.parse(url)
+    else:
+        connectors.address.parse(url)

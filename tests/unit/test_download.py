@@ -37,8 +37,18 @@ class OnTheLoop:
     def __init__(self, downloader: Downloader):
         self._downloads = LoopDownloader(downloader)
 
-    def fetch(self, *args, **kwargs):
-        return on_the_loop(self._downloads.fetch(*args, **kwargs))
+    def fetch(self, url, directory, max_bytes=None, allowed=(), expected_mime=""):
+        """Into ``directory`` under the name the job stores it with (:meth:`LoopDownloader.name_for`), as
+        :meth:`Downloader.fetch` does; nothing is left there when it fails."""
+        target = directory / self._downloads.name_for(url, allowed)
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(target, "wb") as out:
+                on_the_loop(self._downloads.fetch_into(url, out, max_bytes, allowed, expected_mime))
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        return target
 
     def fetch_into(self, *args, **kwargs):
         return on_the_loop(self._downloads.fetch_into(*args, **kwargs))

@@ -1,6 +1,11 @@
 """The spool a download is written to: memory while small, a named temporary file beyond, removed at close."""
 
+import array
+import errno
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +64,31 @@ def test_an_archive_is_read_from_either(tmp_path, in_memory):
         with zipfile.ZipFile(spool) as archive:
             assert archive.read("manifest.json") == b"{}"
         assert (spool.path is None) == (in_memory > 1000)
+
+
+def test_a_full_disk_leaves_no_file_behind(tmp_path):
+    """Closing writes out the last buffered bytes; when that fails (here, the file size limit stands in for a
+    full disk), the file is still removed, not left to fill the disk further."""
+    script = f"""
+import resource, signal, sys
+from pathlib import Path
+from connectors.spool import Spool
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    with Spool(10_000, Path({str(tmp_path)!r})) as spool:
+        while True:
+            spool.write(b"x" * 1000)
+except OSError as err:
+    print("failed:", err.errno)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).parents[2])
+    assert done.stdout.strip() == f"failed: {errno.EFBIG}", done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sizes_are_counted_in_bytes_whatever_the_buffer(tmp_path):
+    with Spool(10, tmp_path) as spool:
+        spool.write(memoryview(array.array("i", [1, 2, 3])))  # 12 bytes, 3 items
+        assert spool.path is not None
