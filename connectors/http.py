@@ -18,6 +18,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Mapping, NoReturn
 from urllib.parse import quote
 
@@ -232,8 +233,15 @@ def judged(job: str, service: str, method: str, started: float, status: int, con
 
 
 def _counted(job: str, service: str, code: str, started: float) -> None:
-    HTTP_REQUESTS.labels(job, service, code).inc()
-    HTTP_SECONDS.labels(job, service).observe(time.monotonic() - started)
+    requests, seconds = _series(job, service, code)
+    requests.inc()
+    seconds.observe(time.monotonic() - started)
+
+
+@lru_cache(maxsize=4096)
+def _series(job: str, service: str, code: str) -> tuple:
+    """The call's counter and histogram children: ``labels()`` takes a lock and a lookup (5 µs a call)."""
+    return HTTP_REQUESTS.labels(job, service, code), HTTP_SECONDS.labels(job, service)
 
 
 def _no_answer(err: HTTPError) -> str:

@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from typing import Callable, Union
 
 import bytewax.operators as op
@@ -114,13 +114,20 @@ def _finish(item: _Pending, kind: OutcomeKind, *, stage: Stage | None = None, de
 async def handle_one(job: Job, item: _Pending) -> Outcome | Linking:
     """Run the job's handler; every error becomes an outcome, none escapes. An event the handler leaves
     to be linked waits for its links (:mod:`flows.runtime.linking`) with the outcome it will have then."""
-    IN_FLIGHT.labels(job.name).inc()
+    in_flight = _in_flight(job.name)
+    in_flight.inc()
     try:
         return _outcome(item, await job.handle(item.message.topic, item.event))
     except Exception as err:
         return _failure(job, item, err)
     finally:
-        IN_FLIGHT.labels(job.name).dec()
+        in_flight.dec()
+
+
+@lru_cache(maxsize=None)
+def _in_flight(job_name: str):
+    """The job's in-flight gauge: ``labels()`` takes a lock and a lookup, twice an event."""
+    return IN_FLIGHT.labels(job_name)
 
 
 def _outcome(item: _Pending, result: Result) -> Outcome | Linking:
