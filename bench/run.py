@@ -336,70 +336,88 @@ def cpu_per_1000(peer: dict) -> float:
 def peers(broker, sandbox, names, workdir: Path, latency_ms: float) -> None:
     """The jobs beside the peers and floors of the same work, in one run: the skipped path against
     Quix Streams and a bare confluent-kafka loop; user-delete's calls against bare HTTP clients
-    (urllib3 on threads, aiohttp on asyncio) at the same service latency."""
-    count = JOBS["overhead"][1]
-    rounds = [skipped_round(broker, sandbox, names, workdir, count, n) for n in range(SKIPPED_ROUNDS)]
-    skipped = {"rounds": rounds, **{name: median_of(round_[name] for round_ in rounds) for name in rounds[0]
-                                    if name != "ratios"}}
-    calls = JOBS["user-delete"][1]
-    print(f"peers: {calls} DELETE calls at {latency_ms:.0f} ms")
-    job = measure(user_delete(sandbox, names, broker, calls), broker, sandbox, "user-delete", workdir)
+    (urllib3 on threads, aiohttp on asyncio) at the same service latency; the auto-creators against their
+    calls and transfers made again by the bare asyncio client. Each comparison that gives a ratio runs in
+    :data:`ROUNDS` rounds (:func:`in_rounds`)."""
+    count, calls = JOBS["overhead"][1], JOBS["user-delete"][1]
+    skipped = in_rounds(f"the skipped path, {count} events",
+                        lambda: skipped_round(broker, sandbox, names, workdir, count))
     floors = {}
-    for kind, concurrency in (("http-threads", 32), ("http-asyncio", 32), ("http-asyncio", 128)):
-        prefix = names("floor")
-        for n in range(calls):
-            sandbox.contribution.add_user(f"{prefix}-{n}")
-        floor = run_peer([sys.executable, "-m", "bench.peers", kind, sandbox.url, prefix, str(calls), str(concurrency)])
-        floors[f"{kind}, {concurrency} at once"] = {"calls_per_s": per_second(floor),
-                                                    "cpu_s_per_1000": cpu_per_1000(floor)}
-    asyncio_floor = floors["http-asyncio, 128 at once"]  # as many at once as user-delete's default
-    transfers = {}
-    for name in ("content-auto-creator", "auto-creator-v2"):
-        build, count = JOBS[name][0], JOBS[name][1]
-        print(f"peers: {name}'s calls and transfers, {count} {JOBS[name][3]}")
-        transfers[name] = replayed(build(sandbox, names, broker, count, workdir=workdir), broker, sandbox, name,
-                                   workdir)
-    _write("peers", {
-        "skipped_path": skipped,
-        "skipped_ratios": {"vs quix streams": statistics.median(r["ratios"]["vs quix streams"] for r in rounds),
-                           "vs bare loop": statistics.median(r["ratios"]["vs bare loop"] for r in rounds)},
-        "calls": {"user-delete (default settings)": asdict(job), **floors},
-        "calls_ratios": {"user-delete events/s vs asyncio floor": round(job.events_per_s /
-                                                                       asyncio_floor["calls_per_s"], 2),
-                         "user-delete CPU per event vs asyncio floor's per call":
-                             round(job.cpu_s_per_1000 / max(asyncio_floor["cpu_s_per_1000"], 1e-6), 2)},
-        "calls_and_transfers": transfers,
-        "latency_ms": latency_ms})
+    for kind, concurrency in (("http-threads", 32), ("http-asyncio", 32)):
+        floors[f"{kind}, {concurrency} at once"] = http_floor(sandbox, names, kind, calls, concurrency)
+    user_calls = in_rounds(f"{calls} DELETE calls at {latency_ms:.0f} ms",
+                           lambda: calls_round(broker, sandbox, names, workdir, calls))
+    transfers = {name: in_rounds(f"{name}'s calls and transfers, {JOBS[name][1]} {JOBS[name][3]}",
+                                 lambda name=name: replayed(JOBS[name][0](sandbox, names, broker, JOBS[name][1],
+                                                                          workdir=workdir),
+                                                            broker, sandbox, name, workdir))
+                 for name in ("content-auto-creator", "auto-creator-v2")}
+    _write("peers", {"skipped_path": skipped, "calls": {**user_calls, **floors}, "calls_and_transfers": transfers,
+                     "latency_ms": latency_ms})
 
 
-SKIPPED_ROUNDS = 3  # the skipped path's runs: ours, the bare loop and Quix in turn, the ratios taken round by round
+ROUNDS = 3  # of each comparison: the machine's speed drifts by up to a third between minutes here
 
 
-def skipped_round(broker, sandbox, names, workdir: Path, count: int, number: int) -> dict:
-    """One round of the skipped path: user-delete, then the bare loop and Quix Streams on a topic of the same
-    events. The machine's speed drifts by up to a third between minutes here: a round's three runs follow one
-    another, so their ratios are read round by round."""
-    print(f"peers: the skipped path, {count} events, round {number + 1} of {SKIPPED_ROUNDS}")
+def in_rounds(what: str, one_round: Callable[[], dict]) -> dict:
+    """``one_round()`` :data:`ROUNDS` times: the job and its peers one after the other in each, so that a
+    round's ratios (``"ratios"``) compare runs made at the same speed. The result is each figure's median
+    over the rounds, with every round under ``"rounds"``."""
+    rounds = []
+    for number in range(ROUNDS):
+        print(f"peers: {what}, round {number + 1} of {ROUNDS}")
+        rounds.append(one_round())
+    return {**median_of(rounds), "rounds": rounds}
+
+
+def median_of(results: list) -> object:
+    """The median of each number across ``results`` (dicts of the same shape, nested)."""
+    first = results[0]
+    if isinstance(first, dict):
+        return {key: median_of([result[key] for result in results]) for key in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        middle = statistics.median(results)
+        return round(middle, 3) if isinstance(middle, float) else middle
+    return first
+
+
+def skipped_round(broker, sandbox, names, workdir: Path, count: int) -> dict:
+    """user-delete on ``count`` events that are not for it, then the bare loop and Quix Streams on a topic of
+    the same events."""
     ours = measure(overhead(sandbox, names, broker, count), broker, sandbox, "user-delete, all skipped", workdir)
     topic = names("peer.skip")
     broker.create_topics([topic], partitions=2)
     produce_timed(broker.bootstrap, topic, overhead(sandbox, names, broker, count).values)
     bare = run_peer([sys.executable, "-m", "bench.peers", "consumer", broker.bootstrap, topic, str(count)])
     quix = run_peer([str(quix_python()), str(Path(__file__).parent / "quix_peer.py"), broker.bootstrap, topic,
-                     str(count), str(workdir / f"quix-state-{number}")])
+                     str(count), str(workdir / names("quix-state"))])
     quix = {"done": quix["events"], "seconds": quix["seconds"], "cpu_s": quix["cpu_s"]}
-    peers_ = {"bare confluent-kafka loop": bare, "quix streams": quix}
+    results = {"bare confluent-kafka loop": bare, "quix streams": quix}
     return {"user-delete": {"events_per_s": ours.events_per_s, "cpu_s_per_1000": ours.cpu_s_per_1000},
             **{name: {"events_per_s": per_second(peer), "cpu_s_per_1000": cpu_per_1000(peer)}
-               for name, peer in peers_.items()},
+               for name, peer in results.items()},
             "ratios": {"vs quix streams": round(ours.events_per_s / per_second(quix), 2),
                        "vs bare loop": round(ours.events_per_s / per_second(bare), 2)}}
 
 
-def median_of(results) -> dict:
-    """The median of each figure of the rounds' results."""
-    results = list(results)
-    return {key: statistics.median(result[key] for result in results) for key in results[0]}
+def calls_round(broker, sandbox, names, workdir: Path, calls: int) -> dict:
+    """user-delete on ``calls`` events, then the bare asyncio client making as many DELETE calls, 128 at once
+    (user-delete's default in flight)."""
+    job = measure(user_delete(sandbox, names, broker, calls), broker, sandbox, "user-delete", workdir)
+    floor = http_floor(sandbox, names, "http-asyncio", calls, 128)
+    return {"user-delete (default settings)": asdict(job), "http-asyncio, 128 at once": floor,
+            "ratios": {"user-delete events/s vs asyncio floor": round(job.events_per_s / floor["calls_per_s"], 2),
+                       "user-delete CPU per event vs asyncio floor's per call":
+                           round(job.cpu_s_per_1000 / max(floor["cpu_s_per_1000"], 1e-6), 2)}}
+
+
+def http_floor(sandbox, names, kind: str, calls: int, concurrency: int) -> dict:
+    """A bare HTTP client (:mod:`bench.peers`) deleting ``calls`` users the sandbox knows."""
+    prefix = names("floor")
+    for n in range(calls):
+        sandbox.contribution.add_user(f"{prefix}-{n}")
+    floor = run_peer([sys.executable, "-m", "bench.peers", kind, sandbox.url, prefix, str(calls), str(concurrency)])
+    return {"calls_per_s": per_second(floor), "cpu_s_per_1000": cpu_per_1000(floor)}
 
 
 REPLAY_IN_FLIGHT = 64  # calls at once in the replay: content-auto-creator's default events in flight, a call each
