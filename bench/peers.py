@@ -109,13 +109,14 @@ def http_replay(base_url: str, calls: list[dict], concurrency: int) -> dict:
     """The calls a job made (method, path, headers and body, as the sandbox's journal holds them), made again
     on one asyncio loop with aiohttp, at most ``concurrency`` at once: each answer read whole, a JSON one
     parsed, a file stored as the jobs' local storage keeps it (in a folder of its own, kept to the end). The
-    floor of a job's own calls and transfers."""
+    floor of a job's own calls and transfers; ``unlike`` counts the answers whose status is not the one the
+    job got (a create made again may meet the object already there), which may cost less than the job's."""
     import aiohttp
 
-    async def run(container: Path) -> int:
+    async def run(container: Path) -> list[bool]:
         limit = asyncio.Semaphore(concurrency)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-            async def call(number: int, made: dict) -> int:
+            async def call(number: int, made: dict) -> bool:
                 body = made["body"].encode() if isinstance(made["body"], str) else made["body"]
                 async with limit, session.request(made["method"], base_url + made["path"], data=body,
                                                   headers=made["headers"]) as answer:
@@ -126,13 +127,14 @@ def http_replay(base_url: str, calls: list[dict], concurrency: int) -> dict:
                         folder = container / str(number)
                         folder.mkdir()
                         (folder / "file").write_bytes(data)
-                    return answer.status
-            return len(await asyncio.gather(*(call(number, made) for number, made in enumerate(calls))))
+                    return answer.status == made["status"]
+            return await asyncio.gather(*(call(number, made) for number, made in enumerate(calls)))
 
     clock = Clock()
     with tempfile.TemporaryDirectory() as container:
         clock.start()
-        return clock.result(asyncio.run(run(Path(container))))
+        alike = asyncio.run(run(Path(container)))
+        return {**clock.result(len(alike)), "unlike": alike.count(False)}
 
 
 def main(argv: list[str]) -> None:

@@ -341,32 +341,34 @@ def peers(broker, sandbox, names, workdir: Path, latency_ms: float) -> None:
     :data:`ROUNDS` rounds (:func:`in_rounds`)."""
     count, calls = JOBS["overhead"][1], JOBS["user-delete"][1]
     skipped = in_rounds(f"the skipped path, {count} events",
-                        lambda: skipped_round(broker, sandbox, names, workdir, count))
+                        lambda number: skipped_round(broker, sandbox, names, workdir, count, number))
     floors = {}
     for kind, concurrency in (("http-threads", 32), ("http-asyncio", 32)):
         floors[f"{kind}, {concurrency} at once"] = http_floor(sandbox, names, kind, calls, concurrency)
     user_calls = in_rounds(f"{calls} DELETE calls at {latency_ms:.0f} ms",
-                           lambda: calls_round(broker, sandbox, names, workdir, calls))
+                           lambda number: calls_round(broker, sandbox, names, workdir, calls, number))
     transfers = {name: in_rounds(f"{name}'s calls and transfers, {JOBS[name][1]} {JOBS[name][3]}",
-                                 lambda name=name: replayed(JOBS[name][0](sandbox, names, broker, JOBS[name][1],
+                                 lambda _number, name=name: replayed(JOBS[name][0](sandbox, names, broker, JOBS[name][1],
                                                                           workdir=workdir),
                                                             broker, sandbox, name, workdir))
                  for name in ("content-auto-creator", "auto-creator-v2")}
-    _write("peers", {"skipped_path": skipped, "calls": {**user_calls, **floors}, "calls_and_transfers": transfers,
-                     "latency_ms": latency_ms})
+    _write("peers", {"skipped_path": skipped,
+                     "calls": {"user-delete against the asyncio floor, 128 at once": user_calls, **floors},
+                     "calls_and_transfers": transfers, "latency_ms": latency_ms})
 
 
 ROUNDS = 3  # of each comparison: the machine's speed drifts by up to a third between minutes here
 
 
-def in_rounds(what: str, one_round: Callable[[], dict]) -> dict:
-    """``one_round()`` :data:`ROUNDS` times: the job and its peers one after the other in each, so that a
-    round's ratios (``"ratios"``) compare runs made at the same speed. The result is each figure's median
-    over the rounds, with every round under ``"rounds"``."""
+def in_rounds(what: str, one_round: Callable[[int], dict]) -> dict:
+    """``one_round(number)`` :data:`ROUNDS` times: the job and its peers one after the other in each, so that
+    a round's ratios (``"ratios"``) compare runs made at the same speed. The result is each figure's median
+    over the rounds, each taken on its own (so a median ratio is not the quotient of two median figures),
+    with every round under ``"rounds"``."""
     rounds = []
     for number in range(ROUNDS):
         print(f"peers: {what}, round {number + 1} of {ROUNDS}")
-        rounds.append(one_round())
+        rounds.append(one_round(number))
     return {**median_of(rounds), "rounds": rounds}
 
 
@@ -381,17 +383,23 @@ def median_of(results: list) -> object:
     return first
 
 
-def skipped_round(broker, sandbox, names, workdir: Path, count: int) -> dict:
-    """user-delete on ``count`` events that are not for it, then the bare loop and Quix Streams on a topic of
-    the same events."""
-    ours = measure(overhead(sandbox, names, broker, count), broker, sandbox, "user-delete, all skipped", workdir)
+def skipped_round(broker, sandbox, names, workdir: Path, count: int, number: int) -> dict:
+    """user-delete on ``count`` events that are not for it, and the bare loop and Quix Streams on a topic of
+    the same events: the job first in even rounds, last in odd ones, so that a drift within rounds does not
+    always favour the same side."""
     topic = names("peer.skip")
     broker.create_topics([topic], partitions=2)
     produce_timed(broker.bootstrap, topic, overhead(sandbox, names, broker, count).values)
+
+    def job() -> Run:
+        return measure(overhead(sandbox, names, broker, count), broker, sandbox, "user-delete, all skipped", workdir)
+
+    ours = job() if number % 2 == 0 else None
     bare = run_peer([sys.executable, "-m", "bench.peers", "consumer", broker.bootstrap, topic, str(count)])
     quix = run_peer([str(quix_python()), str(Path(__file__).parent / "quix_peer.py"), broker.bootstrap, topic,
                      str(count), str(workdir / names("quix-state"))])
     quix = {"done": quix["events"], "seconds": quix["seconds"], "cpu_s": quix["cpu_s"]}
+    ours = ours or job()
     results = {"bare confluent-kafka loop": bare, "quix streams": quix}
     return {"user-delete": {"events_per_s": ours.events_per_s, "cpu_s_per_1000": ours.cpu_s_per_1000},
             **{name: {"events_per_s": per_second(peer), "cpu_s_per_1000": cpu_per_1000(peer)}
@@ -400,11 +408,14 @@ def skipped_round(broker, sandbox, names, workdir: Path, count: int) -> dict:
                        "vs bare loop": round(ours.events_per_s / per_second(bare), 2)}}
 
 
-def calls_round(broker, sandbox, names, workdir: Path, calls: int) -> dict:
-    """user-delete on ``calls`` events, then the bare asyncio client making as many DELETE calls, 128 at once
-    (user-delete's default in flight)."""
+def calls_round(broker, sandbox, names, workdir: Path, calls: int, number: int) -> dict:
+    """user-delete on ``calls`` events and the bare asyncio client making as many DELETE calls, 128 at once
+    (user-delete's default in flight): the job first in even rounds, last in odd ones."""
+    if number % 2:
+        floor = http_floor(sandbox, names, "http-asyncio", calls, 128)
     job = measure(user_delete(sandbox, names, broker, calls), broker, sandbox, "user-delete", workdir)
-    floor = http_floor(sandbox, names, "http-asyncio", calls, 128)
+    if number % 2 == 0:
+        floor = http_floor(sandbox, names, "http-asyncio", calls, 128)
     return {"user-delete (default settings)": asdict(job), "http-asyncio, 128 at once": floor,
             "ratios": {"user-delete events/s vs asyncio floor": round(job.events_per_s / floor["calls_per_s"], 2),
                        "user-delete CPU per event vs asyncio floor's per call":
@@ -437,12 +448,14 @@ def replayed(work: Workload, broker, sandbox, label: str, workdir: Path) -> dict
         for call in made:
             body = call.body if call.body is None or isinstance(call.body, str) else json.dumps(call.body)
             headers = {k: v for k, v in call.headers.items() if k.lower() not in _NOT_REPLAYED}
-            lines.write(json.dumps({"method": call.method, "path": call.path, "body": body, "headers": headers}) + "\n")
+            lines.write(json.dumps({"method": call.method, "path": call.path, "body": body, "headers": headers,
+                                    "status": call.status}) + "\n")
     floor = run_peer([sys.executable, "-m", "bench.peers", "http-replay", sandbox.url, str(path),
                       str(REPLAY_IN_FLIGHT)])
     floor_per_1000 = round(floor["cpu_s"] / run.events * 1000, 3)
     return {"job": asdict(run), "calls_per_unit": round(len(made) / run.events, 1),
-            "bare asyncio replay": {"calls_per_s": per_second(floor), "cpu_s_per_1000_units": floor_per_1000},
+            "bare asyncio replay": {"calls_per_s": per_second(floor), "cpu_s_per_1000_units": floor_per_1000,
+                                    "answers with another status than the job's": floor["unlike"]},
             "job CPU vs bare": round(run.cpu_s_per_1000 / max(floor_per_1000, 1e-6), 2)}
 
 

@@ -153,7 +153,7 @@ def test_small_ecars_are_read_in_memory_without_a_folder_each(creator):
     event, _ = question_set(creator.sandbox)
     source = creator.sandbox.source
     for document in [source.sets[event["object"]["id"]], *source.questions.values()]:
-        document.pop("appIcon", None)  # an image is copied through a folder: none here
+        document.pop("appIcon", None)  # an image is stored too: none here
     creator.tmp.mkdir()
     os.utime(creator.tmp, ns=(0, 0))
     assert [o.kind for o in creator.run(event)] == [SUCCESS]
