@@ -29,6 +29,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -348,9 +349,7 @@ def peers(broker, sandbox, names, workdir: Path, latency_ms: float) -> None:
     user_calls = in_rounds(f"{calls} DELETE calls at {latency_ms:.0f} ms",
                            lambda number: calls_round(broker, sandbox, names, workdir, calls, number))
     transfers = {name: in_rounds(f"{name}'s calls and transfers, {JOBS[name][1]} {JOBS[name][3]}",
-                                 lambda _number, name=name: replayed(JOBS[name][0](sandbox, names, broker, JOBS[name][1],
-                                                                          workdir=workdir),
-                                                            broker, sandbox, name, workdir))
+                                 partial(replay_round, broker, sandbox, names, workdir, name))
                  for name in ("content-auto-creator", "auto-creator-v2")}
     _write("peers", {"skipped_path": skipped,
                      "calls": {"user-delete against the asyncio floor, 128 at once": user_calls, **floors},
@@ -420,6 +419,12 @@ def calls_round(broker, sandbox, names, workdir: Path, calls: int, number: int) 
             "ratios": {"user-delete events/s vs asyncio floor": round(job.events_per_s / floor["calls_per_s"], 2),
                        "user-delete CPU per event vs asyncio floor's per call":
                            round(job.cpu_s_per_1000 / max(floor["cpu_s_per_1000"], 1e-6), 2)}}
+
+
+def replay_round(broker, sandbox, names, workdir: Path, name: str, _number: int) -> dict:
+    """The auto-creator ``name`` on its workload, then its calls made again (:func:`replayed`)."""
+    build, count = JOBS[name][0], JOBS[name][1]
+    return replayed(build(sandbox, names, broker, count, workdir=workdir), broker, sandbox, name, workdir)
 
 
 def http_floor(sandbox, names, kind: str, calls: int, concurrency: int) -> dict:
