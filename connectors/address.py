@@ -38,6 +38,7 @@ from urllib3.exceptions import LocationParseError, NewConnectionError
 from urllib3.util import Url, parse_url
 
 from connectors.deadline import connection_pool
+from connectors.name_cache import NameCache
 
 _POOLS = 64  # hosts kept connected at once; the least recently used is closed beyond
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -149,16 +150,20 @@ def _lookup_errors(url: str, name: str) -> Iterator[None]:
         raise AddressRefused(f"not a valid host name: {loggable_url(url)}") from None
 
 
-async def resolve_on_loop(url: str, allow_private: bool) -> "Target":
+async def resolve_on_loop(url: str, allow_private: bool, names: NameCache) -> "Target":
     """:meth:`PublicConnections.check`'s rules for a caller on an event loop: the name resolved by the loop
-    (an address given as such is not looked up), every address it has checked."""
+    (an address given as such is not looked up) unless ``names`` keeps its answers, every address it has
+    checked."""
     parts, port, name = located(url)
     try:
         ipaddress.ip_address(name)
         answers = [(socket.AF_INET6 if ":" in name else socket.AF_INET, socket.SOCK_STREAM, 0, "", (name, port))]
     except ValueError:
-        with _lookup_errors(url, name):
-            answers = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        answers = names.get(name, port)
+        if answers is None:
+            with _lookup_errors(url, name):
+                answers = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM)
+            names.put(name, port, answers)
     return checked_target(url, parts, port, name, answers, allow_private)
 
 

@@ -2,7 +2,8 @@
 rules for callers that are coroutines, with aiohttp.
 
 The URL is read by the parser that connects (:func:`~connectors.address.parse`); its name is resolved
-once, by the loop (an address given as such is not looked up); every address it has must be public
+once, by the loop (an address given as such is not looked up), its answers kept a few seconds
+(:mod:`connectors.name_cache`); every address it has must be public
 (unless private networks are allowed); and the request goes to one of those very addresses, the name
 travelling only in ``Host`` and in TLS (server name and certificate check). No redirect is followed, no
 cookie kept, nothing taken from the environment::
@@ -25,6 +26,7 @@ import certifi
 from yarl import URL
 
 from connectors.address import Target, resolve_on_loop
+from connectors.name_cache import NameCache
 
 
 class LoopConnections:
@@ -35,6 +37,7 @@ class LoopConnections:
         self._maxsize = maxsize
         self._tls = ssl.create_default_context(cafile=certifi.where())
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        self._names = NameCache()
 
     async def request(self, method: str, url: str, *, timeout: aiohttp.ClientTimeout,
                       headers: dict[str, str] | None = None, data: bytes | None = None) -> aiohttp.ClientResponse:
@@ -45,7 +48,7 @@ class LoopConnections:
         ``aiohttp.ClientError`` (a TLS error at once; a refused or unreachable address once the name's other
         addresses have been tried, as browsers do).
         """
-        target = await resolve_on_loop(url, self.allow_private_networks)
+        target = await resolve_on_loop(url, self.allow_private_networks, self._names)
         tls = target.parts.scheme == "https"
         headers = {**(headers or {}), "Host": target.host_header}
         error: aiohttp.ClientError | None = None
@@ -59,6 +62,7 @@ class LoopConnections:
                 raise
             except aiohttp.ClientConnectorError as err:
                 error = err
+        self._names.forget(target.name, target.port)  # none of its addresses answers: look the name up again
         raise error
 
     def _session(self) -> aiohttp.ClientSession:

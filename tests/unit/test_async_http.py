@@ -10,6 +10,7 @@ from connectors.http import HttpSettings, RefusedCall
 from connectors.loop_connections import LoopConnections
 from connectors.retry import RetryPolicy
 from tests.conftest import on_the_loop
+from tests.fake_network import FakeNetwork
 # The threaded caller's tests that hold for any HTTP caller, collected here too: each looks up ``client``
 # in its own module, which the fixture below replaces with the event-loop client.
 RUN_HERE_TOO = (
@@ -102,3 +103,27 @@ def test_an_answer_whose_content_length_is_not_a_number_is_no_answer(sandbox, le
         lambda out: out.write(head.encode("latin-1") + b'{"a": 1}'))))
     with pytest.raises(threaded.RetriesExhausted, match="no answer"):
         async_client(attempts=1).call("svc", "GET", f"{sandbox.url}/odd")
+
+
+def test_a_name_is_looked_up_once_for_the_calls_that_follow(user, monkeypatch):
+    """A lookup is a thread hop and a DNS query: made once per name for ``NAME_TTL_S``, as aiohttp's own
+    connector does for the configured services."""
+    network = FakeNetwork(monkeypatch, {"source.test": ["127.0.0.1"]})
+    user.contribution.add_user("u-1")
+    user.contribution.add_user("u-2")
+    public = async_public_client(allow_private=True)
+    for name in ("u-1", "u-2"):
+        assert public.call("svc", "DELETE", f"http://source.test:{user.port}/program/v1/user/{name}").status == 200
+    assert network.lookups == ["source.test"] and user.journal.count() == 2
+
+
+def test_a_name_whose_addresses_all_refuse_is_looked_up_again(user, monkeypatch):
+    """The service moved: the next call does not go back to the address that refused."""
+    network = FakeNetwork(monkeypatch, {"moved.test": ["8.8.4.4", "127.0.0.1"]})
+    user.contribution.add_user("u-1")
+    public = async_public_client(allow_private=True)
+    url = f"http://moved.test:{user.port}/program/v1/user/u-1"
+    with pytest.raises(threaded.RetriesExhausted, match="no answer"):
+        public.call("svc", "DELETE", url)
+    assert public.call("svc", "DELETE", url).status == 200
+    assert network.lookups == ["moved.test", "moved.test"]
