@@ -77,7 +77,8 @@ class ContentService:
             ("PATCH", r"/content/v3/hierarchy/add", self._hierarchy_add),
             ("POST", r"/v3/search", self._search),
         ]:
-            server.route(method, pattern, _answering_refusals(handler))
+            blocking = handler in (self._upload, self._hierarchy_add)  # a fetch of the file URL; add_delay_s
+            server.route(method, pattern, _answering_refusals(handler), blocking=blocking)
 
     def add_content(self, identifier: str, **fields: Any) -> None:
         """A content that exists already (status Draft unless given)."""

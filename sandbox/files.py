@@ -49,7 +49,7 @@ class FileServer:
         self._files: dict[str, HostedFile] = {}
         self._drive: dict[str, HostedFile] = {}
         self.storage_dir: Path | None = None
-        server.route("GET", r"/files/(?P<name>[^/]+)", self._file)
+        server.route("GET", r"/files/(?P<name>[^/]+)", self._file, blocking=True)  # sleeps a file's delay_s
         server.route("GET", r"/drip/(?P<name>[^/]+)", self._drip)
         server.route("POST", r"/drip/(?P<name>[^/]+)", self._drip)  # a token endpoint that stalls
         server.route("GET", r"/redirect/(?P<hops>\d+)", self._redirect)

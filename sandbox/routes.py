@@ -18,8 +18,10 @@ class Reply:
 
 @dataclass(frozen=True)
 class Raw:
-    """An answer written byte by byte by ``write(wfile)``, status line and headers included: for hosts
-    that break HTTP (dripping, lying, cut short). The connection is closed afterwards."""
+    """An answer written byte by byte by ``write(connection)`` (``connection.write(bytes)``, ``flush()``; a
+    write raises once the client has hung up), status line and headers included: for hosts that break HTTP
+    (dripping, lying, cut short). It runs on a worker thread, so it may sleep; the connection is closed
+    afterwards."""
 
     write: Callable[[Any], None]
 
@@ -40,5 +42,5 @@ class Router(Protocol):
 
     url: str
 
-    def route(self, method: str, pattern: str, handler: Callable[[Call], Reply]) -> None:
+    def route(self, method: str, pattern: str, handler: Callable[[Call], Reply], blocking: bool = False) -> None:
         ...

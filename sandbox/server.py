@@ -13,20 +13,33 @@ than the client's read timeout)::
 
 The same controls are served under ``/__sandbox/`` (``GET journal``, ``POST faults``) for
 a sandbox running in another process (``python -m sandbox``).
+
+The HTTP layer is aiohttp's low-level server on an event loop of its own, in a daemon thread: it costs
+less than half the CPU per call of ``http.server``'s thread per connection, and the sandbox shares the
+machine's cores with the job under test in benchmarks. Route handlers stay plain functions: most run on
+the loop, and must not wait there; one registered ``blocking`` (it sleeps, or fetches from the sandbox
+itself) and a :class:`Raw` answer (written with pauses) run on worker threads.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import re
 import socket
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
 from typing import Any, Callable
 from urllib.parse import parse_qsl
+
+from aiohttp import web
+from aiohttp.web_request import BaseRequest
 
 from sandbox.process import free_port
 from sandbox.content import ContentService
@@ -167,6 +180,12 @@ Route = Callable[[Call], Reply]
 
 
 _GATED = ("/program/", "/content/", "/v3/search", "/question/", "/questionset/")  # behind the gateway
+_METHODS = {"GET", "POST", "DELETE", "PATCH", "PUT"}
+_WORKERS = 512  # blocking routes and Raw answers at once; an upload's fetch of a file from the sandbox takes two
+_LIMIT = 65536  # the longest request line and header line accepted (http.server's limit)
+_QUIET = logging.getLogger("sandbox.server")  # bad requests and hang-ups are normal here, not errors to print
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
 
 
 class SunbirdSandbox:
@@ -177,13 +196,18 @@ class SunbirdSandbox:
         self.url = f"http://127.0.0.1:{self.port}"
         self.journal = Journal()
         self.faults = Faults()
-        self._routes: list[tuple[str, re.Pattern, Route]] = []
+        self._routes: list[tuple[str, re.Pattern, Route, bool]] = []
         self.contribution = ContributionService(self)
         self.files = FileServer(self)
         self.content = ContentService(self)
         self.source = QuestionSource(self)
         self.questions = QuestionTarget(self)
-        self._server: ThreadingHTTPServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._workers: ThreadPoolExecutor | None = None
+        self._server: web.Server | None = None
+        self._listener: socket.socket | None = None
+        self._reopening: asyncio.Task | None = None  # held: the loop keeps only weak references to its tasks
         self.refusing = False
         self.required_headers: dict[str, str] = {}  # as a gateway's credentials: without them, HTTP 401
 
@@ -192,47 +216,108 @@ class SunbirdSandbox:
         this header value, as a gateway does to wrong credentials; the source and the file hosts do not."""
         self.required_headers[name.lower()] = value
 
-    def route(self, method: str, pattern: str, handler: Route) -> None:
-        """Answer ``method`` on raw paths fully matching ``pattern``."""
-        self._routes.append((method, re.compile(pattern), handler))
+    def route(self, method: str, pattern: str, handler: Route, blocking: bool = False) -> None:
+        """Answer ``method`` on raw paths fully matching ``pattern``. A ``blocking`` handler (one that sleeps
+        or calls out) runs on a worker thread; the others run on the event loop, which they must not hold up."""
+        self._routes.append((method, re.compile(pattern), handler, blocking))
 
     def answer(self, method: str, path: str, body: Any, headers: dict[str, str], raw: bytes = b"") -> Reply:
+        """The reply to a request, as the server sends it (faults, credentials, then the route)."""
+        return self._dispatch(method, path, body, headers, raw)[0]()
+
+    def _dispatch(self, method: str, path: str, body: Any, headers: dict[str, str],
+                  raw: bytes) -> tuple[Callable[[], Reply], bool]:
+        """What answers this request, and whether it may block (a route registered ``blocking``)."""
         injected = self.faults.injected(method, path)
         if injected is not None:
-            return injected
+            return lambda: injected, False
         route_path, _, query = path.partition("?")
         given = {name.lower(): value for name, value in headers.items()}
         if route_path.startswith(_GATED) and any(given.get(name) != value
                                                  for name, value in self.required_headers.items()):
-            return Reply(401, {"message": "Unauthorized"})
-        for route_method, pattern, handler in self._routes:
+            return lambda: Reply(401, {"message": "Unauthorized"}), False
+        for route_method, pattern, handler, blocking in self._routes:
             match = pattern.fullmatch(route_path)
             if route_method == method and match:
-                return handler(Call(match, dict(parse_qsl(query)), body, headers, raw))
-        return Reply(404, f"<!DOCTYPE html><html><body><pre>Cannot {method} {route_path}</pre></body></html>")
+                return partial(handler, Call(match, dict(parse_qsl(query)), body, headers, raw)), blocking
+        page = f"<!DOCTYPE html><html><body><pre>Cannot {method} {route_path}</pre></body></html>"
+        return lambda: Reply(404, page), False
 
     def refuse(self, seconds: float) -> None:
-        """Refuse connections for ``seconds``: the port is closed and open connections are dropped."""
+        """Refuse connections for ``seconds``: the port is closed and open connections are dropped (each at
+        its next request; one already received is answered, as a change made must not go unanswered)."""
+        asyncio.run_coroutine_threadsafe(self._refuse(seconds), self._loop).result()
+
+    async def _refuse(self, seconds: float) -> None:
         self.refusing = True
-        self._server.shutdown()
-        self._server.server_close()
+        self._stop_listening()
+        self._reopening = asyncio.create_task(self._reopen(seconds))
 
-        def reopen() -> None:
-            time.sleep(seconds)
-            self.start()
+    async def _reopen(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self._listen()
+        self.refusing = False
 
-        threading.Thread(target=reopen, daemon=True).start()
+    async def _listen(self) -> None:
+        """Listen on the port, with a deep backlog: dozens of calls connecting at once would overflow a short
+        one, and each connection dropped waits a second for its retry."""
+        self._listener = socket.create_server(("127.0.0.1", self.port), backlog=1024)
+        self._listener.setblocking(False)
+        self._loop.add_reader(self._listener.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        """Hand each waiting connection to aiohttp. Accepted here rather than by an ``asyncio.Server``: in
+        Python 3.11, a connection such a server accepts just before it closes is left open, never answered."""
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:  # none waiting (BlockingIOError), or one already gone
+                return
+            self._loop.create_task(self._loop.connect_accepted_socket(self._server, connection))
+
+    def _stop_listening(self) -> None:
+        self._loop.remove_reader(self._listener.fileno())
+        self._listener.close()
+        self._listener = None
 
     def start(self) -> "SunbirdSandbox":
         self.refusing = False
-        self._server = _QuietServer(("127.0.0.1", self.port), _handler_class(self))
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="sandbox", daemon=True).start()
+        self._loop = asyncio.new_event_loop()
+        self._workers = ThreadPoolExecutor(_WORKERS, thread_name_prefix="sandbox-route")
+        self._server = web.Server(self._handle, loop=self._loop, access_log=None, logger=_QUIET,
+                                  max_line_size=_LIMIT, max_field_size=_LIMIT)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="sandbox", daemon=True)
+        self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        """Close the port and every connection, end the loop's thread, and let the worker threads end."""
+        if self._loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+        self._workers.shutdown(wait=False, cancel_futures=True)  # a route still sleeping ends on its own
+        self._loop = self._thread = self._workers = self._server = self._listener = self._reopening = None
+
+    async def _close(self) -> None:
+        """Stop listening, close every connection and end every task (a handler in a latency fault's sleep, a
+        connection being set up, a refusal's reopening): until none is left, as ending one can start another."""
+        if self._listener is not None:
+            self._stop_listening()
+        while pending := [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]:
+            for connection in self._server.connections:
+                connection.force_close()
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.sleep(0)  # the closed connections' sockets are released on the next turn of the loop
 
     def __enter__(self) -> "SunbirdSandbox":
         return self.start()
@@ -240,80 +325,85 @@ class SunbirdSandbox:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    async def _handle(self, request: BaseRequest) -> web.StreamResponse:
+        """One request: journal, faults, the route (on a worker thread if it blocks), the reply."""
+        if self.refusing:  # a request that reached the loop before the port closed: dropped unanswered
+            return _dropped(request)
+        method, path = request.method, request.raw_path
+        if method not in _METHODS:
+            return _response(Reply(501, f"<html><body>Unsupported method ({method!r})</body></html>"))
+        if request.headers.get("Expect", "").lower() == "100-continue":
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        raw = await request.content.read() if request.body_exists else b""
+        body = _decode(raw)
+        if path.startswith("/__sandbox/"):
+            return _response(self._control(path, body))
+        self.journal.arrive()
+        delay = self.faults.delay_for(method, path)
+        if delay:
+            await asyncio.sleep(delay)
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.raw_headers}
+        try:
+            answering, blocking = self._dispatch(method, path, body, headers, raw)
+            reply = await self._loop.run_in_executor(self._workers, answering) if blocking else answering()
+        except Exception:  # a route's own failure: the connection is closed unanswered, as a crashed service's
+            return _dropped(request)
+        self.journal.add(Request(method, path, body, headers, reply.status, time.time()))
+        if isinstance(reply.body, Raw):
+            return await self._write_raw(request, reply.body)
+        return _response(reply)
 
-class _QuietServer(ThreadingHTTPServer):
-    """Clients that hang up mid-answer (a killed job) are normal here, not errors to print.
+    def _control(self, path: str, body: Any) -> Reply:
+        if path == "/__sandbox/journal":
+            return Reply(200, [vars(r) for r in self.journal.all()])
+        if path == "/__sandbox/faults" and isinstance(body, dict):
+            self.faults.configure(body)
+            return Reply(200, {"ok": True})
+        return Reply(404, {"error": f"no control {path}"})
 
-    The listen backlog is raised from socketserver's 5: with dozens of calls in flight, a full
-    accept queue drops new connections, and each dropped one waits a second for its retry."""
-
-    daemon_threads = True
-    request_queue_size = 1024
-
-    def handle_error(self, request, client_address) -> None:
-        pass
+    async def _write_raw(self, request: BaseRequest, raw: Raw) -> web.StreamResponse:
+        """A Raw answer, written by its own function on a worker thread (it sleeps between bytes); then the
+        connection is closed, aiohttp adding nothing of its own."""
+        with contextlib.suppress(Exception):  # the client hung up
+            await self._loop.run_in_executor(self._workers, raw.write, _Connection(self._loop, request.transport))
+        return _dropped(request)
 
 
-def _handler_class(sandbox: SunbirdSandbox) -> type:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _Connection:
+    """A connection as a Raw answer writes to it from a worker thread: each write is queued onto the loop
+    (in order); once the client has hung up, a write raises."""
 
-        def setup(self) -> None:
-            super().setup()
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, loop: asyncio.AbstractEventLoop, transport: asyncio.Transport | None):
+        self._loop, self._transport = loop, transport
 
-        def log_message(self, *args) -> None:  # the journal is the log
-            pass
+    def write(self, data: bytes) -> None:
+        if self._transport is None or self._transport.is_closing():
+            raise BrokenPipeError("the client hung up")
+        self._loop.call_soon_threadsafe(self._put, bytes(data))
 
-        def _serve(self) -> None:
-            if sandbox.refusing:  # a connection opened before the port closed: drop it unanswered
-                self.close_connection = True
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            body = _decode(raw)
-            path = self.path
-            if path.startswith("/__sandbox/"):
-                return self._send(self._control(path, body))
-            sandbox.journal.arrive()
-            delay = sandbox.faults.delay_for(self.command, path)
-            if delay:
-                time.sleep(delay)
-            headers = dict(self.headers.items())
-            reply = sandbox.answer(self.command, path, body, headers, raw)
-            sandbox.journal.add(Request(self.command, path, body, headers, reply.status, time.time()))
-            self._send(reply)
+    def _put(self, data: bytes) -> None:
+        if not self._transport.is_closing():
+            self._transport.write(data)
 
-        def _control(self, path: str, body: Any) -> Reply:
-            if path == "/__sandbox/journal":
-                return Reply(200, [vars(r) for r in sandbox.journal.all()])
-            if path == "/__sandbox/faults" and isinstance(body, dict):
-                sandbox.faults.configure(body)
-                return Reply(200, {"ok": True})
-            return Reply(404, {"error": f"no control {path}"})
+    def flush(self) -> None:
+        """Nothing to do: every write is on its way already."""
 
-        def _send(self, reply: Reply) -> None:
-            if isinstance(reply.body, Raw):
-                self.close_connection = True
-                return reply.body.write(self.wfile)
-            if isinstance(reply.body, bytes):
-                payload, kind = reply.body, "application/octet-stream"
-            elif isinstance(reply.body, str):
-                payload, kind = reply.body.encode(), "text/html; charset=utf-8"
-            else:
-                payload, kind = json.dumps(reply.body).encode(), "application/json"
-            self.send_response(reply.status)
-            if "Content-Type" not in reply.headers:
-                self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
 
-        do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _serve
+def _dropped(request: BaseRequest) -> web.StreamResponse:
+    """Close the connection without an answer: aiohttp then finds it closed and writes nothing."""
+    request.protocol.force_close()
+    return web.Response()
 
-    return Handler
+
+def _response(reply: Reply) -> web.Response:
+    if isinstance(reply.body, bytes):
+        payload, kind = reply.body, "application/octet-stream"
+    elif isinstance(reply.body, str):
+        payload, kind = reply.body.encode(), "text/html; charset=utf-8"
+    else:
+        payload, kind = json.dumps(reply.body).encode(), "application/json"
+    headers = reply.headers if "Content-Type" in reply.headers else {"Content-Type": kind, **reply.headers}
+    return web.Response(status=reply.status, body=payload, headers=headers)
 
 
 def _decode(raw: bytes) -> Any:
