@@ -128,7 +128,8 @@ class ContentService:
                                     f"Object already exists with identifier: {identifier}")
             self.contents[identifier] = {**content, "status": "Draft", "versionKey": _version_key(),
                                          "channel": call.headers["X-Channel-Id"], "pkgVersion": 0}
-        return ok({"identifier": identifier, "node_id": identifier, "versionKey": self.contents[identifier]["versionKey"]})
+        return ok({"identifier": identifier, "node_id": identifier,
+                   "versionKey": self.contents[identifier]["versionKey"]})
 
     def _read(self, call: Call) -> Reply:
         with self._lock:

@@ -55,7 +55,8 @@ def question_set(sandbox, identifier: str = "do_113244425048121344131", accepted
             "variants": {"spine": {"ecarUrl": "https://source.test/spine.ecar", "size": 1}},
             "appIcon": sandbox.files.add("set-icon.png", b"\x89PNG set", "image/png"),
             "children": [
-                section(f"{prefix}s1", [node(qs[n["q1"]]), node(qs[n["q2"]]), section(f"{prefix}s2", [node(qs[n["q4"]])])]),
+                section(f"{prefix}s1", [node(qs[n["q1"]]), node(qs[n["q2"]]),
+                                        section(f"{prefix}s2", [node(qs[n["q4"]])])]),
                 node(qs[n["q3"]]), node(qs[n["q5"]]),
                 section(f"{prefix}hidden", [node(qs[n["hidden_q"]])], visibility="Default"),
             ], **(extra_root or {})}

@@ -77,8 +77,8 @@ class Azurite(ServerProcess):
 
 
 class MotoS3(ServerProcess):
-    """moto's S3 server: any key and secret sign; the buckets (containers) of :meth:`create_container` can be read without
-    signing, as content buckets are served to Sunbird's users."""
+    """moto's S3 server: any key and secret sign; the buckets (containers) of :meth:`create_container` can be
+    read without signing, as content buckets are served to Sunbird's users."""
 
     def __init__(self, log_path: Path | None = None):
         super().__init__(log_path=log_path)
