@@ -21,6 +21,7 @@ import threading
 from collections import deque
 from concurrent.futures import Executor, Future, wait
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Awaitable, Callable, Iterable, TypeVar
 
 from bytewax.operators import StatefulBatchLogic
@@ -66,7 +67,19 @@ class CoroutinePool:
 
     def submit(self, entity: str | None, item: object) -> Future:
         """The outcome of ``item``, to come; after every earlier event of the same entity."""
-        return asyncio.run_coroutine_threadsafe(self._run(entity, item), self._loop)
+        future = Future()
+        self.start([(entity, item, future)])
+        return future
+
+    def start(self, work: list[tuple[str | None, object, Future]]) -> None:
+        """Each ``(entity, item, future)`` started in the list's order, its outcome to come in ``future``; the
+        whole list handed to the loop in one crossing (a write to its pipe and a hand-over of the GIL)."""
+        if work:
+            self._loop.call_soon_threadsafe(self._start, work)
+
+    def _start(self, work: list[tuple[str | None, object, Future]]) -> None:
+        for entity, item, future in work:
+            self._loop.create_task(self._run(entity, item)).add_done_callback(partial(_settle, future))
 
     async def _run(self, entity: str | None, item: object) -> object:
         # Coroutines start in the order they were submitted, so the lane is taken in that order.
@@ -87,6 +100,20 @@ class CoroutinePool:
                 del self._lanes[entity]
 
 
+def _settle(future: Future, task: asyncio.Task) -> None:
+    """The task's end, told to the threads that wait on ``future`` (a cancel reaches ``wait()`` only through
+    ``set_running_or_notify_cancel``, as ``asyncio.run_coroutine_threadsafe`` does it)."""
+    if task.cancelled():
+        future.cancel()
+    if not future.set_running_or_notify_cancel():
+        return
+    error = task.exception()
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(task.result())
+
+
 class PartitionWindow(StatefulBatchLogic):
     """One partition's events from "taken" to "reported", in offset order.
 
@@ -105,7 +132,7 @@ class PartitionWindow(StatefulBatchLogic):
         self._held: deque = deque()  # outcomes and futures of outcomes, in offset order
 
     def on_batch(self, items: list) -> tuple[Iterable, bool]:
-        out = []
+        out, work = [], []
         for item in items:
             if self._is_done(item):
                 if not self._held:
@@ -114,9 +141,14 @@ class PartitionWindow(StatefulBatchLogic):
                 self._held.append(item)
             else:
                 if len(self._held) >= self._limit:
+                    self._handlers.start(work)  # what is held so far must run before it can be waited for
+                    work = []
                     self._wait_for_oldest()
                     out.extend(self._ready())
-                self._held.append(self._handlers.submit(self._entity_of(item), item))
+                future = Future()
+                work.append((self._entity_of(item), item, future))
+                self._held.append(future)
+        self._handlers.start(work)
         out.extend(self._ready())
         return out, StatefulBatchLogic.RETAIN
 
