@@ -31,7 +31,7 @@ def make_job(reader: Reader, common: CommonSettings) -> Job:
     """The job's rules and handler, from its settings."""
     client = AsyncHttpClient(JOB_NAME, common.http, common.retry)
     downloader = downloader_from(reader, common)
-    children = reader.integer("children_in_flight", 32, minimum=1)
+    children = reader.integer("children_in_flight", 64, minimum=1)
     threads = ThreadPoolExecutor(common.http.max_in_flight + children, thread_name_prefix="blocking")
     rehoster = Rehoster(downloader, None, storage_from(reader), Path(reader.text("temp_file_location")), threads)
     creator = AutoCreatorV2(
