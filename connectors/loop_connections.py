@@ -45,8 +45,8 @@ class LoopConnections:
         releases it.
 
         Raises :class:`~connectors.address.AddressRefused`, :class:`~connectors.address.NameNotResolved`, or
-        ``aiohttp.ClientError`` (a TLS error at once; a refused or unreachable address once the name's other
-        addresses have been tried, as browsers do).
+        ``aiohttp.ClientError`` (a TLS error at once; a refused, unreachable or silent address once the name's
+        other addresses have been tried, as browsers do).
         """
         target = await resolve_on_loop(url, self.allow_private_networks, self._names)
         tls = target.parts.scheme == "https"
@@ -60,7 +60,7 @@ class LoopConnections:
                     server_hostname=target.name if tls else None)
             except aiohttp.ClientSSLError:
                 raise
-            except aiohttp.ClientConnectorError as err:
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as err:  # nothing sent yet
                 error = err
         self._names.forget(target.name, target.port)  # none of its addresses answers: look the name up again
         raise error

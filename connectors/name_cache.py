@@ -4,8 +4,9 @@ cluster, one or more DNS queries, which a job made for every file and every sour
 Keeping the answers changes nothing of what is allowed: every address is checked on each request, and
 the request goes to a checked address. An answer is dropped after ``ttl_s`` (10 s, as aiohttp keeps the
 configured services' answers), and at once when every one of its addresses failed to connect, so a
-service that moved is found again. At most ``size`` names are kept, the oldest dropped first, so that
-events naming many hosts cannot grow it.
+service that moved is found again. At most ``size`` names are kept, the oldest dropped first, and only
+answers of at most ``MAX_ADDRESSES`` addresses (a hostile name's DNS chooses the length; a longer one is
+looked up each time), so that events naming many hosts cannot grow it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Callable
 
 NAME_TTL_S = 10.0
 NAMES_KEPT = 256
+MAX_ADDRESSES = 32
 
 
 class NameCache:
@@ -40,6 +42,8 @@ class NameCache:
             return None
 
     def put(self, name: str, port: int, answers: list) -> None:
+        if len(answers) > MAX_ADDRESSES:
+            return
         with self._lock:
             self._answers.pop((name, port), None)
             self._answers[(name, port)] = (self._clock() + self._ttl_s, answers)

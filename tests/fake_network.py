@@ -2,7 +2,8 @@
 
 Names resolve from a table (answers in turn, the last one repeated; unknown names fail as DNS does),
 numeric hosts as the system reads them (no DNS either). Connections to 127.0.0.1 are real; to any
-other address they are refused at once, whether urllib3 or aiohttp makes them. Every name looked up and
+other address they are refused at once, whether urllib3 or aiohttp makes them, except that aiohttp's
+to a ``silent`` address are never answered (a firewall that drops them), until its connect timeout. Every name looked up and
 every connection tried is recorded::
 
     network = FakeNetwork(monkeypatch, {"rebind.test": ["8.8.8.8", "127.0.0.1"]})
@@ -12,6 +13,7 @@ every connection tried is recorded::
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 
@@ -24,8 +26,9 @@ _REAL_START_CONNECTION = aiohappyeyeballs.start_connection
 
 
 class FakeNetwork:
-    def __init__(self, monkeypatch, names: dict[str, list[str]] | None = None):
+    def __init__(self, monkeypatch, names: dict[str, list[str]] | None = None, silent: tuple[str, ...] = ()):
         self._names = {name: list(answers) for name, answers in (names or {}).items()}
+        self._silent = silent
         self.lookups: list[str] = []
         self.connected: list[tuple[str, int]] = []
         monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
@@ -58,6 +61,8 @@ class FakeNetwork:
         """aiohttp's way to connect: to addresses it has already (checked ones, in the downloads)."""
         for info in addr_infos:
             self.connected.append((info[4][0], info[4][1]))
+            if info[4][0] in self._silent:
+                await asyncio.sleep(3600)
             if ipaddress.ip_address(info[4][0]) != ipaddress.ip_address("127.0.0.1"):
                 raise ConnectionRefusedError(f"tests connect to 127.0.0.1 only, not {info[4][0]}")
         return await _REAL_START_CONNECTION(addr_infos, **kwargs)

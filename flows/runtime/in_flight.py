@@ -64,6 +64,7 @@ class CoroutinePool:
         self._slots = asyncio.Semaphore(max_in_flight)
         self.stop_requested = stop_requested
         self._lanes: dict[str, asyncio.Future] = {}  # entity -> done when its latest event is (loop thread only)
+        self._tasks: set[asyncio.Task] = set()  # the loop keeps only weak references to its tasks (loop thread only)
 
     def submit(self, entity: str | None, item: object) -> Future:
         """The outcome of ``item``, to come; after every earlier event of the same entity."""
@@ -79,7 +80,10 @@ class CoroutinePool:
 
     def _start(self, work: list[tuple[str | None, object, Future]]) -> None:
         for entity, item, future in work:
-            self._loop.create_task(self._run(entity, item)).add_done_callback(partial(_settle, future))
+            task = self._loop.create_task(self._run(entity, item))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(partial(_settle, future))
 
     async def _run(self, entity: str | None, item: object) -> object:
         # Coroutines start in the order they were submitted, so the lane is taken in that order.
@@ -133,22 +137,24 @@ class PartitionWindow(StatefulBatchLogic):
 
     def on_batch(self, items: list) -> tuple[Iterable, bool]:
         out, work = [], []
-        for item in items:
-            if self._is_done(item):
-                if not self._held:
-                    out.append(item)  # nothing before it in flight: straight through
-                    continue
-                self._held.append(item)
-            else:
-                if len(self._held) >= self._limit:
-                    self._handlers.start(work)  # what is held so far must run before it can be waited for
-                    work = []
-                    self._wait_for_oldest()
-                    out.extend(self._ready())
-                future = Future()
-                work.append((self._entity_of(item), item, future))
-                self._held.append(future)
-        self._handlers.start(work)
+        try:
+            for item in items:
+                if self._is_done(item):
+                    if not self._held:
+                        out.append(item)  # nothing before it in flight: straight through
+                        continue
+                    self._held.append(item)
+                else:
+                    if len(self._held) >= self._limit:
+                        self._handlers.start(work)  # what is held so far must run before it can be waited for
+                        work = []
+                        self._wait_for_oldest()
+                        out.extend(self._ready())
+                    future = Future()
+                    work.append((self._entity_of(item), item, future))
+                    self._held.append(future)
+        finally:  # every future held is started, whatever happened: a stop waits for each of them
+            self._handlers.start(work)
         out.extend(self._ready())
         return out, StatefulBatchLogic.RETAIN
 

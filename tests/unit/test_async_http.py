@@ -127,3 +127,16 @@ def test_a_name_whose_addresses_all_refuse_is_looked_up_again(user, monkeypatch)
         public.call("svc", "DELETE", url)
     assert public.call("svc", "DELETE", url).status == 200
     assert network.lookups == ["moved.test", "moved.test"]
+
+
+def test_a_name_whose_address_never_answers_is_looked_up_again(user, monkeypatch):
+    """A connect timeout (a firewall dropping the packets of a moved service) counts as a refusal: the
+    next call looks the name up again."""
+    network = FakeNetwork(monkeypatch, {"moved.test": ["10.9.9.9", "127.0.0.1"]}, silent=("10.9.9.9",))
+    user.contribution.add_user("u-1")
+    public = async_public_client(allow_private=True)
+    url = f"http://moved.test:{user.port}/program/v1/user/u-1"
+    with pytest.raises(threaded.RetriesExhausted):
+        public.call("svc", "DELETE", url)
+    assert public.call("svc", "DELETE", url).status == 200
+    assert network.lookups == ["moved.test", "moved.test"]

@@ -3,13 +3,16 @@
 once, every error an outcome. (``test_pipeline`` holds it to its order and stop tests too.)"""
 
 import asyncio
+import gc
 import random
+import weakref
 
 from connectors.http import RetriesExhausted
 from flows.runtime.event import BadValue
 from flows.runtime.in_flight import CoroutinePool
 from flows.runtime.job import Done, Fail
 from flows.runtime.outcome import FAILED, SUCCESS
+from tests.conftest import wait_for
 from tests.unit.test_pipeline import make_job, run
 
 
@@ -63,3 +66,23 @@ def test_a_handler_that_raises_does_not_stall_its_lane():
     first, second = pool.submit("entity", "bad"), pool.submit("entity", "good")
     assert second.result(timeout=10) == "good"
     assert isinstance(first.exception(timeout=10), RuntimeError)
+
+
+def test_an_event_waiting_on_what_only_it_holds_is_not_collected():
+    """The loop keeps only weak references to its tasks: a handler waiting on a future nothing else holds
+    (a reply it alone waits for) would be collected with it, and its outcome never come."""
+    waiting = weakref.WeakValueDictionary()
+
+    async def handle(item):
+        reply = asyncio.get_running_loop().create_future()
+        waiting[item] = reply
+        return await reply
+
+    pool = CoroutinePool(handle, 2)
+    outcome = pool.submit(None, "e1")
+    wait_for(lambda: "e1" in waiting, 5, "the handler to wait")
+    gc.collect()
+    reply = waiting.get("e1")
+    assert reply is not None, "the waiting event was collected"
+    reply.get_loop().call_soon_threadsafe(reply.set_result, "done")
+    assert outcome.result(timeout=5) == "done"

@@ -41,3 +41,12 @@ def test_a_name_forgotten_is_looked_up_again():
     names.forget("svc.test", 80)
     names.forget("never.test", 80)
     assert names.get("svc.test", 80) is None
+
+
+def test_a_long_answer_is_not_kept():
+    """A hostile name's DNS chooses how many addresses it has: kept, 256 such names could hold hundreds
+    of megabytes."""
+    names = NameCache()
+    names.put("many.test", 80, list(range(33)))
+    names.put("some.test", 80, list(range(32)))
+    assert names.get("many.test", 80) is None and names.get("some.test", 80) == list(range(32))
