@@ -250,12 +250,22 @@ class SunbirdSandbox:
 
     async def _refuse(self, seconds: float) -> None:
         self.refusing = True
-        self._stop_listening()
+        if self._listener is not None:
+            self._stop_listening()
+        if self._reopening is not None:  # a refusal during another: the port opens after the later one
+            self._reopening.cancel()
         self._reopening = asyncio.create_task(self._reopen(seconds))
 
     async def _reopen(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-        await self._listen()
+        for _ in range(100):  # the port may be held a moment by a socket still closing
+            try:
+                await self._listen()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        else:
+            await self._listen()  # still taken after 5 s: the error ends the reopening, refusing stays True
         self.refusing = False
 
     async def _listen(self) -> None:
