@@ -111,8 +111,11 @@ def settle(load: Load, broker) -> list[str]:
         wait_for(lambda: expected <= load.done() and load.failing <= set(ids()), 180, "every event's effect")
         return ids()
     except AssertionError as err:  # say how far it got
+        seen = set(ids())
         raise AssertionError(f"{err}: {len(expected & load.done())} of {len(expected)} done, "
-                             f"{len(load.failing & set(ids()))} of {len(load.failing)} failed records") from None
+                             f"{len(load.failing & seen)} of {len(load.failing)} failed records; not done: "
+                             f"{sorted(expected - load.done())[:5]}, no failed record: "
+                             f"{sorted(load.failing - seen)[:5]}") from None
     finally:
         failed.close()
 
