@@ -84,6 +84,12 @@ class BrokerWatch:
                                                                       "error": error.str()})
         self._last_error = now
 
+    def answered(self, sent_at: float) -> None:
+        """A request sent at ``sent_at`` (``time.monotonic()``) was answered: the brokers are reachable, unless
+        an error came after it was sent (its answer may have waited in the client until it was read)."""
+        if sent_at > self._last_error:
+            self.reachable()
+
     def reachable(self) -> None:
         if self._down_since is not None:
             log.info("Kafka brokers reachable again")
@@ -252,7 +258,7 @@ class OffsetCommitter:
         self._consumer = Consumer({**config, "on_commit": self._answered})
         self._watch = watch
         self._pending: dict[tuple[str, int], int] = {}
-        self._unanswered: deque[dict[tuple[str, int], int]] = deque()  # the offsets of commits sent, oldest first
+        self._unanswered: deque[tuple[float, dict[tuple[str, int], int]]] = deque()  # (sent at, offsets), oldest first
         self._answers: deque[str | None] = deque()  # None for success, else what went wrong; in the order sent
 
     def done(self, topic: str, partition: int, offset: int) -> None:
@@ -283,16 +289,16 @@ class OffsetCommitter:
         except KafkaException as err:
             self._failed(str(err))
             return
-        self._unanswered.append(offsets)
+        self._unanswered.append((time.monotonic(), offsets))
 
     def _read_answers(self) -> None:
         while self._answers and self._unanswered:
             error = self._answers.popleft()
-            offsets = self._unanswered.popleft()
+            sent_at, offsets = self._unanswered.popleft()
             if error is not None:
                 self._failed(error)
                 continue
-            self._watch.reachable()
+            self._watch.answered(sent_at)
             for key, offset in offsets.items():
                 if self._pending.get(key) == offset:  # not done further since it was sent
                     del self._pending[key]

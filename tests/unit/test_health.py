@@ -3,6 +3,7 @@ settings, and the counting in the pipeline."""
 
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -176,3 +177,15 @@ def test_the_flow_counts_events_taken_and_the_sink_counts_them_done():
 
     OutcomePartition(job, Nothing(), Nothing(), progress).write_batch([Outcome(message(n), SUCCESS) for n in range(7)])
     assert progress.state()[0] == 0
+
+
+def test_an_answer_to_a_request_sent_before_the_last_error_says_nothing_of_reachability():
+    """A commit's answer waits in the client until the next commit reads it: read after the brokers went, it
+    would log "reachable again" and then "unreachable" a second time."""
+    watch = BrokerWatch(60)
+    sent = time.monotonic()
+    watch.on_error(KafkaError(KafkaError._TRANSPORT))
+    watch.answered(sent)
+    assert watch.unreachable_s() is not None
+    watch.answered(time.monotonic())
+    assert watch.unreachable_s() is None
