@@ -111,7 +111,7 @@ class JobProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "JobProcess":
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT),
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1", "PYTHONPATH": str(ROOT),
                "BYTEWAX_DATAFLOW_API_CACHE_PATH": str(self.workdir), **self._env}
         env.pop(CONFIG_FILE_ENV, None)
         if self.config_path:
@@ -137,12 +137,20 @@ class JobProcess:
         return self.wait(30)
 
     def wait(self, timeout_s: float) -> int:
+        """The exit code; a job still running after ``timeout_s`` is aborted, so that its log ends with every
+        thread's stack (``PYTHONFAULTHANDLER``), and the error quotes that end."""
         try:
             return self.process.wait(timeout_s)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
+            self.process.send_signal(signal.SIGABRT)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            tail = self.log_path.read_text(errors="replace")[-6000:]
+            raise TimeoutError(f"{self.module} still running after {timeout_s:g}s; the end of its log:\n{tail}") \
+                from None
 
     def log_lines(self) -> list[dict]:
         """The job's JSON log lines (other output, such as librdkafka's, is left out)."""

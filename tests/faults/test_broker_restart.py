@@ -84,19 +84,22 @@ def broker(s3, tmp_path):
 
 
 class Arriving:
-    """A topic's records as they arrive, from the first on. Not read "to the end": after a restart the embedded
-    broker can give a partition's end before its last records, so a reader stopping there misses some."""
+    """A topic's records as they arrive, from the first on, each once. Not read "to the end": after a restart
+    the embedded broker can give a partition's end before its last records, so a reader stopping there misses
+    some; and a fetch it answers "out of range" sends the reader back to the first record, not past the end."""
 
     def __init__(self, bootstrap: str, topic: str):
         partitions = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10).topics[topic]
         self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"arriving-{uuid.uuid4().hex}",
-                                   "enable.auto.commit": False})
+                                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
         self._consumer.assign([TopicPartition(topic, p, 0) for p in partitions.partitions])
-        self.values: list[bytes] = []
+        self._records: dict[tuple[int, int], bytes] = {}  # (partition, offset) -> value
 
     def read(self) -> list[bytes]:
-        self.values += [m.value() for m in self._consumer.consume(500, 0.2) if m.error() is None]
-        return self.values
+        for message in self._consumer.consume(500, 0.2):
+            if message.error() is None:
+                self._records[message.partition(), message.offset()] = message.value()
+        return list(self._records.values())
 
     def close(self) -> None:
         self._consumer.close()
@@ -105,17 +108,22 @@ class Arriving:
 def settle(load: Load, broker) -> list[str]:
     """Wait until every event had its effect or its failed record; the failed records' event ids."""
     failed = Arriving(broker.bootstrap, load.failed_topic)
-    ids = lambda: [load.id_of(json.loads(value)) for value in failed.read()]  # noqa: E731
+    ids = lambda reader=failed: [load.id_of(json.loads(value)) for value in reader.read()]  # noqa: E731
     expected = {load.id_of(json.loads(v)) for v in load.values} - load.failing
     try:
         wait_for(lambda: expected <= load.done() and load.failing <= set(ids()), 180, "every event's effect")
         return ids()
-    except AssertionError as err:  # say how far it got
-        seen = set(ids())
+    except AssertionError as err:  # say how far it got, and whether a reader from the start sees more
+        seen, again = set(ids()), Arriving(broker.bootstrap, load.failed_topic)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            seen_again = set(ids(again))
+        again.close()
         raise AssertionError(f"{err}: {len(expected & load.done())} of {len(expected)} done, "
                              f"{len(load.failing & seen)} of {len(load.failing)} failed records; not done: "
                              f"{sorted(expected - load.done())[:5]}, no failed record: "
-                             f"{sorted(load.failing - seen)[:5]}") from None
+                             f"{sorted(load.failing - seen)[:5]}, nor for a new reader: "
+                             f"{sorted(load.failing - seen_again)[:5]}") from None
     finally:
         failed.close()
 
