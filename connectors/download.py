@@ -355,6 +355,11 @@ class BodyRules:
             raise DownloadError(f"File Size is larger than allowed file size: {declared} bytes > {max_bytes}")
         self._max_bytes, self._pace = max_bytes, pace
         self._received, self._since = 0, time.monotonic()
+        self._declared = declared if self._encoding in ("", "identity") else None
+
+    def most_bytes(self) -> int | None:
+        """The most the decoded body can be: its declared length when not encoded, else the cap (None: no cap)."""
+        return self._declared if self._declared is not None else self._max_bytes
 
     def took(self, chunk: bytes) -> bool:
         """Whether ``chunk`` is more of the body (not its end), once checked."""
@@ -364,6 +369,8 @@ class BodyRules:
         self._received += len(chunk)
         if self._max_bytes is not None and self._received > self._max_bytes:
             raise DownloadError(f"File Size is larger than allowed file size: more than {self._max_bytes} bytes")
+        if self._declared is not None and self._received > self._declared:  # sent chunked, say
+            raise DownloadError(f"the body is longer than its Content-Length ({self._declared} bytes)")
         return True
 
     def undecodable(self) -> DownloadError:

@@ -29,6 +29,7 @@ from connectors.deadline import Watch
 from connectors.download import (MAX_REDIRECTS, REDIRECTS, BodyRules, Downloader, DownloadError, Pace, Retryable,
                                  check_status, refuse_html)
 from connectors.loop_connections import LoopConnections
+from connectors.spool import OverBudget, Spool
 
 _CHUNK = 64 * 1024
 
@@ -120,7 +121,8 @@ class LoopDownloader:
 
 
 async def _write_body(response: aiohttp.ClientResponse, out: BinaryIO, max_bytes: int | None, pace: Pace) -> None:
-    """The decoded body written to ``out`` from its start, checked as it comes (:class:`BodyRules`)."""
+    """The decoded body written to ``out`` from its start, checked as it comes (:class:`BodyRules`). A spool
+    about to outgrow its room on disk first reserves the most the body can be."""
     rules = BodyRules(response, max_bytes, pace)
     out.seek(0)
     out.truncate()
@@ -133,4 +135,10 @@ async def _write_body(response: aiohttp.ClientResponse, out: BinaryIO, max_bytes
             raise rules.interrupted(err) from None
         if not rules.took(chunk):
             return
-        out.write(chunk)
+        if isinstance(out, Spool) and out.needs_room(len(chunk)):
+            await out.reserve(rules.most_bytes())
+        try:
+            out.write(chunk)
+        except OverBudget:
+            raise DownloadError(f"the file is larger than downloads may keep on disk at once "
+                                f"(download.disk_budget_bytes): more than {out.tell()} bytes") from None

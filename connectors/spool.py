@@ -1,7 +1,8 @@
 """Where a download is written when it is read or stored at once: memory while it is small, a file beyond.
 
 Unlike :class:`tempfile.SpooledTemporaryFile`, the file a large download moves to has a name
-(:attr:`Spool.path`), so the storage back ends can upload it from there::
+(:attr:`Spool.path`), so the storage back ends can upload it from there. Given a
+:class:`~connectors.disk_budget.DiskBudget`, a spool writes to disk only within the room it reserved there::
 
     with Spool(2**20, Path("/tmp/jobs")) as spool:
         spool.write(data)
@@ -15,20 +16,45 @@ import os
 import tempfile
 from pathlib import Path
 
+from connectors.disk_budget import DiskBudget
+
+
+class OverBudget(OSError):
+    """A write past the disk room the spool reserved."""
+
 
 class Spool:
     """A binary file in memory up to ``in_memory`` bytes, then in a file of its own in ``directory``, removed when
     the spool is closed (even when closing fails, as on a full disk). Reads, seeks and truncations go to
     whichever holds the bytes."""
 
-    def __init__(self, in_memory: int, directory: Path):
+    def __init__(self, in_memory: int, directory: Path, budget: DiskBudget | None = None):
         self._in_memory = in_memory
         self._directory = directory
         self._file: io.BufferedIOBase = io.BytesIO()
         self.path: Path | None = None  # the file's, once the bytes are on disk
+        self._budget = budget
+        self._room = 0  # bytes the spool may hold on disk, reserved in the budget ...
+        self._held = 0  # ... of which the budget gave this many (at most all of it)
+
+    def needs_room(self, size: int) -> bool:
+        """Whether writing ``size`` more bytes needs more disk room than reserved (:meth:`reserve`)."""
+        return self._budget is not None and self._file.tell() + size > max(self._in_memory, self._room)
+
+    async def reserve(self, size: int | None) -> None:
+        """Disk room for ``size`` bytes in all (None: as much as the budget has), waited for in the budget. What
+        the spool held is given back first (a retry writes from the start again), so it never waits while
+        holding any."""
+        self._give_back()
+        size = self._budget.total if size is None else size
+        self._held = await self._budget.reserve(size)
+        self._room = min(size, self._budget.total)
 
     def write(self, data: bytes) -> int:
-        if self.path is None and self._file.tell() + memoryview(data).nbytes > self._in_memory:
+        size = memoryview(data).nbytes
+        if self.needs_room(size):
+            raise OverBudget(f"{self._file.tell() + size} bytes is more than the {self._room} reserved on disk")
+        if self.path is None and self._file.tell() + size > self._in_memory:
             self._to_disk()
         return self._file.write(data)
 
@@ -80,6 +106,12 @@ class Spool:
         finally:
             if self.path is not None:
                 self.path.unlink(missing_ok=True)
+            self._give_back()
+
+    def _give_back(self) -> None:
+        if self._held:
+            self._budget.release(self._held)
+        self._room = self._held = 0
 
     def __enter__(self) -> "Spool":
         return self

@@ -21,7 +21,7 @@ from flows.runtime.job import Job
 from flows.runtime.pipeline import job_flow
 from flows.runtime.settings import CommonSettings, Reader
 from flows.sunbird.failures import EXPECTED
-from flows.sunbird.rehost import Rehoster, downloader_from, storage_from
+from flows.sunbird.rehost import Rehoster, disk_budget_from, downloader_from, storage_from
 
 JOB_NAME = "auto-creator-v2"
 DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
@@ -33,7 +33,8 @@ def make_job(reader: Reader, common: CommonSettings) -> Job:
     downloader = downloader_from(reader, common)
     children = reader.integer("children_in_flight", 64, minimum=1)
     threads = ThreadPoolExecutor(common.http.max_in_flight + children, thread_name_prefix="blocking")
-    rehoster = Rehoster(downloader, None, storage_from(reader), Path(reader.text("temp_file_location")), threads)
+    rehoster = Rehoster(downloader, None, storage_from(reader), Path(reader.text("temp_file_location")), threads,
+                        disk_budget_from(reader))
     creator = AutoCreatorV2(
         _settings(reader, common),
         SourceService(AsyncHttpClient(JOB_NAME, common.http, common.retry, public=rehoster.downloads.connections)),

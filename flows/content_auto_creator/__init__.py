@@ -22,7 +22,7 @@ from flows.runtime.job import Job
 from flows.runtime.pipeline import job_flow
 from flows.runtime.settings import CommonSettings, ConfigError, Reader
 from flows.sunbird.failures import EXPECTED
-from flows.sunbird.rehost import Rehoster, downloader_from, storage_from
+from flows.sunbird.rehost import Rehoster, disk_budget_from, downloader_from, storage_from
 
 JOB_NAME = "content-auto-creator"
 DEFAULTS = (Path(__file__).parent / "defaults.conf").read_text()
@@ -41,7 +41,8 @@ def make_job(reader: Reader, common: CommonSettings) -> Job:
     downloader = downloader_from(reader, common)
     rehoster = Rehoster(downloader, _drive(reader, downloader), storage_from(reader),
                         Path(reader.text(f"{PREFIX}.temp_file_location", "/tmp/content")),
-                        ThreadPoolExecutor(common.http.max_in_flight, thread_name_prefix="transfer"))
+                        ThreadPoolExecutor(common.http.max_in_flight, thread_name_prefix="transfer"),
+                        disk_budget_from(reader))
     creator = ContentAutoCreator(
         _creator_settings(reader, common),
         ContentService(client, reader.url("service.content_service.basePath")),

@@ -3,7 +3,7 @@
 A download goes through the safe downloader on the event loop into a :class:`~connectors.spool.Spool`: a
 file that fits in memory (:data:`IN_MEMORY_BYTES`) is stored from there, a larger one from a temporary file,
 removed once stored or failed. Drive links go through the Drive downloader, on a thread, into a temporary
-folder. The file is stored under ``<folder>/<file name>`` and its public URL returned. A download that is
+folder. What is on disk at once keeps to ``download.disk_budget_bytes`` (:class:`~connectors.disk_budget.DiskBudget`). The file is stored under ``<folder>/<file name>`` and its public URL returned. A download that is
 only read (an ECAR) is spooled the same way.
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from connectors.disk_budget import DiskBudget
 from connectors.download import DownloadError, Downloader, DownloadPolicy
 from connectors.gdrive import ICON, DriveDownloader
 from connectors.loop_download import LoopDownloader
@@ -37,17 +38,18 @@ class Rehoster:
     what blocks (storing a file, a Drive download) on ``threads``, awaited."""
 
     def __init__(self, downloader: Downloader, drive: DriveDownloader | None, storage: Storage, temp_dir: Path,
-                 threads: Executor):
+                 threads: Executor, disk: DiskBudget):
         self.downloads = LoopDownloader(downloader)
         self._drive = drive
         self._storage = storage
         self._temp_dir = temp_dir
         self._threads = threads
+        self._disk = disk
 
     def spooled(self) -> Spool:
-        """Where a download goes: memory up to :data:`IN_MEMORY_BYTES`, a temporary file beyond; gone once
-        closed."""
-        return Spool(IN_MEMORY_BYTES, self._temp_dir)
+        """Where a download goes: memory up to :data:`IN_MEMORY_BYTES`, a temporary file beyond, within the disk
+        budget; gone once closed."""
+        return Spool(IN_MEMORY_BYTES, self._temp_dir, self._disk)
 
     async def copy(self, url: str, owner: str, folder: str, mime_type: str = ICON, limit: int | None = None,
                    allowed: tuple[str, ...] = ()) -> Stored:
@@ -65,12 +67,18 @@ class Rehoster:
 
     async def _copy_from_drive(self, url: str, owner: str, folder: str, mime_type: str, limit: int | None,
                                allowed: tuple[str, ...]) -> Stored:
-        self._temp_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f"{owner}_", dir=self._temp_dir) as directory:
-            local_file = await in_thread(self._threads, partial(self._drive.fetch, url, Path(directory), mime_type,
-                                                                limit, allowed))
-            stored = partial(self._storage.put, local_file, f"{folder}/{local_file.name}")
-            return Stored(await in_thread(self._threads, stored), local_file.name)
+        """The whole file goes to disk: its cap is reserved first, and is at most the disk budget."""
+        limit = min(limit or self._disk.total, self._disk.total)
+        held = await self._disk.reserve(limit)
+        try:
+            self._temp_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=f"{owner}_", dir=self._temp_dir) as directory:
+                local_file = await in_thread(self._threads, partial(self._drive.fetch, url, Path(directory),
+                                                                    mime_type, limit, allowed))
+                stored = partial(self._storage.put, local_file, f"{folder}/{local_file.name}")
+                return Stored(await in_thread(self._threads, stored), local_file.name)
+        finally:
+            self._disk.release(held)
 
     async def _store(self, spool: Spool, key: str) -> str:
         """The spool's bytes stored under ``key``: from memory, or from its file."""
@@ -93,6 +101,11 @@ def downloader_from(reader: Reader, common: CommonSettings) -> Downloader:
         min_rate_grace_s=reader.number("download.min_rate_grace_s", 30.0),
         max_connections=max(common.http.max_in_flight, 4),
     ), common.retry)
+
+
+def disk_budget_from(reader: Reader) -> DiskBudget:
+    """The bytes the process's downloads may keep on disk at once (``download.disk_budget_bytes``)."""
+    return DiskBudget(reader.integer("download.disk_budget_bytes", 3 * 2**30, minimum=IN_MEMORY_BYTES))
 
 
 def storage_from(reader: Reader) -> Storage:

@@ -14,6 +14,7 @@ import pytest
 from connectors.storage import key_segment
 from flows.content_auto_creator import DEFAULTS, make_job
 from flows.runtime.outcome import FAILED, SKIPPED, SUCCESS
+from flows.runtime.settings import ConfigError
 from flows.sunbird.rehost import IN_MEMORY_BYTES
 from tests.conftest import EVENTS_DIR, run_flow
 from tests.fake_network import FakeNetwork
@@ -478,3 +479,32 @@ def test_without_an_answered_url_the_upload_shows_as_an_artifact_other_than_the_
 def test_an_empty_auth_type_is_the_default(sandbox, tmp_path):
     creator = Creator(sandbox, tmp_path, CLOUD_STORAGE_AUTH_TYPE="")
     assert creator.run(repository_event(creator))[0].kind == SUCCESS
+
+
+def test_an_artifact_larger_than_the_disk_budget_fails_the_event_and_leaves_nothing_on_disk(sandbox, tmp_path):
+    """The budget bounds what all the events in flight keep on disk at once; one file past it cannot fit."""
+    creator = Creator(sandbox, tmp_path, DOWNLOAD_DISK_BUDGET_BYTES=str(2**20))
+    event = repository_event(creator, identifier="do_huge", data=MP4 + b"v" * 2**21)  # 2 MiB of video/mp4
+    outcome = creator.run(event)[0]
+    assert outcome.kind == FAILED and "download.disk_budget_bytes" in outcome.detail
+    assert not list((tmp_path / "storage").rglob("lesson.mp4"))
+    assert creator.run(repository_event(creator, identifier="do_small"))[0].kind != FAILED
+
+
+def test_a_disk_budget_smaller_than_a_spool_in_memory_is_a_configuration_error(sandbox, tmp_path):
+    small = Creator(sandbox, tmp_path, DOWNLOAD_DISK_BUDGET_BYTES="1000")
+    with pytest.raises(ConfigError, match="download.disk_budget_bytes"):
+        small.run(repository_event(small))
+
+
+def test_a_drive_file_is_capped_at_the_disk_budget(creator, monkeypatch):
+    """A Drive download goes to disk whole: the most it may hold is reserved first, and is at most the budget."""
+    FakeNetwork(monkeypatch, {"drive.test": ["127.0.0.1"]})
+    creator.env |= {"CONTENT_AUTO_CREATOR_GDRIVE_HOSTS": "drive.test", "DOWNLOAD_DISK_BUDGET_BYTES": str(2**20)}
+    for file_id, size in (("big", 2**21), ("fits", 1000)):
+        event = repository_event(creator, mime="application/pdf", identifier=f"do_{file_id}")
+        creator.sandbox.files.add_drive(file_id, f"{file_id}.pdf", b"%PDF-1.7 " + b"w" * size, "application/pdf")
+        event["edata"]["metadata"]["artifactUrl"] = f"http://drive.test:{creator.sandbox.port}/file/d/{file_id}/view"
+        outcome = creator.run(event)[0]
+        assert (outcome.kind == FAILED and f"> {2**20}" in outcome.detail) if file_id == "big" \
+            else outcome.kind == SUCCESS, outcome.detail

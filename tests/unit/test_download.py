@@ -8,15 +8,18 @@ import socket
 import tracemalloc
 import urllib.parse
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import urllib3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors.disk_budget import DiskBudget
 from connectors.download import Downloader, DownloadError, DownloadPolicy, allowed_source, file_name, slug
 from connectors.loop_download import LoopDownloader
 from connectors.retry import RetryPolicy
+from connectors.spool import Spool
 from sandbox.routes import Raw, Reply
 from tests.conftest import on_the_loop
 from tests.fake_network import FakeNetwork
@@ -428,3 +431,62 @@ def test_a_content_length_that_is_not_a_number_is_not_an_error_of_the_job(sandbo
         downloader(attempts=1).fetch(f"{sandbox.url}/odd.pdf", tmp_path, max_bytes=1000)
     except DownloadError:
         pass  # refused or cut short: either is an outcome, not a crash
+
+
+def test_a_body_longer_than_its_content_length_is_refused(sandbox, tmp_path):
+    """Sent chunked with a Content-Length as well, a body can run past the length it declared (and past the disk
+    room reserved for that length)."""
+    body = b"%PDF" + b"x" * 5000
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:2000], body[2000:])) + b"0\r\n\r\n"
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
+    sandbox.route("GET", "/both.pdf", lambda call: Reply(200, Raw(lambda out: out.write(head + chunked))))
+    with pytest.raises(DownloadError):
+        downloader(attempts=1).fetch(f"{sandbox.url}/both.pdf", tmp_path, max_bytes=10_000)
+    assert list(tmp_path.iterdir()) == []
+
+
+def fetch_spooled(url, budget: DiskBudget, directory, max_bytes=None) -> bytes:
+    """A download into a spool of 1 KiB in memory that keeps to ``budget`` on disk: its bytes."""
+    async def fetch():
+        with Spool(1024, directory, budget) as spool:
+            await LoopDownloader(Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2),
+                                            RetryPolicy(1, 10, 0.01))).fetch_into(url, spool, max_bytes)
+            spool.seek(0)
+            return spool.read()
+    return on_the_loop(fetch())
+
+
+def test_downloads_to_disk_keep_within_the_disk_budget_and_wait_their_turn(sandbox, tmp_path, transport):
+    if transport == "threads":
+        pytest.skip("the event-loop downloader writes into spools")
+    body = b"%PDF" + bytes(range(256)) * 4000  # about 1 MiB, its length declared
+    url = sandbox.files.add("big.pdf", body, delay_s=0.2)
+    budget = DiskBudget(len(body) + 100)  # one at a time fits
+    in_use = []
+    reserve = budget.reserve
+
+    async def counted(size):
+        held = await reserve(size)
+        in_use.append(budget.total - budget.free)
+        return held
+    budget.reserve = counted
+    with ThreadPoolExecutor(4) as threads:
+        fetched = list(threads.map(lambda _: fetch_spooled(url, budget, tmp_path), range(4)))
+    assert fetched == [body] * 4
+    assert in_use == [len(body)] * 4 and budget.free == budget.total  # each reserved its declared length
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("encoding, compress", [("gzip", gzip.compress), ("deflate", zlib.compress)])
+def test_a_compressed_download_reserves_its_cap_and_a_file_past_the_budget_fails(sandbox, tmp_path, transport,
+                                                                                 encoding, compress):
+    if transport == "threads":
+        pytest.skip("the event-loop downloader writes into spools")
+    small = sandbox.files.add("a.pdf", compress(b"%PDF" * 1000), headers={"Content-Encoding": encoding})
+    budget = DiskBudget(50_000)
+    assert fetch_spooled(small, budget, tmp_path, max_bytes=20_000) == b"%PDF" * 1000
+    assert budget.free == budget.total
+    big = sandbox.files.add("b.pdf", compress(b"%PDF" * 30_000), headers={"Content-Encoding": encoding})
+    with pytest.raises(DownloadError, match=r"download.disk_budget_bytes"):
+        fetch_spooled(big, budget, tmp_path, max_bytes=1_000_000)  # a cap above the budget
+    assert budget.free == budget.total and list(tmp_path.iterdir()) == []

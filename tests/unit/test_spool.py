@@ -1,6 +1,7 @@
 """The spool a download is written to: memory while small, a named temporary file beyond, removed at close."""
 
 import array
+import asyncio
 import errno
 import subprocess
 import sys
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.spool import Spool
+from connectors.disk_budget import DiskBudget
+from connectors.spool import OverBudget, Spool
 
 
 def test_a_small_download_stays_in_memory_and_touches_no_disk(tmp_path):
@@ -92,3 +94,26 @@ def test_sizes_are_counted_in_bytes_whatever_the_buffer(tmp_path):
     with Spool(10, tmp_path) as spool:
         spool.write(memoryview(array.array("i", [1, 2, 3])))  # 12 bytes, 3 items
         assert spool.path is not None
+
+
+def test_with_a_disk_budget_nothing_goes_to_disk_past_the_room_reserved(tmp_path):
+    async def scenario():
+        budget = DiskBudget(100)
+        with Spool(10, tmp_path, budget) as spool:
+            spool.write(b"x" * 10)  # memory: no room needed
+            assert spool.needs_room(1)
+            with pytest.raises(OverBudget):
+                spool.write(b"y")
+            await spool.reserve(40)
+            assert budget.free == 60 and not spool.needs_room(30) and spool.needs_room(31)
+            spool.write(b"y" * 30)
+            with pytest.raises(OverBudget):
+                spool.write(b"z")
+            spool.seek(0)
+            spool.truncate()  # a retry, with a longer body
+            await spool.reserve(70)  # what it held is given back first
+            assert budget.free == 30
+            spool.write(b"w" * 70)
+        assert budget.free == 100 and list(tmp_path.iterdir()) == []
+
+    asyncio.run(scenario())

@@ -1,0 +1,60 @@
+"""How many bytes a process's downloads may keep on disk at once (``download.disk_budget_bytes``).
+
+A download that outgrows memory (:class:`~connectors.spool.Spool`) reserves the most its file can hold, the
+declared length or the size cap, in one step before its first byte goes to disk, and gives it back when the
+file is removed. When the budget is spent it waits, first come first served, so many events in flight can
+never fill the pod's ``/tmp`` (past its ``sizeLimit`` the pod is evicted). A download holds at most one
+reservation and waits for none while holding one, so the waits cannot form a cycle::
+
+    budget = DiskBudget(3 * 2**30)
+    held = await budget.reserve(50 * 2**20)   # on the event loop
+    ...
+    budget.release(held)
+
+Every call is made on the process's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+
+class DiskBudget:
+    """``total`` bytes to share; :meth:`reserve` waits for its share, :meth:`release` gives it back."""
+
+    def __init__(self, total: int):
+        if total < 1:
+            raise ValueError("a disk budget of less than one byte")
+        self.total = total
+        self.free = total
+        self._waiting: deque[tuple[int, asyncio.Future]] = deque()  # (bytes, woken when reserved), oldest first
+
+    async def reserve(self, size: int) -> int:
+        """Waits until ``size`` bytes (at most :attr:`total`) are free and takes them: the bytes taken."""
+        size = min(max(size, 0), self.total)
+        if not self._waiting and size <= self.free:
+            self.free -= size
+            return size
+        granted = asyncio.get_running_loop().create_future()
+        self._waiting.append((size, granted))
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():  # reserved just as it was cancelled
+                self.release(size)
+            else:
+                self._waiting.remove((size, granted))
+                self._grant()  # those behind it may fit now
+            raise
+        return size
+
+    def release(self, size: int) -> None:
+        self.free += size
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._waiting and self._waiting[0][0] <= self.free:
+            size, granted = self._waiting.popleft()
+            self.free -= size
+            granted.set_result(None)
