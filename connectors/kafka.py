@@ -354,6 +354,16 @@ class DeliveryError(RuntimeError):
 
 
 _TOO_LARGE = {KafkaError.MSG_SIZE_TOO_LARGE}  # the local check and the broker answer with this code
+_RESENDS = 3  # times a write sends again the records acknowledged without an offset
+
+
+def unconfirmed(acknowledged: list[tuple[FailedRecord, int, int | None]]) -> list[FailedRecord]:
+    """The records, of ``(record, partition, offset)`` acknowledgements, that may not be on the topic: every
+    record of a partition where one came back without an offset. A broker that lost a half-written batch
+    answers its retry with DUPLICATE_SEQUENCE_NUMBER, which the idempotent producer reports as delivered
+    with no offset, and gives the batch's other records offsets made up from it."""
+    lost = {partition for _record, partition, offset in acknowledged if offset is None or offset < 0}
+    return [record for record, partition, _offset in acknowledged if partition in lost]
 
 
 def too_large_stand_in(record: FailedRecord) -> FailedRecord:
@@ -367,8 +377,9 @@ class FailedTopicWriter:
     """Writes failed records and returns only once the broker has acknowledged all of them.
 
     A record the topic refuses as too large is replaced by a small stand-in (see
-    :func:`too_large_stand_in`), so one huge event cannot stop the job. Any other delivery
-    error raises :class:`DeliveryError`: nothing after it is committed.
+    :func:`too_large_stand_in`), so one huge event cannot stop the job. Records acknowledged without
+    an offset (:func:`unconfirmed`) are written again, so such a record may be on the topic twice. Any
+    other delivery error raises :class:`DeliveryError`: nothing after it is committed.
     """
 
     def __init__(self, client: dict, topic: str, timeout_s: float = 300.0):
@@ -391,14 +402,29 @@ class FailedTopicWriter:
                                 f"{errors[0]}")
 
     def _deliver(self, records: list[FailedRecord], too_large: list[FailedRecord]) -> list[str]:
-        """Produce and flush; the errors, with too-large records set aside in ``too_large``."""
+        """Produce and flush, and again (up to ``_RESENDS`` times) for the records :func:`unconfirmed`; the
+        errors, with too-large records set aside in ``too_large``."""
+        for resend in range(_RESENDS + 1):
+            acknowledged: list[tuple[FailedRecord, int, int | None]] = []
+            errors = self._send(records, too_large, acknowledged)
+            records = unconfirmed(acknowledged)
+            if errors or not records:
+                return errors
+            if resend < _RESENDS:
+                log.warning("failed records acknowledged without an offset; written again",
+                            extra={"records": len(records), "topic": self._topic})
+        return [f"{len(records)} acknowledged without an offset {_RESENDS + 1} times"]
+
+    def _send(self, records: list[FailedRecord], too_large: list[FailedRecord],
+              acknowledged: list[tuple[FailedRecord, int, int | None]]) -> list[str]:
+        """Produce and flush once; the errors, with each acknowledgement in ``acknowledged``."""
         errors: list[str] = []
 
         def on_delivery_of(record: FailedRecord):
-            def on_delivery(err, _msg) -> None:
+            def on_delivery(err, msg) -> None:
                 if err is None:
-                    return
-                if err.code() in _TOO_LARGE:
+                    acknowledged.append((record, msg.partition(), msg.offset()))
+                elif err.code() in _TOO_LARGE:
                     too_large.append(record)
                 else:
                     errors.append(err.str())
@@ -416,7 +442,6 @@ class FailedTopicWriter:
         if remaining:
             errors.append(f"{remaining} still queued after {self._timeout_s:.0f}s")
         return errors
-
 
     def close(self) -> None:
         self._producer.flush(self._timeout_s)
