@@ -436,7 +436,7 @@ def http_floor(sandbox, names, kind: str, calls: int, concurrency: int) -> dict:
     return {"calls_per_s": per_second(floor), "cpu_s_per_1000": cpu_per_1000(floor)}
 
 
-REPLAY_IN_FLIGHT = 64  # calls at once in the replay: content-auto-creator's default events in flight, a call each
+REPLAY_IN_FLIGHT = 128  # calls at once in the replay: content-auto-creator's default events in flight, a call each
 _NOT_REPLAYED = {"host", "content-length", "user-agent", "accept-encoding", "connection", "transfer-encoding"}
 
 
