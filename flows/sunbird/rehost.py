@@ -3,8 +3,9 @@
 A download goes through the safe downloader on the event loop into a :class:`~connectors.spool.Spool`: a
 file that fits in memory (:data:`IN_MEMORY_BYTES`) is stored from there, a larger one from a temporary file,
 removed once stored or failed. Drive links go through the Drive downloader, on a thread, into a temporary
-folder. What is on disk at once keeps to ``download.disk_budget_bytes`` (:class:`~connectors.disk_budget.DiskBudget`). The file is stored under ``<folder>/<file name>`` and its public URL returned. A download that is
-only read (an ECAR) is spooled the same way.
+folder. What all of them keep on disk at once stays within ``download.disk_budget_bytes``
+(:class:`~connectors.disk_budget.DiskBudget`). The file is stored under ``<folder>/<file name>`` and its public
+URL returned. A download that is only read (an ECAR) is spooled the same way.
 """
 
 from __future__ import annotations
