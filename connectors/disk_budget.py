@@ -44,7 +44,8 @@ class DiskBudget:
             if granted.done() and not granted.cancelled():  # reserved just as it was cancelled
                 self.release(size)
             else:
-                self._waiting.remove((size, granted))
+                if (size, granted) in self._waiting:  # not dropped by _grant in the meantime
+                    self._waiting.remove((size, granted))
                 self._grant()  # those behind it may fit now
             raise
         return size
@@ -54,7 +55,14 @@ class DiskBudget:
         self._grant()
 
     def _grant(self) -> None:
-        while self._waiting and self._waiting[0][0] <= self.free:
-            size, granted = self._waiting.popleft()
-            self.free -= size
-            granted.set_result(None)
+        """The waits at the front that fit, in turn; one cancelled while it waited takes nothing."""
+        while self._waiting:
+            size, granted = self._waiting[0]
+            if granted.done():
+                self._waiting.popleft()
+            elif size <= self.free:
+                self._waiting.popleft()
+                self.free -= size
+                granted.set_result(None)
+            else:
+                return

@@ -43,6 +43,16 @@ class DownloadError(Exception):
     """The file cannot be had: refused by policy, missing, too large, too slow. Not worth retrying."""
 
 
+class TooLarge(DownloadError):
+    """The file is larger than the size cap it was fetched with."""
+
+
+def past_disk_budget(size: str) -> DownloadError:
+    """A file that cannot fit in what downloads may keep on disk at once (:mod:`connectors.disk_budget`)."""
+    return DownloadError(f"the file is larger than downloads may keep on disk at once (download.disk_budget_bytes): "
+                         f"{size}")
+
+
 _PAGES = ("text/html", "application/xhtml+xml")
 _PAGE_CONTENTS = ("text/html", "text/x-url")
 
@@ -352,14 +362,18 @@ class BodyRules:
         declared = declared_length(response)
         if max_bytes is not None and self._encoding in ("", "identity") and declared is not None \
                 and declared > max_bytes:
-            raise DownloadError(f"File Size is larger than allowed file size: {declared} bytes > {max_bytes}")
+            raise TooLarge(f"File Size is larger than allowed file size: {declared} bytes > {max_bytes}")
         self._max_bytes, self._pace = max_bytes, pace
         self._received, self._since = 0, time.monotonic()
-        self._declared = declared if self._encoding in ("", "identity") else None
+        self.declared = declared if self._encoding in ("", "identity") else None  # what the body will be, if known
 
     def most_bytes(self) -> int | None:
         """The most the decoded body can be: its declared length when not encoded, else the cap (None: no cap)."""
-        return self._declared if self._declared is not None else self._max_bytes
+        return self.declared if self.declared is not None else self._max_bytes
+
+    def paused(self, seconds: float) -> None:
+        """Nothing was read for ``seconds`` on purpose (waiting for disk room): not counted against the rate."""
+        self._since += seconds
 
     def took(self, chunk: bytes) -> bool:
         """Whether ``chunk`` is more of the body (not its end), once checked."""
@@ -368,9 +382,9 @@ class BodyRules:
             return False
         self._received += len(chunk)
         if self._max_bytes is not None and self._received > self._max_bytes:
-            raise DownloadError(f"File Size is larger than allowed file size: more than {self._max_bytes} bytes")
-        if self._declared is not None and self._received > self._declared:  # sent chunked, say
-            raise DownloadError(f"the body is longer than its Content-Length ({self._declared} bytes)")
+            raise TooLarge(f"File Size is larger than allowed file size: more than {self._max_bytes} bytes")
+        if self.declared is not None and self._received > self.declared:  # sent chunked, say
+            raise DownloadError(f"the body is longer than its Content-Length ({self.declared} bytes)")
         return True
 
     def undecodable(self) -> DownloadError:

@@ -361,7 +361,9 @@ def unconfirmed(acknowledged: list[tuple[FailedRecord, int, int | None]]) -> lis
     """The records, of ``(record, partition, offset)`` acknowledgements, that may not be on the topic: every
     record of a partition where one came back without an offset. A broker that lost a half-written batch
     answers its retry with DUPLICATE_SEQUENCE_NUMBER, which the idempotent producer reports as delivered
-    with no offset, and gives the batch's other records offsets made up from it."""
+    with no offset, and gives the batch's other records offsets made up from it. librdkafka also reports
+    records without an offset when it infers they were stored (a request that timed out, followed by one that
+    succeeded): those are written twice, which the failed topic allows."""
     lost = {partition for _record, partition, offset in acknowledged if offset is None or offset < 0}
     return [record for record, partition, _offset in acknowledged if partition in lost]
 

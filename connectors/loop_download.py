@@ -27,7 +27,7 @@ from aiohttp.http_exceptions import ContentEncodingError
 from connectors.address import AddressRefused, NameNotResolved, loggable_url
 from connectors.deadline import Watch
 from connectors.download import (MAX_REDIRECTS, REDIRECTS, BodyRules, Downloader, DownloadError, Pace, Retryable,
-                                 check_status, refuse_html)
+                                 check_status, past_disk_budget, refuse_html)
 from connectors.loop_connections import LoopConnections
 from connectors.spool import OverBudget, Spool
 
@@ -121,11 +121,15 @@ class LoopDownloader:
 
 
 async def _write_body(response: aiohttp.ClientResponse, out: BinaryIO, max_bytes: int | None, pace: Pace) -> None:
-    """The decoded body written to ``out`` from its start, checked as it comes (:class:`BodyRules`). A spool
-    about to outgrow its room on disk first reserves the most the body can be."""
+    """The decoded body written to ``out`` from its start, checked as it comes (:class:`BodyRules`). A spool about
+    to outgrow memory first reserves disk room for the most the body can be; a retry's spool, its file emptied,
+    again if this answer may be longer. A spool on disk never waits for more: its bytes stay there meanwhile."""
     rules = BodyRules(response, max_bytes, pace)
     out.seek(0)
     out.truncate()
+    spool = out if isinstance(out, Spool) else None
+    if spool is not None and spool.path is not None and spool.needs_room(rules.most_bytes()):
+        await _reserve_room(spool, rules)
     while True:
         try:
             chunk = await response.content.read(_CHUNK)
@@ -135,10 +139,19 @@ async def _write_body(response: aiohttp.ClientResponse, out: BinaryIO, max_bytes
             raise rules.interrupted(err) from None
         if not rules.took(chunk):
             return
-        if isinstance(out, Spool) and out.needs_room(len(chunk)):
-            await out.reserve(rules.most_bytes())
+        if spool is not None and spool.path is None and spool.needs_room(len(chunk)):
+            await _reserve_room(spool, rules)
         try:
             out.write(chunk)
         except OverBudget:
-            raise DownloadError(f"the file is larger than downloads may keep on disk at once "
-                                f"(download.disk_budget_bytes): more than {out.tell()} bytes") from None
+            raise past_disk_budget(f"at least {out.tell() + len(chunk)} bytes") from None
+
+
+async def _reserve_room(spool: Spool, rules: BodyRules) -> None:
+    """Disk room for the most the body can be, waited for in the budget; the wait reads nothing, so it does not
+    count against the body's rate. A declared length past the whole budget can never fit: it fails at once."""
+    if rules.declared is not None and rules.declared > spool.budget_total:
+        raise past_disk_budget(f"{rules.declared} bytes")
+    waited = time.monotonic()
+    await spool.reserve(rules.most_bytes())
+    rules.paused(time.monotonic() - waited)

@@ -37,9 +37,18 @@ class Spool:
         self._room = 0  # bytes the spool may hold on disk, reserved in the budget ...
         self._held = 0  # ... of which the budget gave this many (at most all of it)
 
-    def needs_room(self, size: int) -> bool:
-        """Whether writing ``size`` more bytes needs more disk room than reserved (:meth:`reserve`)."""
-        return self._budget is not None and self._file.tell() + size > max(self._in_memory, self._room)
+    @property
+    def budget_total(self) -> int | None:
+        """The whole disk budget the spool keeps to, if any."""
+        return None if self._budget is None else self._budget.total
+
+    def needs_room(self, size: int | None) -> bool:
+        """Whether writing ``size`` more bytes (None: as much as the budget has) needs more disk room than
+        reserved (:meth:`reserve`)."""
+        if self._budget is None:
+            return False
+        size = self._budget.total if size is None else size
+        return self._file.tell() + size > max(self._in_memory, self._room)
 
     async def reserve(self, size: int | None) -> None:
         """Disk room for ``size`` bytes in all (None: as much as the budget has), waited for in the budget. What

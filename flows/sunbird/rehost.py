@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from connectors.disk_budget import DiskBudget
-from connectors.download import DownloadError, Downloader, DownloadPolicy
+from connectors.download import DownloadError, Downloader, DownloadPolicy, TooLarge, past_disk_budget
 from connectors.gdrive import ICON, DriveDownloader
 from connectors.loop_download import LoopDownloader
 from connectors.spool import Spool
@@ -69,7 +69,9 @@ class Rehoster:
     async def _copy_from_drive(self, url: str, owner: str, folder: str, mime_type: str, limit: int | None,
                                allowed: tuple[str, ...]) -> Stored:
         """The whole file goes to disk: its cap is reserved first, and is at most the disk budget."""
-        limit = min(limit or self._disk.total, self._disk.total)
+        budget = self._disk.total
+        capped_by_budget = limit is None or limit > budget
+        limit = budget if capped_by_budget else limit
         held = await self._disk.reserve(limit)
         try:
             self._temp_dir.mkdir(parents=True, exist_ok=True)
@@ -78,6 +80,10 @@ class Rehoster:
                                                                     mime_type, limit, allowed))
                 stored = partial(self._storage.put, local_file, f"{folder}/{local_file.name}")
                 return Stored(await in_thread(self._threads, stored), local_file.name)
+        except TooLarge as err:
+            if not capped_by_budget:
+                raise
+            raise past_disk_budget(f"more than its {budget} bytes ({err})") from None
         finally:
             self._disk.release(held)
 

@@ -77,3 +77,43 @@ def test_a_wait_cancelled_just_as_it_was_granted_gives_its_bytes_back():
         assert budget.free == 100
 
     asyncio.run(scenario())
+
+
+def test_a_wait_cancelled_before_a_release_in_the_same_turn_takes_nothing():
+    """A download's deadline fires while it waits, and in the same turn of the loop another download gives its
+    room back: the release must neither hand the room to the cancelled wait (lost for good) nor fail."""
+    async def scenario():
+        budget = DiskBudget(100)
+        held = await budget.reserve(100)
+        waiting = asyncio.create_task(budget.reserve(40))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        budget.release(held)  # before the cancelled task runs again
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert budget.free == 100
+
+    asyncio.run(scenario())
+
+
+def test_a_deadline_due_with_a_release_leaves_the_budget_whole():
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        budget = DiskBudget(100)
+        held = await budget.reserve(100)
+        due = loop.time() + 0.05
+        errors = []
+        loop.set_exception_handler(lambda _loop, context: errors.append(context.get("exception")))
+
+        async def download():
+            async with asyncio.timeout_at(due):
+                await budget.reserve(40)
+
+        task = asyncio.create_task(download())
+        await asyncio.sleep(0)
+        loop.call_at(due, budget.release, held)
+        with pytest.raises(TimeoutError):
+            await task
+        assert errors == [] and budget.free == 100
+
+    asyncio.run(scenario())

@@ -5,6 +5,7 @@ import gzip
 import io
 import posixpath
 import socket
+import time
 import tracemalloc
 import urllib.parse
 import zlib
@@ -21,6 +22,7 @@ from connectors.loop_download import LoopDownloader
 from connectors.retry import RetryPolicy
 from connectors.spool import Spool
 from sandbox.routes import Raw, Reply
+from flows.runtime.in_flight import event_loop
 from tests.conftest import on_the_loop
 from tests.fake_network import FakeNetwork
 
@@ -445,12 +447,12 @@ def test_a_body_longer_than_its_content_length_is_refused(sandbox, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def fetch_spooled(url, budget: DiskBudget, directory, max_bytes=None) -> bytes:
+def fetch_spooled(url, budget: DiskBudget, directory, max_bytes=None, **policy) -> bytes:
     """A download into a spool of 1 KiB in memory that keeps to ``budget`` on disk: its bytes."""
     async def fetch():
         with Spool(1024, directory, budget) as spool:
-            await LoopDownloader(Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2),
-                                            RetryPolicy(1, 10, 0.01))).fetch_into(url, spool, max_bytes)
+            settings = DownloadPolicy(**{"allow_private_networks": True, "read_timeout_s": 2, **policy})
+            await LoopDownloader(Downloader(settings, RetryPolicy(1, 10, 0.01))).fetch_into(url, spool, max_bytes)
             spool.seek(0)
             return spool.read()
     return on_the_loop(fetch())
@@ -490,3 +492,95 @@ def test_a_compressed_download_reserves_its_cap_and_a_file_past_the_budget_fails
     with pytest.raises(DownloadError, match=r"download.disk_budget_bytes"):
         fetch_spooled(big, budget, tmp_path, max_bytes=1_000_000)  # a cap above the budget
     assert budget.free == budget.total and list(tmp_path.iterdir()) == []
+
+
+def held_for(budget: DiskBudget, seconds: float | None) -> int:
+    """The whole budget taken by another download (on the event loop), given back after ``seconds`` (None:
+    not in this test)."""
+    held = on_the_loop(budget.reserve(budget.total))
+    if seconds is not None:
+        loop = event_loop()
+        loop.call_soon_threadsafe(loop.call_later, seconds, budget.release, held)
+    return held
+
+
+def test_a_wait_for_disk_room_is_not_counted_against_the_download_rate(sandbox, tmp_path, transport):
+    """A download waiting for the budget reads nothing meanwhile: counted as slow, it would fail whenever the
+    budget is busy for longer than the grace period, which is when the budget is doing its work."""
+    if transport == "threads":
+        pytest.skip("the event-loop downloader writes into spools")
+    body = b"%PDF" + bytes(range(256)) * 800  # 200 KiB, read in a few chunks on 127.0.0.1
+    url = sandbox.files.add("waits.pdf", body)
+    budget = DiskBudget(len(body))
+    held_for(budget, 1.5)
+    assert fetch_spooled(url, budget, tmp_path, min_rate_bytes_s=200_000, min_rate_grace_s=0.5) == body
+    assert budget.free == budget.total
+
+
+class WatchedBudget(DiskBudget):
+    """A budget that checks, at every change, that the files in ``directory`` hold no more than is reserved."""
+
+    def __init__(self, total: int, directory):
+        super().__init__(total)
+        self.directory = directory
+
+    def release(self, size: int) -> None:
+        on_disk = sum(f.stat().st_size for f in self.directory.iterdir())
+        assert on_disk <= self.total - self.free - size, f"{size} bytes given back with {on_disk} on disk"
+        super().release(size)
+
+
+def test_room_is_never_given_back_while_its_bytes_are_on_disk(sandbox, tmp_path, transport):
+    """A body without a length grows past the room its spool reserved (the whole budget): it fails there,
+    holding its room until its file is gone, rather than giving the room back to wait for more while its
+    bytes stay on disk (others would be let in on top of them)."""
+    if transport == "threads":
+        pytest.skip("the event-loop downloader writes into spools")
+
+    def dripped(out):
+        out.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(10):
+            out.write(b"%x\r\n%s\r\n" % (2000, b"%PDF" * 500))
+            out.flush()
+            time.sleep(0.01)  # the server's pace: each part read on its own
+        out.write(b"0\r\n\r\n")
+    sandbox.route("GET", "/unsized.pdf", lambda call: Reply(200, Raw(dripped)))
+    budget = WatchedBudget(10_000, tmp_path)
+    with pytest.raises(DownloadError, match=r"download.disk_budget_bytes"):
+        fetch_spooled(f"{sandbox.url}/unsized.pdf", budget, tmp_path)
+    assert budget.free == budget.total and list(tmp_path.iterdir()) == []
+
+
+def test_a_file_declared_larger_than_the_budget_fails_without_waiting_for_it(sandbox, tmp_path, transport):
+    """Its declared length can never fit: waiting for the whole budget would only hold up every download
+    behind it."""
+    if transport == "threads":
+        pytest.skip("the event-loop downloader writes into spools")
+    url = sandbox.files.add("huge.pdf", b"%PDF" + b"x" * 20_000)
+    budget = DiskBudget(10_000)
+    held = held_for(budget, None)  # never given back while the download runs
+    try:
+        with pytest.raises(DownloadError, match=r"download.disk_budget_bytes"):
+            fetch_spooled(url, budget, tmp_path, deadline_s=5)
+    finally:
+        event_loop().call_soon_threadsafe(budget.release, held)
+
+
+def test_a_retry_whose_answer_is_longer_reserves_room_for_it(sandbox, tmp_path, transport):
+    """The first answer is cut short after going to disk; the second declares more than the first did."""
+    if transport == "threads":
+        pytest.skip("the event-loop downloader writes into spools")
+    short, longer = b"%PDF" + b"a" * 3_000, b"%PDF" + b"b" * 6_000
+    answers = iter([b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(short), short[:2_000]),
+                    b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(longer), longer)])
+    sandbox.route("GET", "/changed.pdf", lambda call: Reply(200, Raw(lambda out: out.write(next(answers)))))
+    budget = DiskBudget(10_000)
+
+    async def fetch():
+        with Spool(1024, tmp_path, budget) as spool:
+            await LoopDownloader(Downloader(DownloadPolicy(allow_private_networks=True, read_timeout_s=2),
+                                            RetryPolicy(2, 10, 0.01))).fetch_into(f"{sandbox.url}/changed.pdf", spool)
+            spool.seek(0)
+            return spool.read()
+    assert on_the_loop(fetch()) == longer
+    assert budget.free == budget.total
