@@ -11,7 +11,8 @@ reservation and waits for none while holding one, so the waits cannot form a cyc
     ...
     budget.release(held)
 
-Every call is made on the process's event loop.
+Every call is made on the process's event loop. The bytes reserved and the waits are exported per job
+(``cokreat_download_disk_reserved_bytes``, ``cokreat_download_disk_waits_total``).
 """
 
 from __future__ import annotations
@@ -19,25 +20,30 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from connectors.metrics import DISK_RESERVED, DISK_WAITS
+
 
 class DiskBudget:
     """``total`` bytes to share; :meth:`reserve` waits for its share, :meth:`release` gives it back."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int, job: str = "unnamed"):
         if total < 1:
             raise ValueError("a disk budget of less than one byte")
         self.total = total
         self.free = total
         self._waiting: deque[tuple[int, asyncio.Future]] = deque()  # (bytes, woken when reserved), oldest first
+        self._reserved, self._waits = DISK_RESERVED.labels(job), DISK_WAITS.labels(job)
 
     async def reserve(self, size: int) -> int:
         """Waits until ``size`` bytes (at most :attr:`total`) are free and takes them: the bytes taken."""
         size = min(max(size, 0), self.total)
         if not self._waiting and size <= self.free:
             self.free -= size
+            self._reserved.set(self.total - self.free)
             return size
         granted = asyncio.get_running_loop().create_future()
         self._waiting.append((size, granted))
+        self._waits.inc()
         try:
             await granted
         except asyncio.CancelledError:
@@ -65,4 +71,5 @@ class DiskBudget:
                 self.free -= size
                 granted.set_result(None)
             else:
-                return
+                break
+        self._reserved.set(self.total - self.free)

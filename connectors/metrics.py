@@ -13,3 +13,7 @@ HTTP_SECONDS = Histogram("cokreat_http_request_seconds", "Duration of one HTTP c
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 RETRIES = Counter("cokreat_retries", "HTTP calls repeated after a retryable answer.", ["job", "service"])
 IN_FLIGHT = Gauge("cokreat_in_flight", "Events being handled right now.", ["job"])
+DISK_RESERVED = Gauge("cokreat_download_disk_reserved_bytes", "Bytes of download.disk_budget_bytes that downloads "
+                      "going to disk hold right now.", ["job"])
+DISK_WAITS = Counter("cokreat_download_disk_waits", "Downloads that waited for room in download.disk_budget_bytes.",
+                     ["job"])

@@ -34,7 +34,7 @@ def make_job(reader: Reader, common: CommonSettings) -> Job:
     children = reader.integer("children_in_flight", 64, minimum=1)
     threads = ThreadPoolExecutor(common.http.max_in_flight + children, thread_name_prefix="blocking")
     rehoster = Rehoster(downloader, None, storage_from(reader), Path(reader.text("temp_file_location")), threads,
-                        disk_budget_from(reader))
+                        disk_budget_from(reader, JOB_NAME))
     creator = AutoCreatorV2(
         _settings(reader, common),
         SourceService(AsyncHttpClient(JOB_NAME, common.http, common.retry, public=rehoster.downloads.connections)),

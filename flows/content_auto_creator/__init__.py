@@ -42,7 +42,7 @@ def make_job(reader: Reader, common: CommonSettings) -> Job:
     rehoster = Rehoster(downloader, _drive(reader, downloader), storage_from(reader),
                         Path(reader.text(f"{PREFIX}.temp_file_location", "/tmp/content")),
                         ThreadPoolExecutor(common.http.max_in_flight, thread_name_prefix="transfer"),
-                        disk_budget_from(reader))
+                        disk_budget_from(reader, JOB_NAME))
     creator = ContentAutoCreator(
         _creator_settings(reader, common),
         ContentService(client, reader.url("service.content_service.basePath")),

@@ -110,9 +110,9 @@ def downloader_from(reader: Reader, common: CommonSettings) -> Downloader:
     ), common.retry)
 
 
-def disk_budget_from(reader: Reader) -> DiskBudget:
+def disk_budget_from(reader: Reader, job: str) -> DiskBudget:
     """The bytes the process's downloads may keep on disk at once (``download.disk_budget_bytes``)."""
-    return DiskBudget(reader.integer("download.disk_budget_bytes", 3 * 2**30, minimum=IN_MEMORY_BYTES))
+    return DiskBudget(reader.integer("download.disk_budget_bytes", 3 * 2**30, minimum=IN_MEMORY_BYTES), job)
 
 
 def storage_from(reader: Reader) -> Storage:

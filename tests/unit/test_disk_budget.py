@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
 from connectors.disk_budget import DiskBudget
 
@@ -115,5 +116,25 @@ def test_a_deadline_due_with_a_release_leaves_the_budget_whole():
         with pytest.raises(TimeoutError):
             await task
         assert errors == [] and budget.free == 100
+
+    asyncio.run(scenario())
+
+
+def test_the_bytes_reserved_and_the_waits_are_exported_for_the_job():
+    """What operators size ``/tmp`` and the budget by: the bytes reserved now, and how often a download waited."""
+    def sample(name):
+        return REGISTRY.get_sample_value(name, {"job": "budget-metrics-test"}) or 0
+
+    async def scenario():
+        budget = DiskBudget(100, job="budget-metrics-test")
+        held = await budget.reserve(70)
+        assert sample("cokreat_download_disk_reserved_bytes") == 70
+        waiting = asyncio.create_task(budget.reserve(50))
+        await asyncio.sleep(0)
+        assert sample("cokreat_download_disk_waits_total") == 1
+        budget.release(held)
+        assert await waiting == 50 and sample("cokreat_download_disk_reserved_bytes") == 50
+        budget.release(50)
+        assert sample("cokreat_download_disk_reserved_bytes") == 0
 
     asyncio.run(scenario())
