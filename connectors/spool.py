@@ -34,8 +34,7 @@ class Spool:
         self._file: io.BufferedIOBase = io.BytesIO()
         self.path: Path | None = None  # the file's, once the bytes are on disk
         self._budget = budget
-        self._room = 0  # bytes the spool may hold on disk, reserved in the budget ...
-        self._held = 0  # ... of which the budget gave this many (at most all of it)
+        self._held = 0  # bytes the spool may hold on disk, reserved in the budget
 
     @property
     def budget_total(self) -> int | None:
@@ -48,7 +47,7 @@ class Spool:
         if self._budget is None:
             return False
         size = self._budget.total if size is None else size
-        return self._file.tell() + size > max(self._in_memory, self._room)
+        return self._file.tell() + size > max(self._in_memory, self._held)
 
     async def reserve(self, size: int | None) -> None:
         """Disk room for ``size`` bytes in all (None: as much as the budget has), waited for in the budget. What
@@ -56,13 +55,12 @@ class Spool:
         holding any."""
         self._give_back()
         size = self._budget.total if size is None else size
-        self._held = await self._budget.reserve(size)
-        self._room = min(size, self._budget.total)
+        self._held = await self._budget.reserve(size)  # at most the whole budget
 
     def write(self, data: bytes) -> int:
         size = memoryview(data).nbytes
         if self.needs_room(size):
-            raise OverBudget(f"{self._file.tell() + size} bytes is more than the {self._room} reserved on disk")
+            raise OverBudget(f"{self._file.tell() + size} bytes is more than the {self._held} reserved on disk")
         if self.path is None and self._file.tell() + size > self._in_memory:
             self._to_disk()
         return self._file.write(data)
@@ -120,7 +118,7 @@ class Spool:
     def _give_back(self) -> None:
         if self._held:
             self._budget.release(self._held)
-        self._room = self._held = 0
+        self._held = 0
 
     def __enter__(self) -> "Spool":
         return self
